@@ -13,9 +13,18 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml scripts/setup.sh
 	./scripts/setup.sh
 
-# Every test: pytest (unit, integration, end-to-end as root) and the PTF suite.
+# Every test: pytest (unit, integration, end-to-end as root), then the PTF suite.
 test: setup
 	$(PY) -m pytest -q tests --junitxml=.pytest-results.xml
+	$(MAKE) --no-print-directory ptf
+
+# PTF packet tests of fdir.p4 on TARGET (softswitch, or bmv2 when simple_switch_grpc is installed).
+ptf: setup
+	$(PY) ptf-tests/run_ptf.py --target $(TARGET)
+
+# The live lab: Mininet hosts, the switch, lcore workers, real servers; MODE=fdir|rss|handoff.
+run: setup
+	$(PY) -m topo run --lab $(LAB) --target $(TARGET) $(if $(MODE),--mode $(MODE))
 
 unit: setup
 	$(PY) -m pytest -q tests -m "not root"
@@ -33,5 +42,7 @@ p4:
 bench: setup
 	$(PY) -m bench
 
+# After a crashed or killed lab: lab processes, Mininet namespaces and links, /tmp/fdirlab.
 clean:
-	rm -rf .pytest_cache .pytest-results.xml
+	@if [ -x $(PY) ]; then $(PY) -m topo clean; else mn -c >/dev/null 2>&1 || true; fi
+	rm -rf .pytest_cache .pytest-results.xml logs

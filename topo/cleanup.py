@@ -1,0 +1,53 @@
+"""`make clean` for the lab: remove what a crashed or killed run left behind -- lab
+processes, Mininet namespaces and veths, the run directory. Safe to run any time."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+# Command-line fragments of the processes a lab starts.
+LAB_PROCESSES = ("-m lcore ", "-m softswitch", "simple_switch_grpc", "-m topo.realserver",
+                 "-m topo.traffic", "iperf3 -s")
+RUN_ROOT = Path("/tmp/fdirlab")
+
+
+def lab_pids() -> list[int]:
+    me = os.getpid()
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit() or int(d.name) == me:
+            continue
+        try:
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if any(frag in cmd for frag in LAB_PROCESSES):
+            out.append(int(d.name))
+    return out
+
+
+def lab_links() -> list[str]:
+    return sorted(p.name for p in Path("/sys/class/net").iterdir() if p.name.startswith("s1-eth"))
+
+
+def cleanup(verbose: bool = True) -> dict:
+    pids = lab_pids()
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    # Mininet's own cleanup: its host shells and namespaces, leftover links.
+    subprocess.run(["mn", "-c"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    links = lab_links()
+    for name in links:
+        subprocess.run(["ip", "link", "del", name], stderr=subprocess.DEVNULL)
+    shutil.rmtree(RUN_ROOT, ignore_errors=True)
+    result = {"killed": len(pids), "links_removed": len(links)}
+    if verbose:
+        print(f"clean: killed {len(pids)} lab process(es), removed {len(links)} leftover link(s), "
+              f"Mininet cleaned, {RUN_ROOT} removed")
+    return result

@@ -1,0 +1,257 @@
+"""The live lab: builds the Mininet network from a lab file, starts the switch, the lcore
+workers and the real servers, configures everything through fdirctl, and tears it down."""
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import shutil
+import subprocess
+import time
+import tomllib
+from pathlib import Path
+
+import tomli_w
+
+from mininet.log import setLogLevel
+from mininet.net import Mininet
+
+from fdirlab.lab_config import Lab, parse_lab
+from topo.errors import LabError
+from topo.hosts import PYTHON, P4Switch, prepare_host
+from topo.switch import resolve_target
+
+SWITCH_NAME = "s1"
+STEERING_MODES = ("fdir", "rss", "handoff")
+
+
+def lcore_host(i: int) -> str:
+    return f"l{i}"
+
+
+class LabRun:
+    """One running lab. Use as a context manager, or call start() and stop()."""
+
+    def __init__(self, lab_file: str | None = None, target: str | None = None,
+                 steering: str | None = None, pcap: bool = False,
+                 overrides: dict | None = None) -> None:
+        """lab_file None means the built-in defaults; `steering` and `overrides`
+        ({"lab": {"scheme": "range"}, ...}) change the file's values for this run."""
+        raw: dict = {}
+        if lab_file is not None:
+            try:
+                raw = tomllib.loads(Path(lab_file).read_text())
+            except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+                raise LabError(f"lab file {lab_file!r}: {e}") from None
+        for section, values in (overrides or {}).items():
+            raw.setdefault(section, {}).update(values)
+        if steering is not None:
+            raw.setdefault("lab", {})["steering"] = steering
+        self.lab_toml = tomli_w.dumps(raw)
+        self.lab: Lab = parse_lab(raw, lab_file or "<defaults>")
+        self.lab_file = lab_file
+        self.target = resolve_target(target or lab.switch.target)
+        self.run_dir = Path(lab.run_dir)
+        self.log_dir = self.run_dir / "logs"
+        self.pcap_dir = self.run_dir / "pcap" if pcap else None
+        self.net: Mininet | None = None
+        self.workers: dict[int, subprocess.Popen] = {}
+        self.servers: dict[str, subprocess.Popen] = {}
+        self.fdirctl_log: list[str] = []
+
+    # --- start ------------------------------------------------------------------------
+    def start(self) -> "LabRun":
+        if os.geteuid() != 0:
+            raise LabError("the lab needs root (Mininet network namespaces)")
+        if self.run_dir.exists():
+            shutil.rmtree(self.run_dir)
+        self.log_dir.mkdir(parents=True)
+        setLogLevel(os.environ.get("FDIRLAB_MININET_LOG", "warning"))
+        try:
+            self._build()
+            self.net.start()                          # also starts the switch process
+            self._prepare_hosts()
+            self._start_workers()
+            self._configure()
+            self._start_servers()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _build(self) -> None:
+        lab = self.lab
+        net = Mininet(topo=None, controller=None, build=False, autoSetMacs=False,
+                      autoStaticArp=False, waitConnected=False)
+        sw = net.addSwitch(SWITCH_NAME, cls=P4Switch, target=self.target,
+                           grpc_addr=lab.switch.grpc_addr, device_id=lab.switch.device_id,
+                           log_path=str(self.log_dir / f"{self.target}.log"),
+                           pcap_dir=str(self.pcap_dir) if self.pcap_dir else None)
+        prefix = ipaddress.ip_network(lab.subnet).prefixlen
+        for i in range(lab.n_lcores):
+            h = net.addHost(lcore_host(i), ip=None, mac=lab.lcore_mac(i))
+            net.addLink(h, sw, port2=lab.lcore_port(i))
+        for host in lab.hosts:
+            h = net.addHost(host.name, ip=f"{host.ip}/{prefix}", mac=host.mac)
+            net.addLink(h, sw, port2=host.port)
+        net.build()
+        self.net = net
+
+    def _prepare_hosts(self) -> None:
+        lab = self.lab
+        v6_lb = [a for a in (*lab.vips, *lab.laddrs) if ":" in a]
+        prefix6 = ipaddress.ip_network(lab.subnet6).prefixlen
+        for host in lab.hosts:
+            prepare_host(self.net[host.name], host.ip6, prefix6, v6_lb, lab.lb_mac)
+        for i in range(lab.n_lcores):
+            prepare_host(self.net[lcore_host(i)])
+
+    def _start_workers(self) -> None:
+        lab = self.lab
+        handoff_dir = self.run_dir / "handoff"
+        handoff_dir.mkdir(exist_ok=True)
+        for i in range(lab.n_lcores):
+            h = self.net[lcore_host(i)]
+            cmd = [PYTHON, "-m", "lcore", "--iface", h.defaultIntf().name, "--lcore-id", str(i),
+                   "--n-lcores", str(lab.n_lcores), "--scheme", lab.scheme, "--mode", lab.steering,
+                   "--mac", lab.lb_mac, "--ctl", lab.socket_path(i),
+                   "--port-range", f"{lab.lcores.port_low}-{lab.lcores.port_high}",
+                   "--pool-hash-size", str(lab.lcores.pool_hash_size),
+                   "--handoff-dir", str(handoff_dir)]
+            log = open(self.log_dir / f"lcore-{i}.log", "wb")
+            self.workers[i] = h.popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            log.close()
+        deadline = time.monotonic() + 20
+        for i, proc in self.workers.items():
+            sock = Path(lab.socket_path(i))
+            while not sock.exists():
+                if proc.poll() is not None:
+                    raise LabError(f"lcore worker {i} exited with code {proc.returncode}: "
+                                   f"{self._tail(self.log_dir / f'lcore-{i}.log')}")
+                if time.monotonic() > deadline:
+                    raise LabError(f"lcore worker {i} did not open {sock} within 20s")
+                time.sleep(0.05)
+
+    def fdirctl(self, *args: str, check: bool = True) -> str:
+        """Run fdirctl against this lab exactly as a user would; returns its output."""
+        cmd = [PYTHON, "-m", "controller", "--grpc-addr", self.lab.switch.grpc_addr,
+               "--device-id", str(self.lab.switch.device_id), *args]
+        self.fdirctl_log.append("fdirctl " + " ".join(args))
+        res = subprocess.run(cmd, capture_output=True, text=True, env=self._env())
+        if check and res.returncode != 0:
+            raise LabError(f"fdirctl {' '.join(args)} failed ({res.returncode}): "
+                           f"{(res.stderr or res.stdout).strip()}")
+        return res.stdout
+
+    def _configure(self) -> None:
+        lab_file = self._effective_lab_file()
+        self.fdirctl("init", "--lab", lab_file)
+        for addr in self.lab.laddrs:
+            self.fdirctl("laddr", "add", addr, "--lab", lab_file)
+        self.fdirctl("reconcile", "--lab", lab_file)     # neighbours and services on the workers
+
+    def _effective_lab_file(self) -> str:
+        """The lab file fdirctl reads: the user's, plus this run's overrides (steering...)."""
+        path = self.run_dir / "lab.toml"
+        path.write_text(self.lab_toml)
+        return str(path)
+
+    def _start_servers(self) -> None:
+        ports: dict[str, dict[str, set[int]]] = {}
+        for svc in self.lab.services:
+            for b in svc.backends:
+                name = b.server or next((h.name for h in self.lab.servers if h.ip == b.addr or h.ip6 == b.addr), None)
+                if name is None:
+                    continue
+                ports.setdefault(name, {"tcp": set(), "udp": set()})[svc.proto].add(b.port)
+        for name, by_proto in ports.items():
+            cmd = [PYTHON, "-m", "topo.realserver", "--name", name]
+            cmd += [a for p in sorted(by_proto["tcp"]) for a in ("--http", str(p))]
+            cmd += [a for p in sorted(by_proto["udp"]) for a in ("--udp-echo", str(p))]
+            log = open(self.log_dir / f"{name}.log", "wb")
+            self.servers[name] = self.net[name].popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                                      stdin=subprocess.DEVNULL, env=self._env())
+            log.close()
+        for name in ports:
+            self.net[name].cmd("iperf3 -s -D >/dev/null 2>&1")
+        time.sleep(0.5)
+        for name, proc in self.servers.items():
+            if proc.poll() is not None:
+                raise LabError(f"real server on {name} exited: {self._tail(self.log_dir / f'{name}.log')}")
+
+    # --- use --------------------------------------------------------------------------
+    def host(self, name: str):
+        return self.net[name]
+
+    def traffic(self, client: str, vip: str, port: int, proto: str = "tcp", count: int = 100,
+                parallel: int = 8, timeout: float = 3.0) -> dict:
+        out = self.net[client].cmd(
+            f"{PYTHON} -m topo.traffic --vip {vip} --port {port} --proto {proto} "
+            f"--count {count} --parallel {parallel} --timeout {timeout}")
+        for line in reversed(out.strip().splitlines()):
+            if line.startswith("{"):
+                return json.loads(line)
+        raise LabError(f"traffic from {client} gave no result: {out.strip()[-300:]}")
+
+    def guide(self) -> str:
+        lab = self.lab
+        web = next((s for s in lab.services if s.proto == "tcp"), None)
+        udp = next((s for s in lab.services if s.proto == "udp"), None)
+        c = lab.clients[0].name
+        lines = [f"fdirlab '{lab.name}' is up: {self.target}, {lab.n_lcores} lcores, "
+                 f"steering {lab.steering}, scheme {lab.scheme}",
+                 f"  clients {', '.join(h.name for h in lab.clients)}; real servers "
+                 f"{', '.join(h.name for h in lab.servers)}; lcore hosts l0..l{lab.n_lcores - 1}",
+                 f"  local addresses {', '.join(lab.laddrs)}"]
+        if web:
+            lines.append(f"  try:  {c} curl -s http://{web.vip}:{web.vport}/hello")
+        if udp:
+            lines.append(f"        {c} sh -c 'echo hi | nc -u -w1 {udp.vip} {udp.vport}'")
+        lines += [f"        {c} {PYTHON} -m topo.traffic --vip {web.vip if web else lab.vips[0]} --count 200",
+                  f"  in another shell:  fdirctl --grpc-addr {lab.switch.grpc_addr} show fdir | stats | doctor",
+                  f"       (fdirctl's lab file: {self.run_dir / 'lab.toml'}; pass it with --lab)",
+                  f"  logs: {self.log_dir}" + (f"   pcaps: {self.pcap_dir}" if self.pcap_dir else ""),
+                  "  configured with: " + "; ".join(self.fdirctl_log),
+                  "  leave with 'exit' (or Ctrl-D): everything is torn down"]
+        return "\n".join(lines)
+
+    # --- stop -------------------------------------------------------------------------
+    def stop(self) -> None:
+        for proc in list(self.servers.values()) + list(self.workers.values()):
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in list(self.servers.values()) + list(self.workers.values()):
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.servers.clear()
+        self.workers.clear()
+        if self.net is not None:
+            for h in self.lab.servers:
+                if h.name in self.net:
+                    self.net[h.name].cmd("pkill -x iperf3")
+            self.net.stop()
+            self.net = None
+
+    def __enter__(self) -> "LabRun":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- helpers ----------------------------------------------------------------------
+    @staticmethod
+    def _env() -> dict[str, str]:
+        env = dict(os.environ)
+        root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+        return env
+
+    @staticmethod
+    def _tail(path: Path, n: int = 8) -> str:
+        try:
+            return " | ".join(path.read_text(errors="replace").strip().splitlines()[-n:]) or "(empty log)"
+        except OSError:
+            return "(no log)"

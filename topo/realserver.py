@@ -1,0 +1,68 @@
+"""The real servers of the lab, run inside a real-server host: an HTTP server whose answer
+names the server, and a UDP echo server that prefixes its name. `python -m topo.realserver`."""
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def http_handler(name: str) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            # The client's address as this server sees it is the load balancer's local
+            # address and port: full-NAT hides the client, and the lab shows it.
+            body = f"{name} {self.path} from {self.client_address[0]}:{self.client_address[1]}\n".encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, fmt: str, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+def serve_http(name: str, port: int, bind: str = "") -> None:
+    ThreadingHTTPServer.daemon_threads = True
+    ThreadingHTTPServer.request_queue_size = 512
+    srv = ThreadingHTTPServer((bind, port), http_handler(name))
+    srv.serve_forever()
+
+
+def serve_udp_echo(name: str, port: int, bind: str = "") -> None:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((bind, port))
+    prefix = f"{name} ".encode()
+    while True:
+        data, peer = sock.recvfrom(65535)
+        sock.sendto(prefix + data, peer)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="fdirlab real server")
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--http", type=int, action="append", default=[], metavar="PORT")
+    ap.add_argument("--udp-echo", type=int, action="append", default=[], metavar="PORT")
+    args = ap.parse_args(argv)
+    if not args.http and not args.udp_echo:
+        ap.error("give at least one --http or --udp-echo port")
+    threads = [threading.Thread(target=serve_http, args=(args.name, p), daemon=True) for p in args.http]
+    threads += [threading.Thread(target=serve_udp_echo, args=(args.name, p), daemon=True)
+                for p in args.udp_echo]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

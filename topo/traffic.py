@@ -1,0 +1,78 @@
+"""Real client traffic for the lab, run inside a client host: many HTTP GETs (new TCP
+connections) and UDP request/responses to a VIP; prints one JSON line of results."""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import socket
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+
+def http_get(vip: str, port: int, path: str, timeout: float) -> tuple[bool, str]:
+    conn = http.client.HTTPConnection(vip, port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        body = resp.read().decode(errors="replace")
+        if resp.status != 200 or path not in body:
+            return False, f"bad answer {resp.status}: {body[:60]!r}"
+        return True, body.split()[0]          # the answering real server's name
+    except (OSError, http.client.HTTPException) as e:
+        return False, type(e).__name__
+    finally:
+        conn.close()
+
+
+def udp_ask(vip: str, port: int, payload: bytes, timeout: float) -> tuple[bool, str]:
+    with socket.socket(socket.AF_INET6 if ":" in vip else socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        try:
+            s.sendto(payload, (vip, port))
+            data, _ = s.recvfrom(65535)
+        except OSError as e:
+            return False, type(e).__name__
+    name, _, echoed = data.partition(b" ")
+    if echoed != payload:
+        return False, f"bad echo {data[:60]!r}"
+    return True, name.decode()
+
+
+def run(args: argparse.Namespace) -> dict:
+    me = socket.gethostname()
+    started = time.monotonic()
+    servers: Counter[str] = Counter()
+    errors: Counter[str] = Counter()
+
+    def one(i: int) -> tuple[bool, str]:
+        if args.proto == "tcp":
+            return http_get(args.vip, args.port, f"/{me}/{i}", args.timeout)
+        return udp_ask(args.vip, args.port, f"{me}-{i}".encode(), args.timeout)
+
+    with ThreadPoolExecutor(max_workers=args.parallel) as pool:
+        for ok, what in pool.map(one, range(args.count)):
+            (servers if ok else errors)[what] += 1
+    return {"host": me, "proto": args.proto, "vip": args.vip, "port": args.port,
+            "count": args.count, "ok": sum(servers.values()), "failed": sum(errors.values()),
+            "servers": dict(servers), "errors": dict(errors),
+            "seconds": round(time.monotonic() - started, 2)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="fdirlab client traffic")
+    ap.add_argument("--vip", required=True)
+    ap.add_argument("--port", type=int, default=80)
+    ap.add_argument("--proto", choices=("tcp", "udp"), default="tcp")
+    ap.add_argument("--count", type=int, default=100)
+    ap.add_argument("--parallel", type=int, default=8)
+    ap.add_argument("--timeout", type=float, default=3.0)
+    args = ap.parse_args(argv)
+    print(json.dumps(run(args)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
