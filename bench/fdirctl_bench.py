@@ -1,0 +1,213 @@
+"""fdirctl bench: `laddr add` of 1,000 local addresses with 8 lcores (16,000 filters, plus
+each address's lb_addr and ARP entry) versus one plain batched P4Runtime Write loop.
+
+Both write the very same entries to the same switch in the same run (checked by reading
+them back); the ratio of entries/s is what matters (goal >= 0.8). `python -m bench.fdirctl_bench`.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import ipaddress
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from p4.v1 import p4runtime_pb2
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _program() -> tuple[Path, Path]:
+    sys.path.insert(0, str(REPO / "tests" / "controller"))
+    from ctl_helpers import program_files   # committed build, else a scratch p4c compile
+    files = program_files()
+    if files is None:
+        sys.exit("fdirctl_bench: compiled program absent (p4src/build) and p4c not on PATH")
+    return files
+
+
+def _start(target: str, addr: str, log: Path) -> subprocess.Popen:
+    if target == "bmv2":
+        cmd = ["simple_switch_grpc", "--device-id", "1", "--no-p4", "--thrift-port", str(_free_port()),
+               "--", "--grpc-server-addr", addr]
+    else:
+        cmd = [sys.executable, "-m", "softswitch", "--device-id", "1", "--no-p4", "--grpc-server-addr", addr]
+    proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=REPO)
+    port = int(addr.rsplit(":", 1)[1])
+    for _ in range(300):
+        if proc.poll() is not None:
+            sys.exit(f"fdirctl_bench: {target} exited: {log.read_text()[-500:]}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return proc
+        time.sleep(0.1)
+    proc.terminate()
+    sys.exit(f"fdirctl_bench: {target} did not listen on {addr}")
+
+
+def _fdirctl(argv: list[str]) -> int:
+    from controller.cli import main
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(argv)
+    if code != 0:
+        sys.exit(f"fdirctl_bench: fdirctl {' '.join(argv[-3:])} exited {code}: {out.getvalue()[-300:]}")
+    return code
+
+
+def _plain_loop(addr: str, p4info_path: Path, laddrs: list[str], n_lcores: int, lb_mac: int,
+                batch: int) -> tuple[float, int]:
+    """The baseline: build TableEntry protobufs straight from P4Info ids and write them in
+    batches -- the least any P4Runtime program must do for these entries."""
+    from controller.p4names import canonical, load_p4info
+    from controller.p4rt_client import P4RTClient
+    info = load_p4info(p4info_path)
+    tid = {t.preamble.name: t.preamble.id for t in info.tables}
+    aid = {a.preamble.name: a.preamble.id for a in info.actions}
+    t_fdir, t_lb, t_arp = tid["FdirIngress.fdir_v4"], tid["FdirIngress.lb_addr_v4"], tid["FdirIngress.arp_responder"]
+    a_steer, a_lb, a_arp = aid["FdirIngress.steer"], aid["FdirIngress.lb_owned"], aid["FdirIngress.arp_answer"]
+    mask = (1 << (n_lcores - 1).bit_length()) - 1
+    client = P4RTClient(addr, 1).connect()
+    try:
+        t0 = time.perf_counter()
+        # (the same as fdirctl: entries are built in place in the request, no copies)
+        reqs, n = [], 0
+        req = None
+
+        def new_entry(table_id: int) -> p4runtime_pb2.TableEntry:
+            nonlocal req, n
+            if req is None or len(req.updates) >= batch:
+                req = p4runtime_pb2.WriteRequest(device_id=1)
+                req.election_id.high = client.election_id >> 64
+                req.election_id.low = client.election_id & ((1 << 64) - 1)
+                reqs.append(req)
+            u = req.updates.add()
+            u.type = p4runtime_pb2.Update.INSERT
+            n += 1
+            te = u.entity.table_entry
+            te.table_id = table_id
+            return te
+
+        for slot, a in enumerate(laddrs):
+            ip = int(ipaddress.IPv4Address(a))
+            cookie = f"fdirlab:laddr:{a};slot={slot}".encode()
+            for lc in range(n_lcores):
+                for proto in (6, 17):
+                    te = new_entry(t_fdir)
+                    te.priority = 10
+                    te.metadata = cookie
+                    m = te.match.add(); m.field_id = 1
+                    m.ternary.value = canonical(ip); m.ternary.mask = canonical(0xFFFFFFFF)
+                    if mask:
+                        m = te.match.add(); m.field_id = 2
+                        m.ternary.value = canonical(lc); m.ternary.mask = canonical(mask)
+                    m = te.match.add(); m.field_id = 3; m.exact.value = canonical(proto)
+                    act = te.action.action; act.action_id = a_steer
+                    p = act.params.add(); p.param_id = 1; p.value = canonical(lc + 1)
+            te = new_entry(t_lb)
+            te.metadata = cookie
+            m = te.match.add(); m.field_id = 1; m.exact.value = canonical(ip)
+            te.action.action.action_id = a_lb
+            te = new_entry(t_arp)
+            te.metadata = cookie
+            m = te.match.add(); m.field_id = 1; m.exact.value = canonical(ip)
+            act = te.action.action; act.action_id = a_arp
+            p = act.params.add(); p.param_id = 1; p.value = canonical(lb_mac)
+        for r in reqs:
+            client.stub.Write(r)
+        return time.perf_counter() - t0, n
+    finally:
+        client.close()
+
+
+def _entries_now(addr: str, p4info_path: Path) -> list:
+    sys.path.insert(0, str(REPO / "tests" / "controller"))
+    from ctl_helpers import snapshot
+    return snapshot(addr, p4info_path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.fdirctl_bench", description=__doc__.splitlines()[0])
+    ap.add_argument("--target", choices=("softswitch", "bmv2", "fake"), default="softswitch",
+                    help="fake: the tests' in-process P4Runtime dict store (checks the bench itself)")
+    ap.add_argument("--laddrs", type=int, default=1000)
+    ap.add_argument("--lcores", type=int, default=8)
+    ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--rounds", type=int, default=2, help="alternating rounds; the best of each is compared")
+    args = ap.parse_args(argv)
+    if args.target == "bmv2" and shutil.which("simple_switch_grpc") is None:
+        sys.exit("fdirctl_bench: simple_switch_grpc is not on PATH")
+    tmp = Path(tempfile.mkdtemp(prefix="fdirctl-bench-"))
+    if args.target == "fake":
+        sys.path.insert(0, str(REPO / "tests" / "controller"))
+        from google.protobuf import text_format
+        from ctl_fake_p4rt import FakeSwitch
+        from ctl_helpers import synthetic_p4info
+        p4info, js = tmp / "fdir.p4info.txtpb", tmp / "fdir.json"
+        p4info.write_text(text_format.MessageToString(synthetic_p4info()))
+        js.write_text("{}")
+        fake = FakeSwitch()
+        addr, proc = fake.addr, None
+    else:
+        p4info, js = _program()
+        addr = f"127.0.0.1:{_free_port()}"
+        proc = _start(args.target, addr, tmp / "switch.log")
+    laddrs = [str(ipaddress.IPv4Address(0x0A010000 + i + 1)) for i in range(args.laddrs)]
+    (tmp / "laddrs.txt").write_text("\n".join(laddrs) + "\n")
+    base = ["--grpc-addr", addr, "--p4info", str(p4info), "--bmv2-json", str(js), "--no-workers",
+            "--batch-size", str(args.batch)]
+    init = [*base, "init", "--lcores", str(args.lcores), "--force"]
+    try:
+        t_ctl, t_plain, n = [], [], 0
+        ref = None
+        for _ in range(args.rounds):
+            _fdirctl(init)
+            t0 = time.perf_counter()
+            _fdirctl([*base, "laddr", "add", "--from-file", str(tmp / "laddrs.txt")])
+            t_ctl.append(time.perf_counter() - t0)
+            got = _entries_now(addr, p4info)
+            ref = got if ref is None else ref
+            _fdirctl(init)
+            from fdirlab.lab_config import DEFAULT_LB_MAC
+            dt, n = _plain_loop(addr, p4info, laddrs, args.lcores, int(DEFAULT_LB_MAC.replace(":", ""), 16), args.batch)
+            t_plain.append(dt)
+            if _entries_now(addr, p4info) != ref:
+                sys.exit("fdirctl_bench: the plain loop did not write the same entries as fdirctl")
+        fdir = args.laddrs * args.lcores * 2
+        best_ctl, best_plain = min(t_ctl), min(t_plain)
+        print(f"fdirctl_bench on {args.target}: {args.laddrs} local addresses x {args.lcores} lcores = "
+              f"{fdir} filters + {n - fdir} lb_addr/ARP entries = {n} entries (batch {args.batch})")
+        print(f"  fdirctl laddr add : {best_ctl:7.2f} s  {n / best_ctl:9.0f} entries/s  (rounds: "
+              + ", ".join(f"{t:.2f}" for t in t_ctl) + ")")
+        print(f"  plain Write loop  : {best_plain:7.2f} s  {n / best_plain:9.0f} entries/s  (rounds: "
+              + ", ".join(f"{t:.2f}" for t in t_plain) + ")")
+        ratio = best_plain / best_ctl
+        print(f"  ratio fdirctl / plain = {ratio:.2f}  (goal >= 0.8)  -- same entries verified by read-back")
+        return 0
+    finally:
+        if proc is None:
+            fake.stop()
+        else:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
