@@ -32,8 +32,8 @@ unit: setup
 # Recompile the NIC program; the outputs under p4src/build are committed.
 p4:
 	@if command -v $(P4C) >/dev/null 2>&1; then \
-	  $(P4C) --target bmv2 --arch v1model --std p4-16 -Wdisable=unused \
-	    --p4runtime-files p4src/build/fdir.p4info.txtpb -o p4src/build p4src/fdir.p4 && \
+	  $(P4C) --target bmv2 --arch v1model --std p4-16 \
+	    --p4runtime-files p4src/build/fdir.p4info.txtpb -o p4src/build p4src/fdir.p4 && rm -f p4src/build/fdir.p4i && \
 	  echo "p4: p4src/build/fdir.json and fdir.p4info.txtpb rebuilt with $$($(P4C) --version | head -1)"; \
 	else \
 	  echo "p4: $(P4C) is not on PATH; keeping the committed p4src/build (see README, 'Changing the P4 program')"; \

@@ -1,0 +1,74 @@
+"""The lab's life cycle as a user sees it (root): `make run` reaches a working Mininet
+prompt, leaving it removes everything, and `make clean` recovers after a killed run."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from topo.cleanup import lab_links, lab_pids
+
+pytestmark = pytest.mark.root
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def mininet_shells() -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if b"mininet:" in (d / "cmdline").read_bytes():
+                    out.append(int(d.name))
+            except OSError:
+                pass
+    return out
+
+
+def assert_nothing_left() -> None:
+    assert lab_pids() == [], "lab processes left behind"
+    assert lab_links() == [], "switch-side veths left behind"
+    assert mininet_shells() == [], "Mininet host shells (namespaces) left behind"
+
+
+def test_make_run_reaches_a_working_prompt_and_leaves_nothing_behind():
+    assert_nothing_left()
+    script = "h1 curl -s -m 5 http://10.0.0.100/hello-from-test\nexit\n"
+    res = subprocess.run(["make", "-s", "run"], cwd=REPO, input=script, text=True,
+                         capture_output=True, timeout=240)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-2000:]
+    assert "is up" in out and "mininet>" in out, out[-2000:]
+    # The curl went through the NIC and an lcore to a real server, and came back.
+    assert "/hello-from-test from 10.0.0.20" in out, out[-2000:]
+    assert "lab stopped" in out
+    assert_nothing_left()
+
+
+def test_make_clean_recovers_after_a_killed_run():
+    assert_nothing_left()
+    proc = subprocess.Popen([sys.executable, "-m", "topo", "run", "--target", "softswitch"],
+                            cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        seen = ""
+        while "is up" not in seen:
+            line = proc.stdout.readline()
+            assert line and time.monotonic() < deadline, f"lab did not come up: {seen[-1500:]}"
+            seen += line
+        os.killpg(proc.pid, signal.SIGKILL)       # the whole run dies at once, no teardown
+        proc.wait(10)
+        assert lab_pids() or lab_links(), "a killed run should leave something to clean"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    res = subprocess.run(["make", "-s", "clean"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "clean:" in res.stdout
+    assert_nothing_left()
