@@ -21,6 +21,8 @@ value>"}`; a bad request never changes anything. Unknown ops and unknown fields 
    "servers":[{"addr":"10.0.2.1","port":8080,"weight":1}],"laddrs":["10.0.0.200"],
    "max_trails":16 (optional)}                          -> {"service": {...}}
   {"op":"service_del","vip":"10.0.0.100","vport":80,"proto":"tcp"}
+  {"op":"service_laddr_add"|"service_laddr_del","vip":...,"vport":...,"proto":...,"laddr":"10.0.0.202"}
+      (DPVS ipvsadm --add-laddr/--del-laddr: new conns bind / stop binding it; open conns finish)
       its conns are dropped and counted                 -> {"dropped_conns": N}
   {"op":"services"}                                     -> {"services": [...]}
   {"op":"neigh_add","addr":"10.0.2.1","mac":"00:00:00:00:02:01"}
@@ -64,6 +66,8 @@ OPS: dict[str, tuple[set[str], set[str]]] = {
     "pools": (set(), set()),
     "service_add": ({"vip", "vport", "proto", "sched", "servers", "laddrs"}, {"max_trails"}),
     "service_del": ({"vip", "vport", "proto"}, set()),
+    "service_laddr_add": ({"vip", "vport", "proto", "laddr"}, set()),
+    "service_laddr_del": ({"vip", "vport", "proto", "laddr"}, set()),
     "services": (set(), set()),
     "neigh_add": ({"addr", "mac"}, set()),
     "neigh_del": ({"addr"}, set()),
@@ -143,6 +147,12 @@ class ControlHandler:
 
     def op_service_del(self, req: dict) -> dict:
         return {"dropped_conns": self.dp.service_del(req["vip"], req["vport"], req["proto"])}
+
+    def op_service_laddr_add(self, req: dict) -> dict:
+        return {"laddrs": self.dp.service_laddr(req["vip"], req["vport"], req["proto"], req["laddr"], True)}
+
+    def op_service_laddr_del(self, req: dict) -> dict:
+        return {"laddrs": self.dp.service_laddr(req["vip"], req["vport"], req["proto"], req["laddr"], False)}
 
     def op_services(self, req: dict) -> dict:
         out = []

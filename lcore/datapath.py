@@ -7,6 +7,8 @@ model); the only shared piece is the optional handoff object (VPP NAT44-ED mode)
 """
 from __future__ import annotations
 
+import ipaddress
+
 import random
 from typing import Protocol
 
@@ -150,6 +152,36 @@ class Datapath:
         self.services[key] = svc
         self.vips[v.packed] = self.vips.get(v.packed, 0) + 1
         return svc
+
+    def _service(self, vip: object, vport: object, proto: object) -> Service:
+        v = parse_addr(vip, "vip")
+        port = _check_port(vport, "vport")
+        if proto not in PROTOS:
+            raise ConfigError(f"unknown proto {proto!r}: use tcp or udp")
+        svc = self.services.get((PROTOS[proto], v.packed, port))  # type: ignore[index]
+        if svc is None:
+            raise ConfigError(f"no service {proto} {v}:{port}")
+        return svc
+
+    def service_laddr(self, vip: object, vport: object, proto: object, laddr: object,
+                      add: bool) -> list[str]:
+        """Attach a local address to a service or detach it (conns already bound to it
+        finish normally: each holds its own pool). Returns the service's laddrs."""
+        svc = self._service(vip, vport, proto)
+        a = parse_addr(laddr, "laddr")
+        if ipaddress.ip_address(svc.vip).version != a.version:
+            raise ConfigError(f"laddr {a} is IPv{a.version} but vip {svc.vip} is not")
+        if add:
+            if a.packed in svc.laddrs:
+                raise ConfigError(f"laddr {a} is already a local address of {proto} {svc.vip}:{svc.vport}")
+            svc.add_laddr(str(a), a.packed)
+        else:
+            if a.packed not in svc.laddrs:
+                raise ConfigError(f"laddr {a} is not a local address of {proto} {svc.vip}:{svc.vport}")
+            if len(svc.laddrs) == 1:
+                raise ConfigError(f"laddr {a} is the last local address of {proto} {svc.vip}:{svc.vport}")
+            svc.del_laddr(a.packed)
+        return list(svc.laddr_names)
 
     def service_del(self, vip: object, vport: object, proto: object) -> int:
         v = parse_addr(vip, "vip")

@@ -48,6 +48,19 @@ class Service:
     _laddr_curr: int = -1
     conns: int = 0
 
+    def add_laddr(self, name: str, packed: bytes) -> None:
+        """DPVS `ipvsadm --add-laddr`: new conns may bind this local address too."""
+        self.laddrs.append(packed)
+        self.laddr_names.append(name)
+
+    def del_laddr(self, packed: bytes) -> None:
+        """DPVS `ipvsadm --del-laddr`: new conns stop binding it; open conns keep their lport."""
+        i = self.laddrs.index(packed)
+        del self.laddrs[i]
+        del self.laddr_names[i]
+        if self._laddr_curr >= i:
+            self._laddr_curr -= 1
+
     def schedule(self) -> Dest | None:
         """The next real server, or None when every server has weight 0 (quiesced)."""
         if self.sched == "rr":

@@ -8,9 +8,10 @@ import signal
 import subprocess
 from pathlib import Path
 
-# Command-line fragments of the processes a lab starts.
-LAB_PROCESSES = ("-m lcore ", "-m softswitch", "simple_switch_grpc", "-m topo.realserver",
-                 "-m topo.traffic", "iperf3 -s")
+# Command-line fragments that mark the processes a lab starts (and only those: a softswitch
+# that tests run on their own veths is left alone): the switch bound to s1-ethN, workers
+# with their sockets under /tmp/fdirlab, real servers and clients, iperf3 servers.
+LAB_PROCESSES = ("@s1-eth", "/tmp/fdirlab/", "-m topo.realserver", "-m topo.traffic", "iperf3 -s")
 RUN_ROOT = Path("/tmp/fdirlab")
 
 

@@ -18,7 +18,8 @@ class P4Switch(Switch):
     def __init__(self, name: str, target: str = "softswitch", grpc_addr: str = "127.0.0.1:9559",
                  device_id: int = 1, log_path: str = "/tmp/fdirlab/switch.log",
                  pcap_dir: str | None = None, **params) -> None:
-        super().__init__(name, inNamespace=False, **params)
+        params["inNamespace"] = False     # the switch process lives in the root namespace
+        super().__init__(name, **params)
         self.process = SwitchProcess(target, {}, grpc_addr=grpc_addr, device_id=device_id,
                                      log_path=Path(log_path),
                                      pcap_dir=Path(pcap_dir) if pcap_dir else None)

@@ -17,6 +17,7 @@ from mininet.log import setLogLevel
 from mininet.net import Mininet
 
 from fdirlab.lab_config import Lab, parse_lab
+from topo.cleanup import lab_links
 from topo.errors import LabError
 from topo.hosts import PYTHON, P4Switch, prepare_host
 from topo.switch import resolve_target
@@ -50,8 +51,8 @@ class LabRun:
         self.lab_toml = tomli_w.dumps(raw)
         self.lab: Lab = parse_lab(raw, lab_file or "<defaults>")
         self.lab_file = lab_file
-        self.target = resolve_target(target or lab.switch.target)
-        self.run_dir = Path(lab.run_dir)
+        self.target = resolve_target(target or self.lab.switch.target)
+        self.run_dir = Path(self.lab.run_dir)
         self.log_dir = self.run_dir / "logs"
         self.pcap_dir = self.run_dir / "pcap" if pcap else None
         self.net: Mininet | None = None
@@ -63,10 +64,13 @@ class LabRun:
     def start(self) -> "LabRun":
         if os.geteuid() != 0:
             raise LabError("the lab needs root (Mininet network namespaces)")
+        left = lab_links()
+        if left:
+            raise LabError(f"a previous lab is still there ({', '.join(left[:3])}...): run `make clean`")
         if self.run_dir.exists():
             shutil.rmtree(self.run_dir)
         self.log_dir.mkdir(parents=True)
-        setLogLevel(os.environ.get("FDIRLAB_MININET_LOG", "warning"))
+        setLogLevel(os.environ.get("FDIRLAB_MININET_LOG", "output"))  # "output": the CLI prints with it
         try:
             self._build()
             self.net.start()                          # also starts the switch process
@@ -134,8 +138,7 @@ class LabRun:
 
     def fdirctl(self, *args: str, check: bool = True) -> str:
         """Run fdirctl against this lab exactly as a user would; returns its output."""
-        cmd = [PYTHON, "-m", "controller", "--grpc-addr", self.lab.switch.grpc_addr,
-               "--device-id", str(self.lab.switch.device_id), *args]
+        cmd = [PYTHON, "-m", "controller", "--lab", str(self.run_dir / "lab.toml"), *args]
         self.fdirctl_log.append("fdirctl " + " ".join(args))
         res = subprocess.run(cmd, capture_output=True, text=True, env=self._env())
         if check and res.returncode != 0:
@@ -144,11 +147,9 @@ class LabRun:
         return res.stdout
 
     def _configure(self) -> None:
-        lab_file = self._effective_lab_file()
-        self.fdirctl("init", "--lab", lab_file)
-        for addr in self.lab.laddrs:
-            self.fdirctl("laddr", "add", addr, "--lab", lab_file)
-        self.fdirctl("reconcile", "--lab", lab_file)     # neighbours and services on the workers
+        self._effective_lab_file()
+        self.fdirctl("init")
+        self.fdirctl("reconcile")        # local addresses (filters, then pools), neighbours, services
 
     def _effective_lab_file(self) -> str:
         """The lab file fdirctl reads: the user's, plus this run's overrides (steering...)."""
@@ -186,7 +187,7 @@ class LabRun:
     def traffic(self, client: str, vip: str, port: int, proto: str = "tcp", count: int = 100,
                 parallel: int = 8, timeout: float = 3.0) -> dict:
         out = self.net[client].cmd(
-            f"{PYTHON} -m topo.traffic --vip {vip} --port {port} --proto {proto} "
+            f"{PYTHON} -m topo.traffic --name {client} --vip {vip} --port {port} --proto {proto} "
             f"--count {count} --parallel {parallel} --timeout {timeout}")
         for line in reversed(out.strip().splitlines()):
             if line.startswith("{"):

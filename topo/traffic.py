@@ -42,7 +42,7 @@ def udp_ask(vip: str, port: int, payload: bytes, timeout: float) -> tuple[bool, 
 
 
 def run(args: argparse.Namespace) -> dict:
-    me = socket.gethostname()
+    me = args.name
     started = time.monotonic()
     servers: Counter[str] = Counter()
     errors: Counter[str] = Counter()
@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--count", type=int, default=100)
     ap.add_argument("--parallel", type=int, default=8)
     ap.add_argument("--timeout", type=float, default=3.0)
+    ap.add_argument("--name", default=socket.gethostname(),
+                    help="this client's name in paths and payloads (Mininet hosts share the hostname)")
     args = ap.parse_args(argv)
     print(json.dumps(run(args)))
     return 0

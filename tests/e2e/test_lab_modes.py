@@ -21,7 +21,7 @@ def _lab(mode: str, port: int) -> LabRun:
 def worker_stats(lab: LabRun) -> list[dict]:
     out = []
     for i in range(lab.lab.n_lcores):
-        c = WorkerClient(lab.lab.socket_path(i))
+        c = WorkerClient(i, lab.lab.socket_path(i))
         try:
             out.append(c.stats())
         finally:
@@ -45,14 +45,12 @@ def web_and_udp(lab: LabRun):
     return web, udp
 
 
-@pytest.fixture(scope="module")
-def fdir_lab():
+def test_fdir_mode_every_reply_returns_to_its_lcore():
     with _lab("fdir", 9571) as lab:
-        yield lab
+        check_fdir_mode(lab)
 
 
-def test_fdir_mode_every_reply_returns_to_its_lcore(fdir_lab):
-    lab = fdir_lab
+def check_fdir_mode(lab: LabRun) -> None:
     web, udp = web_and_udp(lab)
     results = [lab.traffic(c.name, web.vip, web.vport, "tcp", CONNS_PER_CLIENT) for c in lab.lab.clients]
     for r in results:
