@@ -4,7 +4,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
-DEBS="mininet iputils-ping iperf3 curl iproute2 ethtool tcpdump python3-venv python3-pip"
+DEBS="mininet iputils-ping iperf3 curl netcat-openbsd iproute2 ethtool tcpdump python3-venv python3-pip"
 
 missing=""
 for p in $DEBS; do

@@ -185,14 +185,27 @@ class LabRun:
         return self.net[name]
 
     def traffic(self, client: str, vip: str, port: int, proto: str = "tcp", count: int = 100,
-                parallel: int = 8, timeout: float = 3.0) -> dict:
-        out = self.net[client].cmd(
-            f"{PYTHON} -m topo.traffic --name {client} --vip {vip} --port {port} --proto {proto} "
-            f"--count {count} --parallel {parallel} --timeout {timeout}")
+                parallel: int = 8, timeout: float = 3.0, path_prefix: str = "") -> dict:
+        """Real client traffic from a client host; returns the client's JSON result."""
+        return self.traffic_result(self.traffic_start(client, vip, port, proto, count, parallel,
+                                                      timeout, path_prefix))
+
+    def traffic_start(self, client: str, vip: str, port: int, proto: str = "tcp", count: int = 100,
+                      parallel: int = 8, timeout: float = 3.0, path_prefix: str = "") -> subprocess.Popen:
+        """The same, in the background: pass the result to traffic_result()."""
+        cmd = [PYTHON, "-m", "topo.traffic", "--name", client, "--vip", vip, "--port", str(port),
+               "--proto", proto, "--count", str(count), "--parallel", str(parallel),
+               "--timeout", str(timeout), "--path-prefix", path_prefix]
+        return self.net[client].popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                      stdin=subprocess.DEVNULL, env=self._env(), text=True)
+
+    @staticmethod
+    def traffic_result(proc: subprocess.Popen) -> dict:
+        out, _ = proc.communicate(timeout=600)
         for line in reversed(out.strip().splitlines()):
             if line.startswith("{"):
                 return json.loads(line)
-        raise LabError(f"traffic from {client} gave no result: {out.strip()[-300:]}")
+        raise LabError(f"client traffic gave no result: {out.strip()[-300:]}")
 
     def guide(self) -> str:
         lab = self.lab

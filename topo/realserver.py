@@ -6,6 +6,7 @@ import argparse
 import socket
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -14,6 +15,14 @@ def http_handler(name: str) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
+            # /slow/<seconds>/...: hold the conn open that long first (long-lived conns
+            # for tests that change local addresses under running traffic).
+            parts = self.path.split("/")
+            if len(parts) > 2 and parts[1] == "slow":
+                try:
+                    time.sleep(min(float(parts[2]), 60.0))
+                except ValueError:
+                    pass
             # The client's address as this server sees it is the load balancer's local
             # address and port: full-NAT hides the client, and the lab shows it.
             body = f"{name} {self.path} from {self.client_address[0]}:{self.client_address[1]}\n".encode()

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> dict:
 
     def one(i: int) -> tuple[bool, str]:
         if args.proto == "tcp":
-            return http_get(args.vip, args.port, f"/{me}/{i}", args.timeout)
+            return http_get(args.vip, args.port, f"{args.path_prefix}/{me}/{i}", args.timeout)
         return udp_ask(args.vip, args.port, f"{me}-{i}".encode(), args.timeout)
 
     with ThreadPoolExecutor(max_workers=args.parallel) as pool:
@@ -69,8 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--count", type=int, default=100)
     ap.add_argument("--parallel", type=int, default=8)
     ap.add_argument("--timeout", type=float, default=3.0)
-    ap.add_argument("--name", default=socket.gethostname(),
-                    help="this client's name in paths and payloads (Mininet hosts share the hostname)")
+    ap.add_argument("--path-prefix", default="",
+                    help="HTTP path prefix, e.g. /slow/3 for conns the server holds 3 s")
+    ap.add_argument("--name", default="client",
+                    help="this client's name in paths and payloads (Mininet hosts share one hostname)")
     args = ap.parse_args(argv)
     print(json.dumps(run(args)))
     return 0

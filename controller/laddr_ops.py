@@ -1,0 +1,304 @@
+"""All-or-nothing operations on the switch (and the lcore workers): init, local address
+add/del, hand-made filters, and the write-with-rollback they all go through.
+
+Every operation reads the switch first, validates completely, and only then writes; a write
+that fails part-way is undone so the switch ends exactly as it began.
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Callable
+
+from controller.entries import COOKIE_HAND, Entry
+from controller.errors import (BadInput, Conflict, RollbackFailed, StateError, WorkerError,
+                               WriteFailed)
+from controller.p4names import P4Names
+from controller.p4rt_client import (DELETE, INSERT, MODIFY, UPDATE_NAMES, P4RTClient,
+                                    P4RuntimeWriteError, pipeline_cookie)
+from controller.rules import Layout, canonical_ip, laddr_entries, base_entries, miss_entry
+from controller.state import SwitchState, read_state
+from controller.workers import WorkerSet, pool_laddrs
+
+Update = tuple[int, Entry]          # (INSERT | MODIFY | DELETE, entry); MODIFY/DELETE carry the new/old entry
+
+
+@dataclass
+class Ctx:
+    """One controller session: the switch, its names, and (optionally) the lab's workers."""
+
+    client: P4RTClient
+    names: P4Names
+    workers_for: Callable[[int], WorkerSet | None] = lambda n: None
+    batch_size: int = 1000
+    p4info: object | None = None          # for init/reconcile pipeline pushes
+    device_config: bytes | None = None
+
+    def state(self, counters: bool = False) -> SwitchState:
+        return read_state(self.client, self.names, counters)
+
+    def initialised_state(self) -> SwitchState:
+        st = self.state()
+        if st.layout is None:
+            detail = f" ({st.problems[0]})" if st.problems else ""
+            raise StateError(f"switch {self.client.grpc_addr} is not initialised by fdirctl{detail}: "
+                             f"run `fdirctl init` (or `reconcile --lab`) first")
+        return st
+
+
+@dataclass
+class WriteReport:
+    written: int = 0
+    by_type: dict[str, int] = field(default_factory=dict)
+
+
+def write_all(ctx: Ctx, updates: list[Update], what: str,
+              old: dict[tuple, Entry] | None = None) -> WriteReport:
+    """Write the updates; if any fails, undo every one that took effect and raise WriteFailed
+    naming the failed update and the switch's reason. `old` gives the previous value of
+    MODIFY targets (needed to undo them)."""
+    rep = WriteReport()
+    if not updates:
+        return rep
+    encode = ctx.names.encode
+    try:
+        ctx.client.write(updates, ctx.batch_size, fill=lambda te, e: encode(e, te))
+    except P4RuntimeWriteError as err:
+        first = err.failed[0]
+        bad = updates[first.index][1] if first.index < len(updates) else None
+        desc = f"{UPDATE_NAMES.get(updates[first.index][0], '?')} {bad.describe()}" if bad else "?"
+        applied = err.applied
+        try:
+            n_undone = _undo(ctx, updates, applied, old or {})
+        except Exception as e:  # the switch now holds a partial set: say so loudly
+            raise RollbackFailed(f"{what}: update {first.index} ({desc}) failed: {first.code}: {first.message}; "
+                                 f"ROLLBACK FAILED too ({e}): run `fdirctl status` and `reconcile`",
+                                 update=first.index) from None
+        raise WriteFailed(f"{what}: update {first.index + 1} of {len(updates)} ({desc}) rejected by the switch: "
+                          f"{first.code}: {first.message}; the {n_undone} applied update(s) were undone",
+                          update=first.index, code=first.code, reason=first.message, undone=n_undone) from None
+    rep.written = len(updates)
+    for t, _ in updates:
+        rep.by_type[UPDATE_NAMES[t]] = rep.by_type.get(UPDATE_NAMES[t], 0) + 1
+    return rep
+
+
+def _undo(ctx: Ctx, updates: list[Update], applied: set[int] | None, old: dict[tuple, Entry]) -> int:
+    """Reverse the applied updates, newest first. If the switch did not say which updates
+    were applied, read it back and decide per entry (ours = same key and same cookie)."""
+    if applied is None:
+        now = ctx.state().by_key()
+        applied = set()
+        for i, (t, e) in enumerate(updates):
+            cur = now.get(e.key)
+            if t == INSERT and cur is not None and cur.value == e.value:
+                applied.add(i)
+            elif t == DELETE and cur is None:
+                applied.add(i)
+            elif t == MODIFY and cur is not None and cur.value == e.value and e.key in old \
+                    and old[e.key].value != e.value:
+                applied.add(i)
+    undo: list[tuple[int, Entry]] = []
+    for i in sorted(applied, reverse=True):
+        t, e = updates[i]
+        if t == INSERT:
+            undo.append((DELETE, e))
+        elif t == DELETE:
+            undo.append((INSERT, e))
+        else:
+            undo.append((MODIFY, old[e.key]))
+    if undo:
+        saved, ctx.client.inject_fail_at = ctx.client.inject_fail_at, None
+        try:
+            ctx.client.write(undo, ctx.batch_size, fill=lambda te, e: ctx.names.encode(e, te))
+        finally:
+            ctx.client.inject_fail_at = saved
+    return len(undo)
+
+
+# --- local addresses ------------------------------------------------------------------
+
+def _parse_laddrs(addrs: list[str]) -> list[str]:
+    out: list[str] = []
+    for a in addrs:
+        c = canonical_ip(a, "local address")
+        ip = ipaddress.ip_address(c)
+        if ip.is_multicast or ip.is_unspecified or ip.is_loopback:
+            raise BadInput(f"local address {a!r}: multicast, unspecified and loopback addresses cannot be local addresses")
+        if c in out:
+            raise BadInput(f"local address {a!r}: given twice")
+        out.append(c)
+    return out
+
+
+def _check_free(st: SwitchState, entries: list[Entry]) -> None:
+    have = st.by_key()
+    for e in entries:
+        cur = have.get(e.key)
+        if cur is not None:
+            kind, subject, _ = cur.owner
+            who = {"hand": "a hand-made filter", "laddr": f"local address {subject}",
+                   "base": "the init configuration", "lcore": "the init configuration"}.get(kind, "a foreign entry")
+            raise Conflict(f"entry {e.describe()} already exists on the switch, owned by {who}; nothing written")
+
+
+def add_laddrs(ctx: Ctx, addrs: list[str], slots: list[int] | None = None) -> dict:
+    """Install every entry of the local addresses, then create the workers' sa_pools.
+    Adding an address that is already present is an error (exit 4), never a duplicate."""
+    wanted = _parse_laddrs(addrs)
+    if not wanted:
+        raise BadInput("no local address given")
+    st = ctx.initialised_state()
+    layout = st.layout
+    for a in wanted:
+        if a in st.laddrs:
+            raise Conflict(f"local address {a} is already present ({len(st.laddrs[a].entries)} entries); "
+                           f"adding it twice is an error: `laddr del {a}` first")
+        if a in layout.vips:
+            raise Conflict(f"local address {a} is a VIP of this switch")
+    used = {ls.slot for ls in st.laddrs.values()}
+    if slots is not None:
+        if len(slots) != len(wanted):
+            raise BadInput(f"{len(slots)} slot(s) for {len(wanted)} address(es)")
+        for s in slots:
+            if s < 0 or s in used:
+                raise Conflict(f"slot {s} is already used by another local address" if s >= 0
+                               else f"slot {s}: must be >= 0")
+            used.add(s)
+        pairs = list(zip(wanted, slots))
+    else:
+        pairs, nxt = [], 0
+        for a in wanted:
+            while nxt in used:
+                nxt += 1
+            pairs.append((a, nxt))
+            used.add(nxt)
+    entries: list[Entry] = []
+    for a, s in pairs:
+        entries += laddr_entries(layout, a, s)
+    _check_free(st, entries)
+    workers = ctx.workers_for(layout.n_lcores)
+    if workers is not None:
+        workers.check_reachable()          # fail before writing if a worker is down
+    rep = write_all(ctx, [(INSERT, e) for e in entries], "laddr add")
+    if workers is not None:
+        try:
+            workers.add_pools(pairs)
+        except WorkerError as e:
+            try:
+                write_all(ctx, [(DELETE, x) for x in reversed(entries)], "laddr add rollback")
+            except WriteFailed as w:
+                raise RollbackFailed(f"{e}; removing the {len(entries)} switch entries again failed too: {w}; "
+                                     f"run `fdirctl laddr del` or `reconcile`") from None
+            raise type(e)(f"{e}; the {len(entries)} switch entries were removed again", **e.details) from None
+    return {"added": [{"laddr": a, "slot": s} for a, s in pairs], "entries": rep.written,
+            "workers": 0 if workers is None else len(workers)}
+
+
+def del_laddrs(ctx: Ctx, addrs: list[str], force: bool = False) -> dict:
+    """Drop the workers' pools (refused while conns use them unless force), then remove
+    exactly the entries carrying these addresses' cookies."""
+    wanted = _parse_laddrs(addrs)
+    if not wanted:
+        raise BadInput("no local address given")
+    st = ctx.initialised_state()
+    for a in wanted:
+        if a not in st.laddrs:
+            raise Conflict(f"local address {a} is not present")
+    pairs = [(a, st.laddrs[a].slot) for a in wanted]
+    workers = ctx.workers_for(st.layout.n_lcores)
+    dropped: list[tuple[str, int]] = []
+    if workers is not None:
+        workers.check_reachable()
+        # only workers that have the pool (a crashed add may have left some without one)
+        for a, s in pairs:
+            holders = [c for c in workers.clients if a in pool_laddrs(c.pools())]
+            WorkerSet.of(holders).del_pools([(a, s)], force)
+            dropped += [(a, s)] if holders else []
+    # lb_addr/ARP first, filters last: the reverse of add
+    entries = [e for a in wanted for e in reversed(st.laddrs[a].entries)]
+    entries.sort(key=lambda e: e.table.startswith("fdir_"))
+    try:
+        rep = write_all(ctx, [(DELETE, e) for e in entries], "laddr del")
+    except WriteFailed:
+        if workers is not None and dropped:
+            try:
+                workers.add_pools(dropped)
+            except WorkerError:
+                pass
+        raise
+    return {"deleted": [{"laddr": a, "slot": s} for a, s in pairs], "entries": rep.written}
+
+
+def list_laddrs(st: SwitchState) -> list[dict]:
+    out = []
+    for a, ls in sorted(st.laddrs.items(), key=lambda kv: (kv[1].slot, kv[0])):
+        probs = st.laddr_problems(a) if st.layout else []
+        out.append({"laddr": a, "slot": ls.slot, "family": ipaddress.ip_address(a).version,
+                    "entries": len(ls.entries), "complete": not probs, "problems": probs})
+    return out
+
+
+# --- hand-made filters ---------------------------------------------------------------
+
+def add_filter(ctx: Ctx, entry: Entry) -> dict:
+    st = ctx.state()
+    _check_free(st, [entry])
+    write_all(ctx, [(INSERT, entry)], "filter add")
+    return {"added": entry.describe()}
+
+
+def del_filter(ctx: Ctx, entry: Entry) -> dict:
+    st = ctx.state()
+    cur = st.by_key().get(entry.key)
+    if cur is None:
+        raise Conflict(f"no filter {entry.describe()} on the switch")
+    if cur.cookie != COOKIE_HAND:
+        kind, subject, _ = cur.owner
+        raise Conflict(f"filter {entry.describe()} is not hand-made (owner: {kind} {subject}); "
+                       f"`filter del` only removes hand-made filters")
+    write_all(ctx, [(DELETE, cur)], "filter del")
+    return {"deleted": cur.describe()}
+
+
+# --- init ------------------------------------------------------------------------------
+
+def ensure_pipeline(ctx: Ctx, force: bool = False) -> bool:
+    """Push the program unless the switch already runs exactly it (same cookie). True if pushed."""
+    if ctx.p4info is None or ctx.device_config is None:
+        raise StateError("no compiled program to push (p4src/build/fdir.json + fdir.p4info.txtpb)")
+    _, cookie = ctx.client.get_pipeline()
+    if not force and cookie == pipeline_cookie(ctx.p4info, ctx.device_config):
+        return False
+    ctx.client.set_pipeline(ctx.p4info, ctx.device_config)
+    return True
+
+
+def init(ctx: Ctx, layout: Layout, force: bool = False) -> dict:
+    """Push the pipeline and install the base state. Refuses a switch that already holds
+    entries unless force (which re-pushes the pipeline: every entry is dropped)."""
+    if ctx.p4info is None or ctx.device_config is None:
+        raise StateError("no compiled program to push (p4src/build/fdir.json + fdir.p4info.txtpb)")
+    _, cookie = ctx.client.get_pipeline()
+    ours = cookie == pipeline_cookie(ctx.p4info, ctx.device_config)
+    if ours and not force:
+        st = ctx.state()
+        if st.entries:
+            what = (f"{st.layout.n_lcores} lcores, {len(st.laddrs)} local addresses"
+                    if st.layout else f"{len(st.entries)} entries")
+            raise Conflict(f"switch {ctx.client.grpc_addr} already initialised ({what}); "
+                           f"`init --force` re-pushes the pipeline and drops every entry")
+    pushed = False
+    if force or not ours:
+        ctx.client.set_pipeline(ctx.p4info, ctx.device_config)
+        pushed = True
+    entries = base_entries(layout)
+    updates: list[Update] = [(INSERT, e) for e in entries]
+    updates.append((MODIFY, miss_entry(layout)))
+    write_all(ctx, updates, "init", old={miss_entry(layout).key: EntryDefaultRss})
+    return {"pipeline_pushed": pushed, "entries": len(entries), "lcores": layout.n_lcores,
+            "lcore_ports": list(layout.lcore_ports), "wire_ports": list(layout.wire_ports),
+            "scheme": layout.scheme, "mode": layout.mode, "miss_policy": str(layout.miss)}
+
+
+EntryDefaultRss = Entry("lb_miss_policy", (), "rss", default=True)

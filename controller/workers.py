@@ -1,0 +1,180 @@
+"""Client of the lcore worker control protocol: one Unix stream socket per worker, one JSON
+object per line each way, answers {"ok": true, ...} or {"ok": false, "error": "..."}.
+
+WorkerSet drives all lcores of a lab together (sa_pools, services, neighbours, stats).
+"""
+from __future__ import annotations
+
+import json
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from controller.errors import WorkerError
+
+
+class WorkerRefused(WorkerError):
+    """The worker answered {"ok": false}: the request was understood and refused."""
+
+
+@dataclass
+class WorkerClient:
+    lcore: int
+    path: str
+    timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        self._sock: socket.socket | None = None
+        self._buf = b""
+
+    def _connect(self) -> socket.socket:
+        if self._sock is None:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(self.timeout)
+            try:
+                s.connect(self.path)
+            except OSError as e:
+                s.close()
+                raise WorkerError(f"lcore {self.lcore} worker unreachable at {self.path}: "
+                                  f"{e.strerror or e}", lcore=self.lcore) from None
+            self._sock = s
+        return self._sock
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+            self._buf = b""
+
+    def call(self, op: str, **args: Any) -> dict[str, Any]:
+        """Send one request, return the answer; WorkerRefused on {"ok": false}."""
+        s = self._connect()
+        try:
+            s.sendall(json.dumps({"op": op, **args}).encode() + b"\n")
+            while b"\n" not in self._buf:
+                chunk = s.recv(65536)
+                if not chunk:
+                    raise OSError("connection closed by the worker")
+                self._buf += chunk
+        except OSError as e:
+            self.close()
+            raise WorkerError(f"lcore {self.lcore} worker at {self.path}: {op}: {e.strerror or e}",
+                              lcore=self.lcore) from None
+        line, _, self._buf = self._buf.partition(b"\n")
+        try:
+            rep = json.loads(line)
+        except ValueError:
+            raise WorkerError(f"lcore {self.lcore} worker: {op}: answer is not JSON: {line[:80]!r}",
+                              lcore=self.lcore) from None
+        if not isinstance(rep, dict) or "ok" not in rep:
+            raise WorkerError(f"lcore {self.lcore} worker: {op}: answer without \"ok\": {line[:80]!r}",
+                              lcore=self.lcore)
+        if not rep["ok"]:
+            raise WorkerRefused(f"lcore {self.lcore} worker refused {op}: {rep.get('error', '?')}",
+                                lcore=self.lcore, op=op)
+        return rep
+
+    # --- the protocol's ops ----------------------------------------------------------
+    def info(self) -> dict[str, Any]:
+        return self.call("info")
+
+    def pool_add(self, laddr: str, slot: int) -> dict[str, Any]:
+        return self.call("pool_add", laddr=laddr, slot=slot)
+
+    def pool_del(self, laddr: str, force: bool = False) -> dict[str, Any]:
+        return self.call("pool_del", laddr=laddr, force=force)
+
+    def pools(self) -> dict[str, Any]:
+        return self.call("pools")
+
+    def service_add(self, spec: dict[str, Any]) -> dict[str, Any]:
+        return self.call("service_add", **spec)
+
+    def service_del(self, vip: str, vport: int, proto: str) -> dict[str, Any]:
+        return self.call("service_del", vip=vip, vport=vport, proto=proto)
+
+    def services(self) -> dict[str, Any]:
+        return self.call("services")
+
+    def neigh_add(self, addr: str, mac: str) -> dict[str, Any]:
+        return self.call("neigh_add", addr=addr, mac=mac)
+
+    def neighs(self) -> dict[str, Any]:
+        return self.call("neighs")
+
+    def stats(self) -> dict[str, Any]:
+        return self.call("stats")
+
+    def conns(self, limit: int = 100) -> dict[str, Any]:
+        return self.call("conns", limit=limit)
+
+
+def pool_laddrs(answer: dict[str, Any]) -> set[str]:
+    """Local addresses in a `pools` answer; accepts {"pools": [{"laddr": ..}]} or {"pools": {laddr: ..}}."""
+    pools = answer.get("pools", [])
+    if isinstance(pools, dict):
+        return set(pools)
+    return {p["laddr"] for p in pools if isinstance(p, dict) and "laddr" in p}
+
+
+class WorkerSet:
+    """The workers of all lcores: lcore i listens on `<run_dir>/lcore-<i>.sock`."""
+
+    def __init__(self, paths: list[str], timeout: float = 5.0) -> None:
+        self.clients = [WorkerClient(i, p, timeout) for i, p in enumerate(paths)]
+
+    @classmethod
+    def of(cls, clients: list[WorkerClient]) -> "WorkerSet":
+        ws = cls([])
+        ws.clients = list(clients)
+        return ws
+
+    @classmethod
+    def from_run_dir(cls, run_dir: str, n_lcores: int, timeout: float = 5.0) -> "WorkerSet":
+        return cls([str(Path(run_dir) / f"lcore-{i}.sock") for i in range(n_lcores)], timeout)
+
+    def __len__(self) -> int:
+        return len(self.clients)
+
+    def close(self) -> None:
+        for c in self.clients:
+            c.close()
+
+    def check_reachable(self) -> None:
+        for c in self.clients:
+            c.info()
+
+    def add_pools(self, laddrs: list[tuple[str, int]]) -> None:
+        """Every worker creates its sa_pool for every address; on any failure the pools this
+        call created are dropped again (force) and the error is raised."""
+        done: list[tuple[WorkerClient, str]] = []
+        try:
+            for addr, slot in laddrs:
+                for c in self.clients:
+                    c.pool_add(addr, slot)
+                    done.append((c, addr))
+        except WorkerError:
+            for c, addr in reversed(done):
+                try:
+                    c.pool_del(addr, force=True)
+                except WorkerError:
+                    pass
+            raise
+
+    def del_pools(self, laddrs: list[tuple[str, int]], force: bool) -> None:
+        """Every worker drops its pool; if one refuses (conns still use it), the pools already
+        dropped are re-created so the workers end as they began, and the refusal is raised."""
+        done: list[tuple[WorkerClient, str, int]] = []
+        try:
+            for addr, slot in laddrs:
+                for c in self.clients:
+                    c.pool_del(addr, force=force)
+                    done.append((c, addr, slot))
+        except WorkerError:
+            for c, addr, slot in reversed(done):
+                try:
+                    c.pool_add(addr, slot)
+                except WorkerError:
+                    pass
+            raise

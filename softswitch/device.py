@@ -1,0 +1,402 @@
+"""The switch as P4Runtime sees it: pipeline config, entity writes and reads, packet I/O hooks.
+
+Independent of gRPC so that it can be tested directly; p4runtime_server.py is a thin layer on top.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Iterator
+
+from google.rpc import code_pb2
+from p4.config.v1 import p4info_pb2
+from p4.v1 import p4runtime_pb2
+
+from .errors import SoftswitchError
+from .p4info_map import Binding, bytes_to_int, counter_data, int_to_bytes
+from .pipeline import Dataplane
+from .tables import Entry
+
+log = logging.getLogger("softswitch.device")
+Update = p4runtime_pb2.Update
+
+
+class Device:
+    """Holds the current program and all its state; every method is thread-safe."""
+
+    def __init__(self, device_id: int = 0, cpu_port: int | None = None, cache: bool = True) -> None:
+        self.device_id = device_id
+        self.cpu_port = cpu_port
+        self.use_cache = cache
+        # Held by the frame loop around each batch and by every control-plane change.
+        self.lock = threading.RLock()
+        self.dp: Dataplane | None = None
+        self.binding: Binding | None = None
+        self.p4info: p4info_pb2.P4Info | None = None
+        self.device_config: bytes = b""
+        self.cookie: p4runtime_pb2.ForwardingPipelineConfig.Cookie | None = None
+
+    # ------------------------------------------------------------ pipeline
+    def load_json(self, json_text: bytes, p4info: p4info_pb2.P4Info | None = None) -> None:
+        """Load a program at start (--json / positional JSON), with or without a P4Info."""
+        dp = _build(json_text, self.use_cache)
+        binding = Binding(p4info, dp) if p4info is not None else None
+        with self.lock:
+            self.dp, self.binding, self.p4info = dp, binding, p4info
+            self.device_config = json_text
+
+    def set_pipeline(self, req: p4runtime_pb2.SetForwardingPipelineConfigRequest) -> None:
+        A = p4runtime_pb2.SetForwardingPipelineConfigRequest
+        if req.device_id != self.device_id:
+            raise SoftswitchError(f"invalid device id {req.device_id}", code_pb2.NOT_FOUND)
+        if req.action in (A.VERIFY_AND_SAVE, A.COMMIT):
+            raise SoftswitchError(f"SetForwardingPipelineConfig action {A.Action.Name(req.action)} is not "
+                                  "supported (use VERIFY_AND_COMMIT)", code_pb2.UNIMPLEMENTED)
+        if req.action == A.UNSPECIFIED:
+            raise SoftswitchError("SetForwardingPipelineConfig action is unspecified")
+        cfg = req.config
+        if not cfg.HasField("p4info") or not cfg.p4_device_config:
+            raise SoftswitchError("the config needs both a P4Info and a p4_device_config (BMv2 JSON)")
+        if req.action == A.RECONCILE_AND_COMMIT:
+            dp = _build(cfg.p4_device_config, self.use_cache)
+            binding = Binding(cfg.p4info, dp)
+            with self.lock:
+                if self.dp is not None:
+                    _carry_state(self.dp, dp)
+                self.dp, self.binding, self.p4info = dp, binding, cfg.p4info
+                self.device_config = cfg.p4_device_config
+                self.cookie = cfg.cookie if cfg.HasField("cookie") else None
+            return
+        dp = _build(cfg.p4_device_config, self.use_cache)
+        binding = Binding(cfg.p4info, dp)
+        if req.action == A.VERIFY:
+            return
+        with self.lock:
+            self.dp, self.binding, self.p4info = dp, binding, cfg.p4info
+            self.device_config = cfg.p4_device_config
+            self.cookie = cfg.cookie if cfg.HasField("cookie") else None
+        log.info("pipeline set: %s", dp.describe())
+
+    def get_pipeline(self, req: p4runtime_pb2.GetForwardingPipelineConfigRequest
+                     ) -> p4runtime_pb2.GetForwardingPipelineConfigResponse:
+        R = p4runtime_pb2.GetForwardingPipelineConfigRequest
+        if req.device_id != self.device_id:
+            raise SoftswitchError(f"invalid device id {req.device_id}", code_pb2.NOT_FOUND)
+        resp = p4runtime_pb2.GetForwardingPipelineConfigResponse()
+        with self.lock:
+            if self.p4info is None:
+                raise SoftswitchError("no forwarding pipeline config set for this device",
+                                      code_pb2.FAILED_PRECONDITION)
+            cfg = resp.config
+            if self.cookie is not None:
+                cfg.cookie.CopyFrom(self.cookie)
+            if req.response_type in (R.ALL, R.P4INFO_AND_COOKIE):
+                cfg.p4info.CopyFrom(self.p4info)
+            if req.response_type in (R.ALL, R.DEVICE_CONFIG_AND_COOKIE):
+                cfg.p4_device_config = self.device_config
+        return resp
+
+    def _ready(self) -> Binding:
+        if self.binding is None:
+            raise SoftswitchError("no forwarding pipeline config set for this device",
+                                  code_pb2.FAILED_PRECONDITION)
+        return self.binding
+
+    # --------------------------------------------------------------- write
+    def write(self, req: p4runtime_pb2.WriteRequest) -> list[SoftswitchError | None]:
+        """Apply updates in order (CONTINUE_ON_ERROR); return one error or None per update."""
+        if req.atomicity != p4runtime_pb2.WriteRequest.CONTINUE_ON_ERROR:
+            raise SoftswitchError("only CONTINUE_ON_ERROR atomicity is supported", code_pb2.UNIMPLEMENTED)
+        results: list[SoftswitchError | None] = []
+        with self.lock:
+            b = self._ready()
+            for upd in req.updates:
+                try:
+                    self._write_one(b, upd)
+                    results.append(None)
+                except SoftswitchError as exc:
+                    results.append(exc)
+            assert self.dp is not None
+            self.dp.invalidate()
+        return results
+
+    def _write_one(self, b: Binding, upd: p4runtime_pb2.Update) -> None:
+        kind = upd.entity.WhichOneof("entity")
+        if upd.type == Update.UNSPECIFIED:
+            raise SoftswitchError("update type is not set")
+        if kind == "table_entry":
+            self._write_table_entry(b, upd.type, upd.entity.table_entry)
+        elif kind == "counter_entry":
+            self._write_counter(b, upd.type, upd.entity.counter_entry)
+        elif kind == "direct_counter_entry":
+            self._write_direct_counter(b, upd.type, upd.entity.direct_counter_entry)
+        elif kind == "register_entry":
+            self._write_register(b, upd.type, upd.entity.register_entry)
+        elif kind is None:
+            raise SoftswitchError("update has no entity")
+        else:
+            raise SoftswitchError(f"writing {kind} is not supported by softswitch", code_pb2.UNIMPLEMENTED)
+
+    def _write_table_entry(self, b: Binding, utype: int, te: p4runtime_pb2.TableEntry) -> None:
+        if te.is_default_action:
+            tb = b.table(te.table_id)
+            if utype == Update.INSERT:
+                raise SoftswitchError("cannot use INSERT for the default entry (use MODIFY)")
+            if utype == Update.DELETE:
+                raise SoftswitchError("cannot use DELETE for the default entry (use MODIFY)")
+            if te.match:
+                raise SoftswitchError("non-empty key for the default entry")
+            if te.priority:
+                raise SoftswitchError("non-zero priority for the default entry")
+            if tb.const_default:
+                raise SoftswitchError(f"cannot set the default action of table {tb.name}, which has a "
+                                      "const default action", code_pb2.PERMISSION_DENIED)
+            if not te.HasField("action"):
+                tb.table.reset_default()  # MODIFY without action: back to the program's default
+                return
+            action_id, params = b.parse_action(tb, te.action, default=True)
+            tb.table.set_default(action_id, params)
+            return
+        if utype == Update.DELETE:
+            tb, entry = b.entry_from_proto(te, need_action=False)
+            tb.table.delete(entry.matches, entry.priority)
+            return
+        tb, entry = b.entry_from_proto(te)
+        if not tb.table.keys:
+            raise SoftswitchError(f"table {tb.name} has no key: only its default action can be set")
+        if utype == Update.INSERT:
+            tb.table.insert(entry)
+            if te.HasField("counter_data") and entry.counter is not None:
+                entry.counter[0] = te.counter_data.packet_count
+                entry.counter[1] = te.counter_data.byte_count
+        elif utype == Update.MODIFY:
+            tb.table.modify(entry)
+            if te.HasField("counter_data"):
+                old = tb.table.find(entry.matches, entry.priority)
+                if old is not None and old.counter is not None:
+                    old.counter[0] = te.counter_data.packet_count
+                    old.counter[1] = te.counter_data.byte_count
+
+    def _write_counter(self, b: Binding, utype: int, ce: p4runtime_pb2.CounterEntry) -> None:
+        if utype != Update.MODIFY:
+            raise SoftswitchError("counter entries only take MODIFY")
+        cb = b.counter(ce.counter_id)
+        cells = cb.array.cells
+        idx = range(len(cells)) if not ce.HasField("index") else [ce.index.index]
+        for i in idx:
+            if i < 0 or i >= len(cells):
+                raise SoftswitchError(f"counter {cb.name}: index {i} is out of range 0..{len(cells) - 1}",
+                                      code_pb2.OUT_OF_RANGE)
+            cells[i][0] = ce.data.packet_count
+            cells[i][1] = ce.data.byte_count
+
+    def _write_direct_counter(self, b: Binding, utype: int, dce: p4runtime_pb2.DirectCounterEntry) -> None:
+        if utype != Update.MODIFY:
+            raise SoftswitchError("direct counter entries only take MODIFY")
+        tb, entry = b.entry_from_proto(dce.table_entry, need_action=False)
+        b.direct_table(tb.p4_id)
+        found = tb.table.find(entry.matches, entry.priority)
+        if found is None:
+            raise SoftswitchError(f"entry not found in table {tb.name}", code_pb2.NOT_FOUND)
+        assert found.counter is not None
+        found.counter[0] = dce.data.packet_count
+        found.counter[1] = dce.data.byte_count
+
+    def _write_register(self, b: Binding, utype: int, re_: p4runtime_pb2.RegisterEntry) -> None:
+        if utype != Update.MODIFY:
+            raise SoftswitchError("register entries only take MODIFY")
+        rb = b.register(re_.register_id)
+        cells = rb.array.cells
+        if re_.data.WhichOneof("data") != "bitstring":
+            raise SoftswitchError(f"register {rb.name}: data must be a bitstring")
+        value = bytes_to_int(re_.data.bitstring, rb.array.bitwidth, f"register {rb.name}")
+        idx = range(len(cells)) if not re_.HasField("index") else [re_.index.index]
+        for i in idx:
+            if i < 0 or i >= len(cells):
+                raise SoftswitchError(f"register {rb.name}: index {i} is out of range", code_pb2.OUT_OF_RANGE)
+            cells[i] = value
+
+    # ---------------------------------------------------------------- read
+    def read(self, req: p4runtime_pb2.ReadRequest) -> Iterator[p4runtime_pb2.Entity]:
+        """All entities matching the request, computed under the lock then yielded."""
+        if req.device_id != self.device_id:
+            raise SoftswitchError(f"invalid device id {req.device_id}", code_pb2.NOT_FOUND)
+        out: list[p4runtime_pb2.Entity] = []
+        with self.lock:
+            b = self._ready()
+            for ent in req.entities:
+                kind = ent.WhichOneof("entity")
+                if kind == "table_entry":
+                    self._read_table(b, ent.table_entry, out)
+                elif kind == "counter_entry":
+                    self._read_counter(b, ent.counter_entry, out)
+                elif kind == "direct_counter_entry":
+                    self._read_direct_counter(b, ent.direct_counter_entry, out)
+                elif kind == "register_entry":
+                    self._read_register(b, ent.register_entry, out)
+                else:
+                    raise SoftswitchError(f"reading {kind} is not supported by softswitch",
+                                          code_pb2.UNIMPLEMENTED)
+        return iter(out)
+
+    def _read_table(self, b: Binding, te: p4runtime_pb2.TableEntry, out: list) -> None:
+        with_counter = te.HasField("counter_data")
+        tbs = list(b.tables.values()) if te.table_id == 0 else [b.table(te.table_id)]
+        for tb in tbs:
+            if te.is_default_action:
+                out.append(p4runtime_pb2.Entity(table_entry=b.default_to_proto(tb, with_counter)))
+                continue
+            if te.match:
+                _, probe = b.entry_from_proto(te, need_action=False)
+                found = tb.table.find(probe.matches, te.priority)
+                entries = [found] if found is not None else []
+            else:
+                entries = list(tb.table.entries.values())
+                if te.priority:
+                    entries = [e for e in entries if e.priority == te.priority]
+            for e in entries:
+                if te.metadata and e.cookie != te.metadata:
+                    continue
+                out.append(p4runtime_pb2.Entity(table_entry=b.entry_to_proto(tb, e, with_counter)))
+
+    def _read_counter(self, b: Binding, ce: p4runtime_pb2.CounterEntry, out: list) -> None:
+        cbs = list(b.counters.values()) if ce.counter_id == 0 else [b.counter(ce.counter_id)]
+        for cb in cbs:
+            cells = cb.array.cells
+            if ce.HasField("index"):
+                i = ce.index.index
+                if i < 0 or i >= len(cells):
+                    raise SoftswitchError(f"counter {cb.name}: index {i} is out of range",
+                                          code_pb2.OUT_OF_RANGE)
+                idx = [i]
+            else:
+                idx = range(len(cells))
+            for i in idx:
+                entry = p4runtime_pb2.CounterEntry(counter_id=cb.p4_id, data=counter_data(cells[i], cb.unit))
+                entry.index.index = i
+                out.append(p4runtime_pb2.Entity(counter_entry=entry))
+
+    def _read_direct_counter(self, b: Binding, dce: p4runtime_pb2.DirectCounterEntry, out: list) -> None:
+        te = dce.table_entry
+        tbs = [tb for tb in b.tables.values() if tb.table.with_counters] if te.table_id == 0 \
+            else [b.direct_table(te.table_id)]
+        for tb in tbs:
+            if te.match:
+                _, probe = b.entry_from_proto(te, need_action=False)
+                found = tb.table.find(probe.matches, te.priority)
+                if found is None:
+                    raise SoftswitchError(f"entry not found in table {tb.name}", code_pb2.NOT_FOUND)
+                entries = [found]
+            else:
+                entries = list(tb.table.entries.values())
+            unit = b.direct_units.get(tb.direct_counter_id, 0)
+            for e in entries:
+                assert e.counter is not None
+                d = p4runtime_pb2.DirectCounterEntry(data=counter_data(e.counter, unit))
+                d.table_entry.CopyFrom(b.entry_to_proto(tb, e, False))
+                out.append(p4runtime_pb2.Entity(direct_counter_entry=d))
+
+    def _read_register(self, b: Binding, re_: p4runtime_pb2.RegisterEntry, out: list) -> None:
+        rbs = list(b.registers.values()) if re_.register_id == 0 else [b.register(re_.register_id)]
+        for rb in rbs:
+            cells = rb.array.cells
+            idx = [re_.index.index] if re_.HasField("index") else range(len(cells))
+            for i in idx:
+                if i < 0 or i >= len(cells):
+                    raise SoftswitchError(f"register {rb.name}: index {i} is out of range",
+                                          code_pb2.OUT_OF_RANGE)
+                r = p4runtime_pb2.RegisterEntry(register_id=rb.p4_id)
+                r.index.index = i
+                r.data.bitstring = int_to_bytes(cells[i])
+                out.append(p4runtime_pb2.Entity(register_entry=r))
+
+    # ------------------------------------------------------------ packet io
+    def packet_out_frame(self, po: p4runtime_pb2.PacketOut) -> bytes:
+        """The frame to inject on the CPU port: packet_out metadata header, then the payload."""
+        b = self._ready()
+        meta = b.packet_out
+        if not meta.fields:
+            return po.payload
+        values = {m.metadata_id: m.value for m in po.metadata}
+        acc = 0
+        for mid, name, width in meta.fields:
+            raw = values.get(mid)
+            v = bytes_to_int(raw, width, f"packet_out metadata {name}") if raw else 0
+            acc = (acc << width) | v
+        nbits = meta.nbits
+        pad = (-nbits) % 8
+        return (acc << pad).to_bytes((nbits + pad) // 8, "big") + po.payload
+
+    def packet_in(self, frame: bytes) -> p4runtime_pb2.PacketIn:
+        """PacketIn for a frame sent to the CPU port; strips the packet_in header if declared."""
+        pi = p4runtime_pb2.PacketIn()
+        b = self.binding
+        meta = b.packet_in if b is not None else None
+        if meta is None or not meta.fields:
+            pi.payload = frame
+            return pi
+        nbytes = (meta.nbits + 7) // 8
+        acc = int.from_bytes(frame[:nbytes], "big") >> ((-meta.nbits) % 8)
+        shift = meta.nbits
+        for mid, _, width in meta.fields:
+            shift -= width
+            pi.metadata.add(metadata_id=mid, value=int_to_bytes((acc >> shift) & ((1 << width) - 1)))
+        pi.payload = frame[nbytes:]
+        return pi
+
+
+def _carry_state(old: Dataplane, new: Dataplane) -> None:
+    """RECONCILE_AND_COMMIT: keep entries, defaults, counters and registers that still fit.
+
+    A table keeps its entries when it has the same name and key layout and the entry's action
+    still exists (by name) with the same parameter count; anything else starts empty.
+    """
+    for name, ot in old.tables.items():
+        nt = new.tables.get(name)
+        if nt is None or [(k.kind, k.width) for k in ot.keys] != [(k.kind, k.width) for k in nt.keys]:
+            continue
+        old_names = dict(zip(ot.action_ids, ot.action_names))
+        new_ids = dict(zip(nt.action_names, nt.action_ids))
+
+        def remap(aid: int, params: list[int]) -> int | None:
+            nid = new_ids.get(old_names.get(aid, ""))
+            if nid is None or len(new.prog.actions[nid].get("runtime_data", [])) != len(params):
+                return None
+            return nid
+
+        for e in ot.entries.values():
+            if e.is_const:
+                continue
+            nid = remap(e.action_id, e.params)
+            if nid is None:
+                continue
+            ne = Entry(e.matches, e.priority, nid, list(e.params), cookie=e.cookie)
+            try:
+                nt.insert(ne)
+            except SoftswitchError:
+                continue
+            if ne.counter is not None and e.counter is not None:
+                ne.counter[:] = e.counter
+        if not nt.default_const:
+            nid = remap(ot.default_action_id, ot.default_params)
+            if nid is not None:
+                nt.set_default(nid, list(ot.default_params))
+    for name, oc in old.counter_arrays.items():
+        nc = new.counter_arrays.get(name)
+        if nc is not None and nc.binding is None and len(nc.cells) == len(oc.cells):
+            for dst, src in zip(nc.cells, oc.cells):
+                dst[:] = src
+    for name, orr in old.register_arrays.items():
+        nr = new.register_arrays.get(name)
+        if nr is not None and nr.bitwidth == orr.bitwidth and len(nr.cells) == len(orr.cells):
+            nr.cells[:] = orr.cells
+
+
+def _build(json_text: bytes, cache: bool) -> Dataplane:
+    """Load a program; a malformed JSON is an INVALID_ARGUMENT naming what broke, never a crash."""
+    try:
+        return Dataplane(json_text, cache=cache)
+    except SoftswitchError:
+        raise
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
+        raise SoftswitchError(f"malformed BMv2 JSON: {type(exc).__name__} {exc}") from None

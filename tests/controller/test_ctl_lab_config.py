@@ -1,0 +1,84 @@
+"""The lab file model: defaults, derived ports/addresses, and one-line errors naming the key."""
+import ipaddress
+from pathlib import Path
+
+import pytest
+
+from fdirlab.lab_config import LabConfigError, default_lab, load_lab, parse_lab
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_default_file_is_the_built_in_default():
+    assert load_lab(ROOT / "topo/labs/default.toml") == default_lab()
+
+
+def test_default_lab_plan():
+    lab = default_lab()
+    assert lab.n_lcores == 4 and lab.lcore_ports == (1, 2, 3, 4)
+    assert [h.port for h in lab.clients] == [5, 6] and [h.port for h in lab.servers] == [7, 8]
+    assert lab.wire_ports == (5, 6, 7, 8)
+    assert lab.vips == ("10.0.0.100",) and lab.laddrs == ("10.0.0.200", "10.0.0.201")
+    net = ipaddress.ip_network(lab.subnet)
+    for a in [h.ip for h in lab.hosts] + list(lab.laddrs) + list(lab.vips):
+        assert ipaddress.ip_address(a) in net        # all on-link
+    assert {s.proto for s in lab.services} == {"tcp", "udp"}
+    assert lab.socket_path(2) == "/tmp/fdirlab/default/lcore-2.sock"
+    web = lab.services[0]
+    assert web.worker_spec()["servers"] == [{"addr": "10.0.2.1", "port": 8080, "weight": 1},
+                                            {"addr": "10.0.2.2", "port": 8080, "weight": 1}]
+    macs = [h.mac for h in lab.hosts] + [lab.lb_mac] + [lab.lcore_mac(i) for i in range(4)]
+    assert len(set(macs)) == len(macs)
+
+
+def test_lcore_count_moves_host_ports_and_ipv6_laddrs_allowed():
+    lab = parse_lab({"lcores": {"count": 8}, "laddrs": {"addrs": ["10.0.0.200", "fd00:fd::200"]}})
+    assert lab.wire_ports == (9, 10, 11, 12)
+    assert lab.laddrs == ("10.0.0.200", "fd00:fd::200")
+    # a v4 VIP's service binds only the v4 local address
+    assert lab.services[0].laddrs == ("10.0.0.200",)
+
+
+@pytest.mark.parametrize("data,words", [
+    ({"lcores": {"count": 0}}, ["lcores.count", "0"]),
+    ({"lcores": {"count": 40000}}, ["lcores.count", "40000"]),
+    ({"lcores": {"count": "4"}}, ["lcores.count", "'4'"]),
+    ({"lcores": {"port_range": "9-3"}}, ["lcores.port_range", "9-3"]),
+    ({"lab": {"scheme": "mod"}}, ["lab.scheme", "mod"]),
+    ({"lab": {"steering": "magic"}}, ["lab.steering", "magic"]),
+    ({"lab": {"miss_policy": "lcore 9"}}, ["lab.miss_policy", "lcore 9"]),
+    ({"lab": {"lb_mac": "01:00:5e:00:00:01"}}, ["lab.lb_mac", "multicast"]),
+    ({"lab": {"colour": "red"}}, ["lab.colour", "unknown key"]),
+    ({"laddrs": {"addrs": ["10.0.0.300"]}}, ["laddrs.addrs[0]", "10.0.0.300"]),
+    ({"laddrs": {"addrs": ["192.168.0.1"]}}, ["laddrs.addrs[0]", "outside"]),
+    ({"laddrs": {"addrs": ["10.0.0.200", "10.0.0.200"]}}, ["laddrs.addrs[1]", "already used"]),
+    ({"clients": [{"ip": "10.0.2.1"}]}, ["10.0.2.1", "already used"]),
+    ({"clients": [{"mac": "02:fd:03:00:00:01"}]}, ["02:fd:03:00:00:01", "already used"]),
+    ({"clients": [{"mac": "nope"}]}, ["clients[0].mac", "nope"]),
+    ({"services": [{"vport": 80, "proto": "sctp"}]}, ["services[0].proto", "sctp"]),
+    ({"services": [{"vport": 80, "servers": [{"server": "rs9"}]}]}, ["services[0].servers[0].server", "rs9"]),
+    ({"services": [{"vport": 80, "laddrs": ["10.0.0.9"]}]}, ["services[0].laddrs[0]", "10.0.0.9"]),
+    ({"services": [{"name": "a", "vport": 80}, {"name": "b", "vport": 80}]}, ["services[1]", "already"]),
+    ({"services": [{"name": "a"}]}, ["services[0].vport", "missing"]),
+    ({"switch": {"grpc_addr": "localhost"}}, ["switch.grpc_addr", "localhost"]),
+    ({"switch": {"target": "tofino"}}, ["switch.target", "tofino"]),
+])
+def test_bad_lab_is_one_line_naming_key_and_value(data, words):
+    with pytest.raises(LabConfigError) as ei:
+        parse_lab(data)
+    msg = str(ei.value)
+    assert "\n" not in msg
+    for w in words:
+        assert w in msg
+
+
+def test_load_lab_errors_name_the_file(tmp_path):
+    p = tmp_path / "x.toml"
+    p.write_text("[lcores]\ncount = -1\n")
+    with pytest.raises(LabConfigError, match="x.toml.*lcores.count"):
+        load_lab(p)
+    p.write_text("[lcores\n")
+    with pytest.raises(LabConfigError, match="not valid TOML"):
+        load_lab(p)
+    with pytest.raises(LabConfigError, match="No such file"):
+        load_lab(tmp_path / "missing.toml")
