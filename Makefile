@@ -44,5 +44,5 @@ bench: setup
 
 # After a crashed or killed lab: lab processes, Mininet namespaces and links, /tmp/fdirlab.
 clean:
-	@if [ -x $(PY) ]; then $(PY) -m topo clean; else mn -c >/dev/null 2>&1 || true; fi
+	@if [ -x $(PY) ]; then $(PY) -m topo clean; fi
 	rm -rf .pytest_cache .pytest-results.xml logs

@@ -30,6 +30,18 @@ def lab_pids() -> list[int]:
     return out
 
 
+def mininet_shells() -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if b"mininet:" in (d / "cmdline").read_bytes():
+                    out.append(int(d.name))
+            except OSError:
+                pass
+    return out
+
+
 def lab_links() -> list[str]:
     return sorted(p.name for p in Path("/sys/class/net").iterdir() if p.name.startswith("s1-eth"))
 
@@ -41,14 +53,20 @@ def cleanup(verbose: bool = True) -> dict:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    # Mininet's own cleanup: its host shells and namespaces, leftover links.
-    subprocess.run(["mn", "-c"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Mininet host shells ("bash ... mininet:h1") hold the hosts' network namespaces; killing
+    # them frees the namespaces and their veth ends. (Not `mn -c`: it also deletes /tmp/*.log.)
+    shells = mininet_shells()
+    for pid in shells:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     links = lab_links()
     for name in links:
         subprocess.run(["ip", "link", "del", name], stderr=subprocess.DEVNULL)
     shutil.rmtree(RUN_ROOT, ignore_errors=True)
-    result = {"killed": len(pids), "links_removed": len(links)}
+    result = {"killed": len(pids), "hosts": len(shells), "links_removed": len(links)}
     if verbose:
-        print(f"clean: killed {len(pids)} lab process(es), removed {len(links)} leftover link(s), "
-              f"Mininet cleaned, {RUN_ROOT} removed")
+        print(f"clean: killed {len(pids)} lab process(es) and {len(shells)} Mininet host shell(s), "
+              f"removed {len(links)} leftover link(s) and {RUN_ROOT}")
     return result

@@ -12,23 +12,11 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from topo.cleanup import lab_links, lab_pids
+from topo.cleanup import lab_links, lab_pids, mininet_shells
 
 pytestmark = pytest.mark.root
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def mininet_shells() -> list[int]:
-    out = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                if b"mininet:" in (d / "cmdline").read_bytes():
-                    out.append(int(d.name))
-            except OSError:
-                pass
-    return out
 
 
 def assert_nothing_left() -> None:

@@ -271,3 +271,18 @@ def test_reconcile_and_commit_keeps_entries_and_counters(client, features_progra
     ent.table_entry.table_id = client.table("t_exact").preamble.id
     assert len(client.read(ent)) == 1
     assert client.counter("op_counter", 1)[0] == 9
+
+
+def test_wrong_device_id(server, client):
+    other = P4RTClient.__new__(P4RTClient)
+    try:
+        P4RTClient.__init__(other, server, device_id=5)
+        reply = other.arb_reply
+    finally:
+        other.close()
+    assert isinstance(reply, grpc.RpcError) and reply.code() == grpc.StatusCode.NOT_FOUND
+    req = client.write_request(("INSERT", client.table_entry("t_exact", {"hdr.eth.dst": 1}, "fwd",
+                                                             {"port": 1})), device_id=5)
+    with pytest.raises(grpc.RpcError) as info:
+        client.stub.Write(req)
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
