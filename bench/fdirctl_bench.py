@@ -40,7 +40,9 @@ def _program() -> tuple[Path, Path]:
 
 def _start(target: str, addr: str, log: Path) -> subprocess.Popen:
     if target == "bmv2":
-        cmd = ["simple_switch_grpc", "--device-id", "1", "--no-p4", "--thrift-port", str(_free_port()),
+        sys.path.insert(0, str(REPO / "tests" / "controller"))
+        from ctl_helpers import bmv2_thrift_args
+        cmd = ["simple_switch_grpc", "--device-id", "1", "--no-p4", *bmv2_thrift_args(),
                "--", "--grpc-server-addr", addr]
     else:
         cmd = [sys.executable, "-m", "softswitch", "--device-id", "1", "--no-p4", "--grpc-server-addr", addr]

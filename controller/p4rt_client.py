@@ -11,6 +11,7 @@ import os
 import queue
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -215,11 +216,11 @@ class P4RTClient:
         a failure, stop and raise P4RuntimeWriteError naming every failed update (indexes into
         `updates`) and which ones were applied, so the caller can undo exactly those."""
         applied: set[int] = set()
-        for start in range(0, len(updates), batch_size):
-            chunk = updates[start:start + batch_size]
+
+        def build(start: int) -> p4runtime_pb2.WriteRequest:
             req = p4runtime_pb2.WriteRequest(device_id=self.device_id)
             self._election(req)
-            for typ, item in chunk:
+            for typ, item in updates[start:start + batch_size]:
                 u = req.updates.add()
                 u.type = typ
                 if fill is None:
@@ -231,21 +232,35 @@ class P4RTClient:
                         u.entity.table_entry.table_id = _BAD_TABLE_ID
                         self.inject_fail_at = None
                     self._inserts_sent += 1
-            try:
-                self.stub.Write(req, timeout=max(self.timeout, 60))
-            except grpc.RpcError as e:
-                failed, ok_in_chunk = self._parse_write_error(e, len(chunk))
-                for f in failed:
-                    f.index += start
-                chunk_applied = None if ok_in_chunk is None else {start + i for i in ok_in_chunk}
-                first = failed[0] if failed else UpdateError(start, e.code().name, e.details() or "")
-                if e.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-                    raise P4RuntimeWriteError(f"switch {self.grpc_addr} unreachable during write: "
-                                              f"{e.code().name}", failed or [first], None) from None
-                msg = f"update {first.index} rejected: {first.code}: {first.message}"
-                raise P4RuntimeWriteError(msg, failed or [first],
-                                          None if chunk_applied is None else applied | chunk_applied) from None
-            applied.update(range(start, start + len(chunk)))
+            return req
+
+        # Writes stay strictly sequential (one in flight, in order); only the next batch is
+        # built while the switch works on the current one -- the blocking gRPC call releases
+        # the GIL, so building (pure-Python protobuf) overlaps with the switch.
+        starts = list(range(0, len(updates), batch_size))
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            nxt = pool.submit(build, starts[0]) if starts else None
+            for k, start in enumerate(starts):
+                req = nxt.result()
+                nxt = pool.submit(build, starts[k + 1]) if k + 1 < len(starts) else None
+                n = len(req.updates)
+                try:
+                    self.stub.Write(req, timeout=max(self.timeout, 60))
+                except grpc.RpcError as e:
+                    if nxt is not None:
+                        nxt.cancel()
+                    failed, ok_in_chunk = self._parse_write_error(e, n)
+                    for f in failed:
+                        f.index += start
+                    chunk_applied = None if ok_in_chunk is None else {start + i for i in ok_in_chunk}
+                    first = failed[0] if failed else UpdateError(start, e.code().name, e.details() or "")
+                    if e.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                        raise P4RuntimeWriteError(f"switch {self.grpc_addr} unreachable during write: "
+                                                  f"{e.code().name}", failed or [first], None) from None
+                    msg = f"update {first.index} rejected: {first.code}: {first.message}"
+                    raise P4RuntimeWriteError(msg, failed or [first],
+                                              None if chunk_applied is None else applied | chunk_applied) from None
+                applied.update(range(start, start + n))
 
     @staticmethod
     def _parse_write_error(e: grpc.RpcError, n: int) -> tuple[list[UpdateError], set[int] | None]:

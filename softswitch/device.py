@@ -281,19 +281,23 @@ class Device:
         tbs = [tb for tb in b.tables.values() if tb.table.with_counters] if te.table_id == 0 \
             else [b.direct_table(te.table_id)]
         for tb in tbs:
+            unit = b.direct_units.get(tb.direct_counter_id, 0)
             if te.match:
                 _, probe = b.entry_from_proto(te, need_action=False)
                 found = tb.table.find(probe.matches, te.priority)
                 if found is None:
                     raise SoftswitchError(f"entry not found in table {tb.name}", code_pb2.NOT_FOUND)
-                entries = [found]
-            else:
-                entries = list(tb.table.entries.values())
-            unit = b.direct_units.get(tb.direct_counter_id, 0)
-            for e in entries:
+                assert found.counter is not None
+                # As PI does: the requested table entry is echoed back with the data.
+                d = p4runtime_pb2.DirectCounterEntry(table_entry=te, data=counter_data(found.counter, unit))
+                out.append(p4runtime_pb2.Entity(direct_counter_entry=d))
+                continue
+            for e in tb.table.entries.values():
                 assert e.counter is not None
-                d = p4runtime_pb2.DirectCounterEntry(data=counter_data(e.counter, unit))
-                d.table_entry.CopyFrom(b.entry_to_proto(tb, e, False))
+                # As PI does: the entry is identified by table id, match key and priority only.
+                full = b.entry_to_proto(tb, e, False)
+                key = p4runtime_pb2.TableEntry(table_id=full.table_id, match=full.match, priority=full.priority)
+                d = p4runtime_pb2.DirectCounterEntry(table_entry=key, data=counter_data(e.counter, unit))
                 out.append(p4runtime_pb2.Entity(direct_counter_entry=d))
 
     def _read_register(self, b: Binding, re_: p4runtime_pb2.RegisterEntry, out: list) -> None:

@@ -68,6 +68,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def bmv2_thrift_args() -> list[str]:
+    """A free --thrift-port when this BMv2 was built with Thrift (parallel switches would
+    collide on 9090); nothing when it was built without (it then rejects the option)."""
+    out = subprocess.run(["simple_switch_grpc", "--help"], capture_output=True, text=True)
+    return ["--thrift-port", str(free_port())] if "--thrift-port" in out.stdout + out.stderr else []
+
+
 def program_files() -> tuple[Path, Path] | None:
     """(p4info, json) of the compiled NIC program: the committed build, else a p4c compile
     into a scratch dir outside the repo when p4c is present, else None."""
@@ -102,7 +109,7 @@ class SwitchProc:
         ifs = [x for p, i in self.ifaces for x in ("-i", f"{p}@{i}")]
         if self.target == "bmv2":
             return ["simple_switch_grpc", "--device-id", str(self.device_id), "--no-p4",
-                    "--thrift-port", str(free_port()), *ifs, "--", "--grpc-server-addr", self.addr]
+                    *bmv2_thrift_args(), *ifs, "--", "--grpc-server-addr", self.addr]
         return [sys.executable, "-m", "softswitch", "--device-id", str(self.device_id), "--no-p4", *ifs,
                 "--grpc-server-addr", self.addr]
 

@@ -288,9 +288,7 @@ class Target:
                 cmd += ["--cpu-port", str(cpu_port)]
         else:
             assert BMV2, "simple_switch_grpc not on PATH"
-            # A thrift port of its own, so that two BMv2 instances never collide on 9090.
-            cmd = [BMV2, "--no-p4", *ifs, "--thrift-port", str(free_port()), "--",
-                   "--grpc-server-addr", self.addr]
+            cmd = [BMV2, "--no-p4", *ifs, "--", "--grpc-server-addr", self.addr]
             if cpu_port is not None:
                 cmd += ["--cpu-port", str(cpu_port)]
         cmd += extra or []
