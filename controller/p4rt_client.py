@@ -11,7 +11,6 @@ import os
 import queue
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -234,33 +233,26 @@ class P4RTClient:
                     self._inserts_sent += 1
             return req
 
-        # Writes stay strictly sequential (one in flight, in order); only the next batch is
-        # built while the switch works on the current one -- the blocking gRPC call releases
-        # the GIL, so building (pure-Python protobuf) overlaps with the switch.
-        starts = list(range(0, len(updates), batch_size))
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            nxt = pool.submit(build, starts[0]) if starts else None
-            for k, start in enumerate(starts):
-                req = nxt.result()
-                nxt = pool.submit(build, starts[k + 1]) if k + 1 < len(starts) else None
-                n = len(req.updates)
-                try:
-                    self.stub.Write(req, timeout=max(self.timeout, 60))
-                except grpc.RpcError as e:
-                    if nxt is not None:
-                        nxt.cancel()
-                    failed, ok_in_chunk = self._parse_write_error(e, n)
-                    for f in failed:
-                        f.index += start
-                    chunk_applied = None if ok_in_chunk is None else {start + i for i in ok_in_chunk}
-                    first = failed[0] if failed else UpdateError(start, e.code().name, e.details() or "")
-                    if e.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-                        raise P4RuntimeWriteError(f"switch {self.grpc_addr} unreachable during write: "
-                                                  f"{e.code().name}", failed or [first], None) from None
-                    msg = f"update {first.index} rejected: {first.code}: {first.message}"
-                    raise P4RuntimeWriteError(msg, failed or [first],
-                                              None if chunk_applied is None else applied | chunk_applied) from None
-                applied.update(range(start, start + n))
+        # Strictly sequential: one Write in flight, in order (filters reach the switch
+        # before the address becomes LB-owned; deletes before inserts in reconcile).
+        for start in range(0, len(updates), batch_size):
+            req = build(start)
+            n = len(req.updates)
+            try:
+                self.stub.Write(req, timeout=max(self.timeout, 60))
+            except grpc.RpcError as e:
+                failed, ok_in_chunk = self._parse_write_error(e, n)
+                for f in failed:
+                    f.index += start
+                chunk_applied = None if ok_in_chunk is None else {start + i for i in ok_in_chunk}
+                first = failed[0] if failed else UpdateError(start, e.code().name, e.details() or "")
+                if e.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                    raise P4RuntimeWriteError(f"switch {self.grpc_addr} unreachable during write: "
+                                              f"{e.code().name}", failed or [first], None) from None
+                msg = f"update {first.index} rejected: {first.code}: {first.message}"
+                raise P4RuntimeWriteError(msg, failed or [first],
+                                          None if chunk_applied is None else applied | chunk_applied) from None
+            applied.update(range(start, start + n))
 
     @staticmethod
     def _parse_write_error(e: grpc.RpcError, n: int) -> tuple[list[UpdateError], set[int] | None]:

@@ -20,7 +20,10 @@ def http_get(vip: str, port: int, path: str, timeout: float) -> tuple[bool, str]
         body = resp.read().decode(errors="replace")
         if resp.status != 200 or path not in body:
             return False, f"bad answer {resp.status}: {body[:60]!r}"
-        return True, body.split()[0]          # the answering real server's name
+        # "<server> <path> from <laddr>:<lport>": the real server names who reached it.
+        words = body.split()
+        via = words[3].rsplit(":", 1)[0] if len(words) > 3 else "?"
+        return True, f"{words[0]}@{via}"
     except (OSError, http.client.HTTPException) as e:
         return False, type(e).__name__
     finally:
@@ -52,12 +55,19 @@ def run(args: argparse.Namespace) -> dict:
             return http_get(args.vip, args.port, f"{args.path_prefix}/{me}/{i}", args.timeout)
         return udp_ask(args.vip, args.port, f"{me}-{i}".encode(), args.timeout)
 
+    via: Counter[str] = Counter()
     with ThreadPoolExecutor(max_workers=args.parallel) as pool:
         for ok, what in pool.map(one, range(args.count)):
-            (servers if ok else errors)[what] += 1
+            if ok:
+                server, _, laddr = what.partition("@")
+                servers[server] += 1
+                if laddr:
+                    via[laddr] += 1
+            else:
+                errors[what] += 1
     return {"host": me, "proto": args.proto, "vip": args.vip, "port": args.port,
             "count": args.count, "ok": sum(servers.values()), "failed": sum(errors.values()),
-            "servers": dict(servers), "errors": dict(errors),
+            "servers": dict(servers), "via": dict(via), "errors": dict(errors),
             "seconds": round(time.monotonic() - started, 2)}
 
 

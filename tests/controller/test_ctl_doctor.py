@@ -1,0 +1,82 @@
+"""fdirctl doctor (pure): each DPVS misconfiguration is found, with its fix; a healthy
+setup gives no error."""
+from controller import rules
+from controller.doctor import diagnose
+from controller.state import interpret
+from fdirlab.lab_config import MissPolicy
+
+LADDR, OTHER = "10.0.0.200", "10.0.0.201"
+
+
+def layout(n=4, scheme="lsb", mode="fdir"):
+    return rules.Layout(lcore_ports=tuple(range(1, n + 1)), wire_ports=(10, 11), scheme=scheme,
+                        mode=mode, miss=MissPolicy("rss"), lb_mac="02:fd:00:00:00:01",
+                        vips=("10.0.0.100",))
+
+
+def state(lay, laddrs=(LADDR,), extra=()):
+    entries = rules.base_entries(lay)
+    for slot, a in enumerate(laddrs):
+        entries += rules.laddr_entries(lay, a, slot)
+    return interpret(entries + list(extra), rules.miss_entry(lay))
+
+
+def workers(lay, laddrs=(LADDR,), skip=()):
+    out = []
+    for i in range(lay.n_lcores):
+        info = {"lcore": i, "n_lcores": lay.n_lcores, "scheme": lay.scheme, "mode": lay.mode,
+                "port_range": [1025, 65535]}
+        pools = [{"laddr": a, "slot": s} for s, a in enumerate(laddrs) if (i, a) not in skip]
+        out.append((info, pools))
+    return out
+
+
+def codes(findings, severity="error"):
+    return sorted({f.code for f in findings if f.severity == severity})
+
+
+def test_healthy_setup_has_no_error():
+    lay = layout()
+    assert codes(diagnose(state(lay), workers(lay))) == []
+
+
+def test_six_lcores_warn_about_ports_owned_by_nobody():
+    lay = layout(6)
+    found = diagnose(state(lay), workers(lay))
+    assert codes(found) == []
+    (w,) = [f for f in found if f.code == "unowned-ports"]
+    assert "16128" in w.message and "power-of-two" in w.fix
+
+
+def test_hand_filter_with_wrong_mask_and_wrong_lcore():
+    lay = layout(4)
+    # DPVS users' classic: the mask for 8 lcores on a 4-lcore box, pointing lcore 1's
+    # residue at lcore 2's port, with a higher priority than the generated filters.
+    bad = rules.hand_filter(LADDR, 1, 0x7, "tcp", port=3, priority=100)
+    found = diagnose(state(lay, extra=[bad]), workers(lay))
+    assert "mask-mismatch" in codes(found)
+    steered = [f for f in found if f.code == "pool-steered-elsewhere"]
+    assert steered and "lcore 1" in steered[0].message and "port 3 (lcore 2)" in steered[0].message
+    assert "tcp" in steered[0].message
+    assert all("udp" not in f.message for f in steered)
+
+
+def test_pool_without_filters_and_filters_without_pool():
+    lay = layout(4)
+    found = diagnose(state(lay, laddrs=(LADDR,)), workers(lay, laddrs=(LADDR, OTHER), skip={(2, LADDR)}))
+    msgs = {f.code: f for f in found}
+    assert OTHER in msgs["pool-without-filters"].message
+    assert "laddr add" in msgs["pool-without-filters"].fix
+    assert "lcores [2]" in msgs["filters-without-pool"].message
+
+
+def test_worker_with_another_lcore_count():
+    lay = layout(4)
+    ws = workers(lay)
+    ws[3][0]["n_lcores"] = 8
+    assert "worker-config" in codes(diagnose(state(lay), ws))
+
+
+def test_uninitialised_switch():
+    found = diagnose(interpret([]), [])
+    assert codes(found) == ["not-initialised"]
