@@ -10,6 +10,7 @@ import ipaddress
 import json
 import os
 import sys
+import time
 import tomllib
 import traceback
 from pathlib import Path
@@ -23,7 +24,8 @@ from controller.p4names import DROP_REASONS, RETA_SIZE, P4Names
 from controller.p4rt_client import P4RTClient, load_device_config, load_p4info_text, pipeline_cookie
 from controller.reconcile import reconcile
 from controller.rules import PROTO_NAMES, Layout, canonical_ip, hand_filter, scheme_costs
-from controller.workers import WorkerSet
+from controller.doctor import Finding, diagnose
+from controller.workers import WorkerSet, attach_laddr, conns_on, detach_laddr
 from fdirlab import mask_math
 from fdirlab.errors import FdirlabError
 from fdirlab.lab_config import (DEFAULT_GRPC_ADDR, LabConfigError, MissPolicy, default_lab,
@@ -94,11 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
     la.add_argument("addrs", nargs="*", metavar="ADDR")
     la.add_argument("--from-file", help="read addresses from a file, one per line")
     la.add_argument("--slot", type=int, action="append", help="slot of each address (laddr scheme); default: lowest free")
+    la.add_argument("--no-attach", action="store_true",
+                    help="do not attach the address to the workers' services (ipvsadm --add-laddr)")
     ld = lsub.add_parser("del", help="drop the workers' sa_pools, then remove the filters")
     _common(ld, suppress=True)
     ld.add_argument("addrs", nargs="*", metavar="ADDR")
     ld.add_argument("--from-file")
     ld.add_argument("--force", action="store_true", help="drop pools even while conns use them")
+    ld.add_argument("--drain", type=float, metavar="SECONDS",
+                    help="first detach the address from the services, then wait up to SECONDS "
+                         "for its conns to finish before dropping pools and filters")
     ll = lsub.add_parser("list", help="local addresses read back from the switch")
     _common(ll, suppress=True)
 
@@ -138,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--check", action="store_true", help="exit 7 if anything is inconsistent (or drifts from --lab)")
     sp = cmd("reconcile", "make the switch and workers match the lab file, touching only what differs")
     sp.add_argument("--check", action="store_true", help="change nothing; exit 7 if anything differs")
+    cmd("doctor", "check that filters and sa_pools agree; find misconfigurations, each with its fix")
+    cmd("stats", "per lcore: conns, packets, replies that found their conn here, misses, handoffs, pools")
     sp = cmd("schemes", "entries and ports per lcore each partition scheme costs (no switch needed)")
     sp.add_argument("--lcores", type=int, help="default: lab file or 4")
     sp.add_argument("--laddrs", type=int, help="number of local addresses (default: lab file or 2)")
@@ -308,10 +317,17 @@ def cmd_laddr(s: Session) -> Result:
         res = add_laddrs(ctx, addrs, a.slot)
         names = ", ".join(x["laddr"] for x in res["added"][:8]) + (" ..." if len(res["added"]) > 8 else "")
         w = f"; sa_pools created on {res['workers']} workers" if res["workers"] else ""
+        ws = s.workers_for(ctx.initialised_state().layout.n_lcores) if res["workers"] and not a.no_attach else None
+        if ws is not None:
+            res["attached"] = sum(attach_laddr(ws, x["laddr"]) for x in res["added"])
+            w += f", attached to {res['attached']} worker service(s)"
         return res, f"added {len(res['added'])} local address(es) ({names}): {res['entries']} entries{w}", 0
     if a.sub == "del":
-        addrs = _addr_args(a)
-        res = del_laddrs(s.ctx(), addrs, force=a.force)
+        addrs = [canonical_ip(x, "local address") for x in _addr_args(a)]
+        ctx = s.ctx()
+        if a.drain is not None:
+            _drain(s, ctx, addrs, a.drain)
+        res = del_laddrs(ctx, addrs, force=a.force)
         names = ", ".join(x["laddr"] for x in res["deleted"][:8])
         return res, f"deleted {len(res['deleted'])} local address(es) ({names}): {res['entries']} entries removed", 0
     st = s.ctx().initialised_state()
@@ -321,6 +337,29 @@ def cmd_laddr(s: Session) -> Result:
                       f"{'ok' if r['complete'] else 'INCOMPLETE: ' + '; '.join(r['problems'])}" for r in rows]) \
         if rows else "no local addresses"
     return {"laddrs": rows}, text, 0 if all(r["complete"] for r in rows) else E.EXIT_STATE
+
+
+def _drain(s: Session, ctx: Ctx, addrs: list[str], seconds: float) -> None:
+    """Stop new conns from binding `addrs`, then wait for the open ones to finish."""
+    if seconds < 0:
+        raise E.BadInput(f"--drain {seconds:g}: must be >= 0")
+    st = ctx.initialised_state()
+    ws = s.workers_for(st.layout.n_lcores)
+    if ws is None:
+        raise E.BadInput("--drain needs the workers: give --lab or --run-dir (and not --no-workers)")
+    for addr in addrs:
+        detach_laddr(ws, addr)
+    deadline = time.monotonic() + seconds
+    while True:
+        left = {addr: conns_on(ws, addr) for addr in addrs}
+        if not any(left.values()):
+            return
+        if time.monotonic() >= deadline:
+            busy = ", ".join(f"{k} ({v} conns)" for k, v in left.items() if v)
+            raise E.WorkerError(f"local address(es) {busy} still in use after --drain {seconds:g}s; "
+                                f"they are detached from the services, nothing else changed "
+                                f"(retry, or use --force)")
+        time.sleep(0.5)
 
 
 def _filter_entry(s: Session, ctx: Ctx, with_target: bool) -> Entry:
@@ -462,6 +501,76 @@ def cmd_show(s: Session) -> Result:
     return res, "\n".join(lines), 0
 
 
+def _workers_answers(s: Session, n: int) -> list[tuple[dict, list[dict]]]:
+    ws = s.workers_for(n)
+    if ws is None:
+        return []
+    out = []
+    for c in ws.clients:
+        try:
+            out.append((c.info(), c.pools().get("pools", [])))
+        except E.WorkerError:
+            out.append(({"lcore": c.lcore, "unreachable": True}, []))
+    return out
+
+
+def cmd_doctor(s: Session) -> Result:
+    ctx = s.ctx()
+    st = ctx.state()
+    answers = _workers_answers(s, st.layout.n_lcores) if st.layout else []
+    found = diagnose(st, [w for w in answers if not w[0].get("unreachable")])
+    for info, _ in answers:
+        if info.get("unreachable"):
+            found.insert(0, Finding(
+                "error", "worker-unreachable", f"lcore {info['lcore']}'s worker does not answer",
+                "start the lab (`make run`) or check --run-dir"))
+    errors = [f for f in found if f.severity == "error"]
+    lines = [f"{f.severity.upper():7} {f.code}: {f.message}\n        fix: {f.fix}" for f in found]
+    lines.append(f"{len(errors)} error(s), {len(found) - len(errors)} other finding(s)"
+                 + ("" if answers else " (switch only: no workers)"))
+    return {"findings": [f.to_json() for f in found], "errors": len(errors)}, "\n".join(lines), \
+        E.EXIT_STATE if errors else 0
+
+
+def cmd_stats(s: Session) -> Result:
+    ctx = s.ctx()
+    st = ctx.initialised_state()
+    ws = s.workers_for(st.layout.n_lcores)
+    if ws is None:
+        raise E.BadInput("stats needs the workers: give --lab or --run-dir (and not --no-workers)")
+    rows = []
+    for c in ws.clients:
+        d = c.stats()
+        hits, misses = int(d.get("reply_hits", 0)), int(d.get("reply_misses", 0))
+        ho = d.get("handoff", {})
+        pools = d.get("pools", [])
+        rows.append({"lcore": c.lcore, "conns": d.get("conns", {}).get("total", 0),
+                     "packets_in": d.get("packets", {}).get("in", 0),
+                     "packets_out": d.get("packets", {}).get("out", 0),
+                     "dropped": d.get("packets", {}).get("dropped", 0),
+                     "reply_hits": hits, "reply_misses": misses,
+                     "affinity": round(100.0 * hits / (hits + misses), 1) if hits + misses else None,
+                     "do_handoff": ho.get("do_handoff", 0), "handoff_in": ho.get("handoff_in", 0),
+                     "congestion_drop": ho.get("congestion_drop", 0),
+                     "sa_used": sum(int(p.get("sa_used", 0)) for p in pools),
+                     "sa_miss": sum(int(p.get("sa_miss", 0)) for p in pools),
+                     "no_local_port": d.get("no_local_port", 0)})
+    cols = [("lcore", 5), ("conns", 6), ("packets_in", 10), ("packets_out", 11), ("dropped", 7),
+            ("reply_hits", 10), ("reply_misses", 12), ("affinity", 8), ("do_handoff", 10),
+            ("handoff_in", 10), ("congestion_drop", 15), ("sa_used", 7), ("sa_miss", 7)]
+    lines = [" ".join(f"{name:>{w}}" for name, w in cols)]
+    for r in rows:
+        lines.append(" ".join(f"{('-' if r[name] is None else (str(r[name]) + '%' if name == 'affinity' else r[name]))!s:>{w}}"
+                              for name, w in cols))
+    hits = sum(r["reply_hits"] for r in rows)
+    misses = sum(r["reply_misses"] for r in rows)
+    total = {"reply_hits": hits, "reply_misses": misses,
+             "affinity": round(100.0 * hits / (hits + misses), 1) if hits + misses else None}
+    lines.append(f"return-path affinity: {total['affinity'] if total['affinity'] is not None else '-'}% "
+                 f"({hits} replies found their conn on the lcore they reached, {misses} did not)")
+    return {"lcores": rows, "total": total, "mode": st.layout.mode}, "\n".join(lines), 0
+
+
 def cmd_status(s: Session) -> Result:
     ctx = s.ctx()
     p4info, cookie = ctx.client.get_pipeline()
@@ -558,7 +667,8 @@ def cmd_schemes(s: Session) -> Result:
 
 COMMANDS: dict[str, Callable[[Session], Result]] = {
     "init": cmd_init, "laddr": cmd_laddr, "filter": cmd_filter, "show": cmd_show,
-    "status": cmd_status, "reconcile": cmd_reconcile, "schemes": cmd_schemes}
+    "status": cmd_status, "reconcile": cmd_reconcile, "schemes": cmd_schemes,
+    "doctor": cmd_doctor, "stats": cmd_stats}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -146,5 +146,5 @@ def diagnose(st: SwitchState, workers: list[tuple[dict, list[dict]]]) -> list[Fi
                                            f"lcore {i} hands out {count} {PROTO_NAMES[proto]} ports of {addr} "
                                            f"(e.g. {example}) whose replies go to {where}, not to its port {want}",
                                            "delete the hand-made filter that overrides them (`fdirctl filter list`) "
-                                           "or reconcile"))
+                                           "(reconcile leaves hand-made filters alone)"))
     return out

@@ -178,3 +178,42 @@ class WorkerSet:
                 except WorkerError:
                     pass
             raise
+
+
+def _same_family(a: str, b: str) -> bool:
+    return (":" in a) == (":" in b)
+
+
+def attach_laddr(ws: WorkerSet, addr: str) -> int:
+    """DPVS `ipvsadm --add-laddr` on every worker: each service of the address's family
+    binds new conns from it too. Returns how many (worker, service) pairs changed."""
+    n = 0
+    for c in ws.clients:
+        for svc in c.services().get("services", []):
+            if _same_family(svc["vip"], addr) and addr not in svc.get("laddrs", []):
+                c.call("service_laddr_add", vip=svc["vip"], vport=svc["vport"], proto=svc["proto"], laddr=addr)
+                n += 1
+    return n
+
+
+def detach_laddr(ws: WorkerSet, addr: str) -> int:
+    """DPVS `ipvsadm --del-laddr` on every worker: new conns stop binding the address; conns
+    already bound to it keep their lport and finish. A service's last address stays."""
+    n = 0
+    for c in ws.clients:
+        for svc in c.services().get("services", []):
+            laddrs = svc.get("laddrs", [])
+            if addr in laddrs and len(laddrs) > 1:
+                c.call("service_laddr_del", vip=svc["vip"], vport=svc["vport"], proto=svc["proto"], laddr=addr)
+                n += 1
+    return n
+
+
+def conns_on(ws: WorkerSet, addr: str) -> int:
+    """Conns bound to local address `addr`, summed over the workers' pools."""
+    total = 0
+    for c in ws.clients:
+        for p in c.pools().get("pools", []):
+            if isinstance(p, dict) and p.get("laddr") == addr:
+                total += int(p.get("conns", 0))
+    return total

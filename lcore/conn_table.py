@@ -27,7 +27,7 @@ class Conn:
     """One full-NAT conn. c=client, v=VIP, l=local (laddr:lport), r=real server."""
 
     __slots__ = ("proto", "caddr", "cport", "vaddr", "vport", "laddr", "lport", "raddr",
-                 "rport", "state", "expires", "index", "service", "dest", "pool",
+                 "rport", "state", "expires", "armed", "index", "service", "dest", "pool",
                  "pkts_in", "pkts_out", "created")
 
     def __init__(self, proto: int, caddr: bytes, cport: int, vaddr: bytes, vport: int,
@@ -43,6 +43,7 @@ class Conn:
         self.rport = rport
         self.state = TcpState.NONE if proto == PROTO_TCP else None
         self.expires = 0.0
+        self.armed = 0.0          # the deadline of this conn's live entry in the expiry heap
         self.index = -1
         self.service = None
         self.dest = None
@@ -100,7 +101,7 @@ class ConnTable:
             conn.index = len(self.sessions)
             self.sessions.append(conn)
         conn.created = now
-        conn.expires = now + timeout
+        conn.expires = conn.armed = now + timeout
         self.by_in[conn.in_key()] = conn
         self.by_out[conn.out_key()] = conn
         heapq.heappush(self._heap, (conn.expires, next(self._seq), conn))
@@ -124,10 +125,11 @@ class ConnTable:
         heap = self._heap
         n = 0
         while heap and heap[0][0] <= now and n < limit:
-            _, _, conn = heapq.heappop(heap)
-            if conn.index < 0:
-                continue                        # removed already
+            deadline, _, conn = heapq.heappop(heap)
+            if conn.index < 0 or deadline != conn.armed:
+                continue                        # removed already, or superseded by an earlier arm
             if conn.expires > now:               # refreshed since: re-arm
+                conn.armed = conn.expires
                 heapq.heappush(heap, (conn.expires, next(self._seq), conn))
                 continue
             self.remove(conn)
@@ -135,6 +137,12 @@ class ConnTable:
             n += 1
             on_expire(conn)
         return n
+
+    def shorten(self, conn: Conn) -> None:
+        """conn.expires moved before its armed deadline (e.g. ESTABLISHED 90 s -> TIME_WAIT
+        7 s): arm it again so it expires on time, not when the old deadline surfaces."""
+        conn.armed = conn.expires
+        heapq.heappush(self._heap, (conn.expires, next(self._seq), conn))
 
     def next_deadline(self) -> float | None:
         return self._heap[0][0] if self._heap else None

@@ -269,6 +269,8 @@ class Datapath:
         if conn.state is not None:
             conn.state = st = CLIENT_SIDE[p.flags][conn.state]
             conn.expires = now + self._tcp_to[st]
+            if conn.expires < conn.armed:
+                self.conns.shorten(conn)
         else:
             conn.expires = now + self._udp_to
         conn.pkts_in += 1
@@ -283,6 +285,8 @@ class Datapath:
         if conn.state is not None:
             conn.state = st = RS_SIDE[p.flags][conn.state]
             conn.expires = now + self._tcp_to[st]
+            if conn.expires < conn.armed:
+                self.conns.shorten(conn)
         else:
             conn.expires = now + self._udp_to
         conn.pkts_out += 1

@@ -125,3 +125,21 @@ def test_pool_del_refuses_then_force_drops_and_counts():
     assert dp.stats.no_local_port == 1
     reply(dp, 1025, "", 1)
     assert dp.stats.drops["reply_no_pool"] == 1
+
+
+def test_shorter_timeout_after_a_long_one_expires_on_time():
+    # ESTABLISHED (90 s) far in the future, then FIN/FIN -> TIME_WAIT (7 s): the conn must
+    # go 7 s later, not when the 90 s deadline comes round (a local address drains on it).
+    dp = make_dp()
+    to = Timeouts()
+    dp.rx(frame(CLIENT, VIP, 40000, 80, flags="S"), now=0)
+    c = only_conn(dp)
+    reply(dp, c.lport, "SA", 1)
+    dp.rx(frame(CLIENT, VIP, 40000, 80, flags="A"), now=2)
+    assert dp.tick(2 + to.syn_recv + 1) == 0         # the SYN_RECV deadline passes: re-armed
+    t = 2 + to.syn_recv + 2
+    dp.rx(frame(CLIENT, VIP, 40000, 80, flags="FA"), now=t)
+    reply(dp, c.lport, "FA", t)
+    assert c.state == TcpState.TIME_WAIT
+    assert dp.tick(t + to.time_wait) == 1
+    assert len(dp.conns) == 0
