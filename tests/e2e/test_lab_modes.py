@@ -2,6 +2,8 @@
 the lcore workers, in the three steering modes, with affinity read from the workers."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from controller.workers import WorkerClient
@@ -65,6 +67,12 @@ def check_fdir_mode(lab: LabRun) -> None:
     assert total(stats, "reply_hits") >= 2 * CONNS_PER_CLIENT
     busy = [s for s in stats if int(s.get("reply_hits", 0)) > 0]
     assert len(busy) == lab.lab.n_lcores, "RSS spread new conns over every lcore"
+    # The user's view of the same: fdirctl stats and doctor.
+    out = json.loads(lab.fdirctl("--json", "stats"))
+    assert out["total"]["affinity"] == 100.0 and out["total"]["reply_misses"] == 0
+    assert [r["lcore"] for r in out["lcores"]] == list(range(lab.lab.n_lcores))
+    doctor = json.loads(lab.fdirctl("--json", "doctor"))
+    assert doctor["errors"] == 0, doctor["findings"]
 
 
 def test_rss_mode_replies_land_on_other_lcores_and_conns_fail():
@@ -72,6 +80,8 @@ def test_rss_mode_replies_land_on_other_lcores_and_conns_fail():
         web, _ = web_and_udp(lab)
         r = lab.traffic(lab.lab.clients[0].name, web.vip, web.vport, "tcp", 40, timeout=1.5)
         stats = worker_stats(lab)
+        shown = json.loads(lab.fdirctl("--json", "stats"))
+    assert shown["total"]["affinity"] < 60.0, shown["total"]
     assert total(stats, "reply_misses") > 0
     # With 4 lcores about 3 in 4 replies land on a foreign lcore; a conn survives only if all
     # of its reply packets happen to hash home.
