@@ -15,7 +15,7 @@ LAB_PROCESSES = ("@s1-eth", "/tmp/fdirlab/", "-m topo.realserver", "-m topo.traf
 RUN_ROOT = Path("/tmp/fdirlab")
 
 
-def lab_pids() -> list[int]:
+def _pids_whose_cmdline(match) -> list[int]:
     me = os.getpid()
     out = []
     for d in Path("/proc").iterdir():
@@ -25,21 +25,18 @@ def lab_pids() -> list[int]:
             cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if any(frag in cmd for frag in LAB_PROCESSES):
+        if match(cmd):
             out.append(int(d.name))
     return out
 
 
+def lab_pids() -> list[int]:
+    return _pids_whose_cmdline(lambda cmd: any(frag in cmd for frag in LAB_PROCESSES))
+
+
 def mininet_shells() -> list[int]:
-    out = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                if b"mininet:" in (d / "cmdline").read_bytes():
-                    out.append(int(d.name))
-            except OSError:
-                pass
-    return out
+    """Mininet's host shells: `bash ... mininet:<host>`, one per host namespace."""
+    return _pids_whose_cmdline(lambda cmd: "mininet:" in cmd)
 
 
 def lab_links() -> list[str]:

@@ -222,8 +222,8 @@ class LabRun:
         if udp:
             lines.append(f"        {c} sh -c 'echo hi | nc -u -w1 {udp.vip} {udp.vport}'")
         lines += [f"        {c} {PYTHON} -m topo.traffic --vip {web.vip if web else lab.vips[0]} --count 200",
-                  f"  in another shell:  fdirctl --grpc-addr {lab.switch.grpc_addr} show fdir | stats | doctor",
-                  f"       (fdirctl's lab file: {self.run_dir / 'lab.toml'}; pass it with --lab)",
+                  f"  at this prompt or in another shell (fdirctl is in {Path(PYTHON).parent}):",
+                  f"        sh fdirctl --lab {self.run_dir / 'lab.toml'} show fdir   (also: stats, doctor, laddr list)",
                   f"  logs: {self.log_dir}" + (f"   pcaps: {self.pcap_dir}" if self.pcap_dir else ""),
                   "  configured with: " + "; ".join(self.fdirctl_log),
                   "  leave with 'exit' (or Ctrl-D): everything is torn down"]
