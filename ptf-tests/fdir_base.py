@@ -6,6 +6,8 @@ servers on 9 and 10. Runs unchanged on softswitch and on BMv2 (`make ptf TARGET=
 """
 from __future__ import annotations
 
+import os
+
 import ptf
 import ptf.testutils as tu
 from p4.v1 import p4runtime_pb2
@@ -47,6 +49,10 @@ class FdirTest(BaseTest):
         BaseTest.setUp(self)
         self.dataplane = ptf.dataplane_instance
         self.dataplane.flush()
+        log_dir = ptf.config.get("log_dir")
+        if log_dir:
+            # One pcap per test beside its log (ptf leaves starting it to the base test).
+            self.dataplane.start_pcap(os.path.join(log_dir, f"{self.id()}.pcap"))
         params = tu.test_params_get()
         if _P4INFO is None:
             _P4INFO = load_p4info_text(p4src.P4INFO)
@@ -58,6 +64,8 @@ class FdirTest(BaseTest):
 
     def tearDown(self) -> None:
         self.client.close()
+        if ptf.config.get("log_dir"):
+            self.dataplane.stop_pcap()
         BaseTest.tearDown(self)
 
     # --- control plane ---------------------------------------------------------------

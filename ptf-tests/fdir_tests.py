@@ -99,6 +99,15 @@ class RssSpreadsNewFlows(FdirTest):
             for _ in range(3):
                 tu.send_packet(self, CLIENT_PORT, pkt)
                 self.expect_only(pkt, seen[sport])
+        # The reply of each conn comes back to the lcore RSS chose for it: that lcore binds
+        # a local port it owns, and the filter for that port points at it.
+        self.add_laddr(LADDR)
+        for sport in (40000, 40017, 40063):
+            lcore = LCORE_PORTS.index(seen[sport])
+            lport = sample_ports(n, lcore)[1]
+            reply = self.reply(LADDR, lport)
+            tu.send_packet(self, RS1_PORT, reply)
+            self.expect_only(reply, seen[sport])
         # UDP and IPv6 VIP traffic is spread too.
         udp = self.to_vip(5000, proto="udp", dport=5353)
         tu.send_packet(self, CLIENT_PORT, udp)

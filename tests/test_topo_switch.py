@@ -1,0 +1,44 @@
+"""Starting the lab's switch says why it failed: no binary, a port in use, a missing
+interface, or the switch's own last words when it exits during start-up."""
+import socket
+import sys
+
+import pytest
+
+from topo import switch as sw
+from topo.errors import SwitchStartError
+
+
+def test_bmv2_missing_is_named(monkeypatch):
+    monkeypatch.setattr(sw.shutil, "which", lambda name: None)
+    with pytest.raises(SwitchStartError, match="simple_switch_grpc on PATH"):
+        sw.resolve_target("bmv2")
+    assert sw.resolve_target("auto") == "softswitch"
+    with pytest.raises(SwitchStartError, match="'p4'"):
+        sw.resolve_target("p4")
+
+
+def test_port_in_use_is_named(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        addr = f"127.0.0.1:{s.getsockname()[1]}"
+        proc = sw.SwitchProcess("softswitch", {1: "lo"}, grpc_addr=addr, log_path=tmp_path / "s.log")
+        with pytest.raises(SwitchStartError, match=f"cannot listen on {addr}: the port is in use"):
+            proc.start()
+
+
+def test_missing_interface_is_named(tmp_path):
+    proc = sw.SwitchProcess("softswitch", {1: "nosuchif0"}, grpc_addr="127.0.0.1:0", log_path=tmp_path / "s.log")
+    with pytest.raises(SwitchStartError, match="interface nosuchif0 does not exist"):
+        proc.start()
+
+
+def test_early_exit_shows_the_log_tail(tmp_path, monkeypatch):
+    # A switch that dies during start-up: the error carries its last log lines.
+    monkeypatch.setattr(sw.SwitchProcess, "command", lambda self: [
+        sys.executable, "-c", "import sys; print('loading program'); print('fatal: bad things'); sys.exit(3)"])
+    proc = sw.SwitchProcess("softswitch", {1: "lo"}, grpc_addr="127.0.0.1:0", log_path=tmp_path / "s.log")
+    with pytest.raises(SwitchStartError) as e:
+        proc.start(timeout=10)
+    assert "exited with code 3" in str(e.value) and "fatal: bad things" in str(e.value)
