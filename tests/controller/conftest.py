@@ -35,8 +35,8 @@ def program(target, compiled, tmp_path_factory) -> tuple[Path, Path]:
         (d / "fdir.p4info.txtpb").write_text(text_format.MessageToString(synthetic_p4info()))
         (d / "fdir.json").write_text("{}")
         return d / "fdir.p4info.txtpb", d / "fdir.json"
-    if compiled is None:
-        pytest.skip("compiled NIC program absent (p4src/build/fdir.json + fdir.p4info.txtpb) and p4c not on PATH")
+    # p4src/build is committed: its absence is a broken checkout, not a reason to skip.
+    assert compiled is not None, "p4src/build/fdir.json + fdir.p4info.txtpb missing"
     return compiled
 
 

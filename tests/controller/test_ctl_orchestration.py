@@ -75,6 +75,7 @@ def test_reconcile_gives_workers_pools_services_neighbours(fdirctl, program, swi
 
 
 @pytest.mark.root
+@pytest.mark.parametrize("target", ["softswitch"])   # one real-worker run is enough
 def test_real_lcore_workers_get_and_drop_pools(fdirctl, program, switch, tmp_path, target):
     """The same orchestration with the real `python -m lcore` workers (on veth, needs root)."""
     import os
@@ -83,8 +84,6 @@ def test_real_lcore_workers_get_and_drop_pools(fdirctl, program, switch, tmp_pat
     import time
     from ctl_helpers import REPO
     from controller.workers import WorkerSet, pool_laddrs
-    if target != "softswitch":
-        pytest.skip("one real-worker run is enough; the switch side is covered per target above")
     tag = f"fw{os.getpid() % 100000}"
     run = tmp_path / "run"
     run.mkdir()

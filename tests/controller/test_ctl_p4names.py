@@ -56,7 +56,6 @@ def test_wrong_program_is_refused():
         P4Names(info)
 
 
-@pytest.mark.skipif(not P4INFO.exists(), reason="p4src/build/fdir.p4info.txtpb not built yet")
 def test_committed_p4info_has_the_expected_names():
     names = P4Names.from_file(P4INFO)
     assert set(names.tables) >= {"fdir_v4", "fdir_v6", "reta", "port_role"}
