@@ -26,6 +26,7 @@ from controller.reconcile import reconcile
 from controller.rules import PROTO_NAMES, Layout, canonical_ip, hand_filter, scheme_costs
 from controller.doctor import Finding, diagnose
 from controller.workers import WorkerSet, attach_laddr, conns_on, detach_laddr
+from controller.writelock import WriteLock
 from fdirlab import mask_math
 from fdirlab.errors import FdirlabError
 from fdirlab.lab_config import (DEFAULT_GRPC_ADDR, LabConfigError, MissPolicy, default_lab,
@@ -61,6 +62,9 @@ def _common(p: argparse.ArgumentParser, suppress: bool) -> None:
     g.add_argument("--bmv2-json", default=d(None), help="compiled program to push (default: p4src/build/fdir.json)")
     g.add_argument("--batch-size", type=int, default=d(1000), help="updates per P4Runtime Write")
     g.add_argument("--debug", action="store_true", default=d(False), help="tracebacks for internal errors")
+    g.add_argument("--lock-wait", type=float, default=d(60.0), metavar="SECONDS",
+                   help="commands that change the switch wait this long for another writer to finish "
+                        "(default 60; 0: fail at once); reads never wait")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -197,10 +201,19 @@ class Session:
             raise E.BadInput(f"device id {self.device_id}: must be >= 0")
         self.client: P4RTClient | None = None
         self._ws: list[WorkerSet] = []
+        self.lock: WriteLock | None = None
 
-    def ctx(self) -> Ctx:
+    def ctx(self, write: bool = False) -> Ctx:
+        """Connect to the switch. write=True: first take the switch's writer lock (held until
+        close(), so reading, validating and writing are one step no other writer interleaves
+        with), then arbitrate as primary. Reads connect without arbitration."""
         a = self.args
-        self.client = P4RTClient(self.grpc_addr, self.device_id, timeout=a.timeout).connect()
+        if write:
+            if a.lock_wait < 0:
+                raise E.BadInput(f"--lock-wait {a.lock_wait:g}: must be >= 0")
+            what = " ".join(x for x in (a.cmd, getattr(a, "sub", None)) if x)
+            self.lock = WriteLock(self.grpc_addr, self.device_id, a.lock_wait, what).acquire()
+        self.client = P4RTClient(self.grpc_addr, self.device_id, timeout=a.timeout).connect(arbitrate=write)
         p4info_path = a.p4info or DEFAULT_P4INFO
         p4info = None
         if p4info_path and Path(p4info_path).exists():
@@ -236,6 +249,8 @@ class Session:
             ws.close()
         if self.client is not None:
             self.client.close()
+        if self.lock is not None:
+            self.lock.release()
 
 
 # --- commands ---------------------------------------------------------------------------
@@ -284,7 +299,7 @@ def cmd_init(s: Session) -> Result:
     layout = Layout(lcore_ports=lports, wire_ports=wports, scheme=a.scheme or layout.scheme,
                     mode=a.mode or layout.mode, miss=miss, lb_mac=a.lb_mac or layout.lb_mac,
                     vips=layout.vips, l2=tuple(l2))
-    res = init(s.ctx(), layout, force=a.force)
+    res = init(s.ctx(write=True), layout, force=a.force)
     text = (f"initialised {s.grpc_addr}: {res['lcores']} lcores on ports {_plist(res['lcore_ports'])}, "
             f"wire ports {_plist(res['wire_ports'])}, scheme {res['scheme']}, mode {res['mode']}, "
             f"miss policy {res['miss_policy']}, {res['entries']} entries"
@@ -313,7 +328,7 @@ def cmd_laddr(s: Session) -> Result:
     a = s.args
     if a.sub == "add":
         addrs = _addr_args(a)
-        ctx = s.ctx()
+        ctx = s.ctx(write=True)
         res = add_laddrs(ctx, addrs, a.slot)
         names = ", ".join(x["laddr"] for x in res["added"][:8]) + (" ..." if len(res["added"]) > 8 else "")
         w = f"; sa_pools created on {res['workers']} workers" if res["workers"] else ""
@@ -324,7 +339,7 @@ def cmd_laddr(s: Session) -> Result:
         return res, f"added {len(res['added'])} local address(es) ({names}): {res['entries']} entries{w}", 0
     if a.sub == "del":
         addrs = [canonical_ip(x, "local address") for x in _addr_args(a)]
-        ctx = s.ctx()
+        ctx = s.ctx(write=True)
         if a.drain is not None:
             _drain(s, ctx, addrs, a.drain)
         res = del_laddrs(ctx, addrs, force=a.force)
@@ -423,7 +438,7 @@ def _fdir_table(rows: list[dict[str, Any]]) -> str:
 
 def cmd_filter(s: Session) -> Result:
     a = s.args
-    ctx = s.ctx()
+    ctx = s.ctx(write=a.sub in ("add", "del"))
     if a.sub == "add":
         res = add_filter(ctx, _filter_entry(s, ctx, True))
         return res, f"added hand-made filter {res['added']}", 0
@@ -623,7 +638,8 @@ def cmd_status(s: Session) -> Result:
 def cmd_reconcile(s: Session) -> Result:
     if s.lab is None:
         raise E.BadInput("reconcile needs --lab FILE (the desired state)")
-    res = reconcile(s.ctx(), s.lab, check_only=s.args.check, workers=not s.args.no_workers)
+    res = reconcile(s.ctx(write=not s.args.check), s.lab, check_only=s.args.check,
+                    workers=not s.args.no_workers)
     verb = "would" if s.args.check else "did"
     text = (f"reconcile {s.grpc_addr} with {s.args.lab}: "
             + ("pipeline pushed; " if res["pipeline_pushed"] else "")

@@ -65,27 +65,41 @@ def write_all(ctx: Ctx, updates: list[Update], what: str,
         ctx.client.write(updates, ctx.batch_size, fill=lambda te, e: encode(e, te))
     except P4RuntimeWriteError as err:
         first = err.failed[0]
-        bad = updates[first.index][1] if first.index < len(updates) else None
-        desc = f"{UPDATE_NAMES.get(updates[first.index][0], '?')} {bad.describe()}" if bad else "?"
-        applied = err.applied
+        detailed = err.applied is not None
         try:
-            n_undone = _undo(ctx, updates, applied, old or {})
+            n_undone, applied = _undo(ctx, updates, err.applied, old or {})
         except Exception as e:  # the switch now holds a partial set: say so loudly
+            desc = _describe(updates, first.index)
             raise RollbackFailed(f"{what}: update {first.index} ({desc}) failed: {first.code}: {first.message}; "
                                  f"ROLLBACK FAILED too ({e}): run `fdirctl status` and `reconcile`",
                                  update=first.index) from None
-        raise WriteFailed(f"{what}: update {first.index + 1} of {len(updates)} ({desc}) rejected by the switch: "
+        index = first.index
+        if not detailed:
+            # The switch gave no per-update status (P4Runtime spec §12.3 makes it optional):
+            # the failed update is the first of the failed batch that did not take effect.
+            index = next((i for i in range(first.index, len(updates)) if i not in applied), first.index)
+        desc = _describe(updates, index)
+        raise WriteFailed(f"{what}: update {index + 1} of {len(updates)} ({desc}) rejected by the switch: "
                           f"{first.code}: {first.message}; the {n_undone} applied update(s) were undone",
-                          update=first.index, code=first.code, reason=first.message, undone=n_undone) from None
+                          update=index, code=first.code, reason=first.message, undone=n_undone) from None
     rep.written = len(updates)
     for t, _ in updates:
         rep.by_type[UPDATE_NAMES[t]] = rep.by_type.get(UPDATE_NAMES[t], 0) + 1
     return rep
 
 
-def _undo(ctx: Ctx, updates: list[Update], applied: set[int] | None, old: dict[tuple, Entry]) -> int:
-    """Reverse the applied updates, newest first. If the switch did not say which updates
-    were applied, read it back and decide per entry (ours = same key and same cookie)."""
+def _describe(updates: list[Update], index: int) -> str:
+    if not 0 <= index < len(updates):
+        return "?"
+    t, e = updates[index]
+    return f"{UPDATE_NAMES.get(t, '?')} {e.describe()}"
+
+
+def _undo(ctx: Ctx, updates: list[Update], applied: set[int] | None,
+          old: dict[tuple, Entry]) -> tuple[int, set[int]]:
+    """Reverse the applied updates, newest first; returns (updates undone, indexes that had
+    been applied). If the switch did not say which updates were applied, read it back and
+    decide per entry (ours = same key and same cookie)."""
     if applied is None:
         now = ctx.state().by_key()
         applied = set()
@@ -113,7 +127,7 @@ def _undo(ctx: Ctx, updates: list[Update], applied: set[int] | None, old: dict[t
             ctx.client.write(undo, ctx.batch_size, fill=lambda te, e: ctx.names.encode(e, te))
         finally:
             ctx.client.inject_fail_at = saved
-    return len(undo)
+    return len(undo), applied
 
 
 # --- local addresses ------------------------------------------------------------------
