@@ -24,8 +24,11 @@ from controller.p4names import DROP_REASONS, RETA_SIZE, P4Names
 from controller.p4rt_client import P4RTClient, load_device_config, load_p4info_text, pipeline_cookie
 from controller.reconcile import reconcile
 from controller.rules import PROTO_NAMES, Layout, canonical_ip, hand_filter, scheme_costs
-from controller.doctor import Finding, diagnose
-from controller.workers import WorkerSet, attach_laddr, conns_on, detach_laddr
+from controller import worker_restart
+from controller.desired import wanted
+from controller.doctor import WorkerView, diagnose
+from controller.reconcile import apply_worker
+from controller.workers import WorkerClient, WorkerSet, attach_laddr, conns_on, detach_laddr, read_view
 from controller.writelock import WriteLock
 from fdirlab import mask_math
 from fdirlab.errors import FdirlabError
@@ -149,7 +152,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--check", action="store_true", help="exit 7 if anything is inconsistent (or drifts from --lab)")
     sp = cmd("reconcile", "make the switch and workers match the lab file, touching only what differs")
     sp.add_argument("--check", action="store_true", help="change nothing; exit 7 if anything differs")
-    cmd("doctor", "check that filters and sa_pools agree; find misconfigurations, each with its fix")
+    cmd("doctor", "every disagreement between lab file, switch and workers, and misconfigurations, each with its fix")
+    sp = cmd("worker", "lcore workers: restart a dead one in its host and restore its pools and services")
+    wsub = sp.add_subparsers(dest="sub", metavar="restart", parser_class=_Parser)
+    wsub.required = True
+    wr = wsub.add_parser("restart", help="start lcore N's worker again from the lab's start record, then "
+                                         "give it the switch's local addresses and the lab's services")
+    _common(wr, suppress=True)
+    wr.add_argument("lcore", type=int, metavar="N")
+    wr.add_argument("--replace", action="store_true", help="restart it even if it still answers")
     cmd("stats", "per lcore: conns, packets, replies that found their conn here, misses, handoffs, pools")
     sp = cmd("schemes", "entries and ports per lcore each partition scheme costs (no switch needed)")
     sp.add_argument("--lcores", type=int, help="default: lab file or 4")
@@ -516,35 +527,51 @@ def cmd_show(s: Session) -> Result:
     return res, "\n".join(lines), 0
 
 
-def _workers_answers(s: Session, n: int) -> list[tuple[dict, list[dict]]]:
+def _views(s: Session, n: int, full: bool = True) -> list[WorkerView]:
     ws = s.workers_for(n)
-    if ws is None:
-        return []
-    out = []
-    for c in ws.clients:
-        try:
-            out.append((c.info(), c.pools().get("pools", [])))
-        except E.WorkerError:
-            out.append(({"lcore": c.lcore, "unreachable": True}, []))
-    return out
+    return [] if ws is None else [read_view(c, full) for c in ws.clients]
 
 
 def cmd_doctor(s: Session) -> Result:
     ctx = s.ctx()
     st = ctx.state()
-    answers = _workers_answers(s, st.layout.n_lcores) if st.layout else []
-    found = diagnose(st, [w for w in answers if not w[0].get("unreachable")])
-    for info, _ in answers:
-        if info.get("unreachable"):
-            found.insert(0, Finding(
-                "error", "worker-unreachable", f"lcore {info['lcore']}'s worker does not answer",
-                "start the lab (`make run`) or check --run-dir"))
+    views = _views(s, st.layout.n_lcores) if st.layout else []
+    found = diagnose(st, views, s.lab, s.args.lab or "FILE")
     errors = [f for f in found if f.severity == "error"]
     lines = [f"{f.severity.upper():7} {f.code}: {f.message}\n        fix: {f.fix}" for f in found]
+    dead = [v.lcore for v in views if not v.alive]
     lines.append(f"{len(errors)} error(s), {len(found) - len(errors)} other finding(s)"
-                 + ("" if answers else " (switch only: no workers)"))
-    return {"findings": [f.to_json() for f in found], "errors": len(errors)}, "\n".join(lines), \
+                 + ("" if views else " (switch only: no workers)")
+                 + (f"; lcores answering: {[v.lcore for v in views if v.alive]}, dead: {dead}" if dead else ""))
+    return {"findings": [f.to_json() for f in found], "errors": len(errors),
+            "lcores_alive": [v.lcore for v in views if v.alive], "lcores_dead": dead}, "\n".join(lines), \
         E.EXIT_STATE if errors else 0
+
+
+def cmd_worker(s: Session) -> Result:
+    a = s.args
+    ctx = s.ctx(write=True)           # no laddr add/del may interleave with the restore
+    st = ctx.initialised_state()
+    n = st.layout.n_lcores
+    if not 0 <= a.lcore < n:
+        raise E.BadInput(f"lcore {a.lcore}: the switch has {n} lcore(s), 0..{n - 1}")
+    run_dir = a.run_dir or (s.lab.run_dir if s.lab else None)
+    if run_dir is None:
+        raise E.BadInput("worker restart needs the lab's run directory: give --lab FILE or --run-dir")
+    sock = str(Path(run_dir) / f"lcore-{a.lcore}.sock")
+    rec = worker_restart.restart(run_dir, a.lcore, sock, replace=a.replace, timeout=a.timeout)
+    c = WorkerClient(a.lcore, sock, a.timeout)
+    try:
+        done = {k: 0 for k in ("pools", "pools_removed", "services", "services_removed", "laddrs_attached",
+                               "laddrs_detached", "neighs")}
+        want = wanted(s.lab, {x: ls.slot for x, ls in st.laddrs.items()})
+        apply_worker(c, read_view(c), want, done, services=s.lab is not None)
+    finally:
+        c.close()
+    res = {"lcore": a.lcore, "pid": rec.pid, "restored": done}
+    return res, (f"lcore {a.lcore}'s worker restarted (pid {rec.pid}): {done['pools']} sa_pool(s), "
+                 f"{done['services']} service(s), {done['neighs']} neighbour(s) restored"
+                 + ("" if s.lab else " (no --lab: services and neighbours not restored)")), 0
 
 
 def cmd_stats(s: Session) -> Result:
@@ -554,8 +581,14 @@ def cmd_stats(s: Session) -> Result:
     if ws is None:
         raise E.BadInput("stats needs the workers: give --lab or --run-dir (and not --no-workers)")
     rows = []
+    dead: list[dict[str, Any]] = []
     for c in ws.clients:
-        d = c.stats()
+        try:
+            d = c.stats()
+        except E.WorkerError as e:
+            c.close()
+            dead.append({"lcore": c.lcore, "error": str(e)})
+            continue
         hits, misses = int(d.get("reply_hits", 0)), int(d.get("reply_misses", 0))
         ho = d.get("handoff", {})
         pools = d.get("pools", [])
@@ -581,9 +614,15 @@ def cmd_stats(s: Session) -> Result:
     misses = sum(r["reply_misses"] for r in rows)
     total = {"reply_hits": hits, "reply_misses": misses,
              "affinity": round(100.0 * hits / (hits + misses), 1) if hits + misses else None}
+    for d in dead:
+        lines.append(f"{d['lcore']:>5} DEAD: {d['error']}")
     lines.append(f"return-path affinity: {total['affinity'] if total['affinity'] is not None else '-'}% "
                  f"({hits} replies found their conn on the lcore they reached, {misses} did not)")
-    return {"lcores": rows, "total": total, "mode": st.layout.mode}, "\n".join(lines), 0
+    if dead:
+        fl = f"fdirctl --lab {s.args.lab}" if s.args.lab else "fdirctl --lab FILE"
+        lines.append(f"lcores {[d['lcore'] for d in dead]} do not answer: `{fl} worker restart N`")
+    return {"lcores": rows, "dead": dead, "total": total, "mode": st.layout.mode}, "\n".join(lines), \
+        E.EXIT_WORKER if dead else 0
 
 
 def cmd_status(s: Session) -> Result:
@@ -647,9 +686,16 @@ def cmd_reconcile(s: Session) -> Result:
                if res["changed"] else "already in sync"))
     if res["blocked"]:
         text += "\nBLOCKED (key held by a hand-made/foreign entry): " + "; ".join(res["blocked"])
-    if res.get("workers"):
-        text += "\nworkers: " + ", ".join(f"{k} +{v}" for k, v in res["workers"].items())
+    wk = res.get("workers") or {}
+    changes = {k: v for k, v in wk.items() if k != "unreachable" and v}
+    if changes:
+        text = text.replace("already in sync", "switch already in sync")
+        text += "\nworkers: " + ", ".join(f"{k} {v}" for k, v in changes.items())
     code = E.EXIT_STATE if (s.args.check and res["changed"]) or res["blocked"] else 0
+    if wk.get("unreachable"):
+        text += (f"\nlcores {wk['unreachable']} do not answer: `fdirctl --lab {s.args.lab} worker restart N`, "
+                 f"then reconcile again")
+        code = code or E.EXIT_WORKER
     return res, text, code
 
 
@@ -684,7 +730,7 @@ def cmd_schemes(s: Session) -> Result:
 COMMANDS: dict[str, Callable[[Session], Result]] = {
     "init": cmd_init, "laddr": cmd_laddr, "filter": cmd_filter, "show": cmd_show,
     "status": cmd_status, "reconcile": cmd_reconcile, "schemes": cmd_schemes,
-    "doctor": cmd_doctor, "stats": cmd_stats}
+    "doctor": cmd_doctor, "stats": cmd_stats, "worker": cmd_worker}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,9 @@ from controller.errors import (BadInput, Conflict, RollbackFailed, StateError, W
 from controller.p4names import P4Names
 from controller.p4rt_client import (DELETE, INSERT, MODIFY, UPDATE_NAMES, P4RTClient,
                                     P4RuntimeWriteError, pipeline_cookie)
-from controller.rules import Layout, canonical_ip, laddr_entries, base_entries, miss_entry
+from controller.overlap import equal_priority_overlaps
+from controller.rules import (FILTER_PRIORITY, Layout, base_entries, canonical_ip, laddr_entries,
+                              miss_entry)
 from controller.state import SwitchState, read_state
 from controller.workers import WorkerSet, pool_laddrs
 
@@ -191,13 +193,16 @@ def add_laddrs(ctx: Ctx, addrs: list[str], slots: list[int] | None = None) -> di
     for a, s in pairs:
         entries += laddr_entries(layout, a, s)
     _check_free(st, entries)
+    _check_no_equal_priority_overlap(st, entries)
     workers = ctx.workers_for(layout.n_lcores)
+    adopted: set[tuple[int, str]] = set()
     if workers is not None:
         workers.check_reachable()          # fail before writing if a worker is down
+        adopted = _leftover_pools(workers, pairs)
     rep = write_all(ctx, [(INSERT, e) for e in entries], "laddr add")
     if workers is not None:
         try:
-            workers.add_pools(pairs)
+            workers.add_pools(pairs, skip=adopted)
         except WorkerError as e:
             try:
                 write_all(ctx, [(DELETE, x) for x in reversed(entries)], "laddr add rollback")
@@ -210,38 +215,101 @@ def add_laddrs(ctx: Ctx, addrs: list[str], slots: list[int] | None = None) -> di
 
 
 def del_laddrs(ctx: Ctx, addrs: list[str], force: bool = False) -> dict:
-    """Drop the workers' pools (refused while conns use them unless force), then remove
-    exactly the entries carrying these addresses' cookies."""
+    """Remove local addresses wherever they are: detach them from the workers' services
+    (DPVS ipvsadm --del-laddr), drop the workers' pools (refused while conns use them unless
+    force), then remove exactly the entries carrying their cookies. An address only the
+    workers still hold (a leftover) is removed from them. Refused, with nothing changed, if
+    it is the last local address of a worker's service."""
     wanted = _parse_laddrs(addrs)
     if not wanted:
         raise BadInput("no local address given")
     st = ctx.initialised_state()
-    for a in wanted:
-        if a not in st.laddrs:
-            raise Conflict(f"local address {a} is not present")
-    pairs = [(a, st.laddrs[a].slot) for a in wanted]
     workers = ctx.workers_for(st.layout.n_lcores)
-    dropped: list[tuple[str, int]] = []
+    held: dict[str, list] = {a: [] for a in wanted}        # workers holding a pool of the address
+    attached: list[tuple] = []                             # (client, service, addr) to detach
     if workers is not None:
         workers.check_reachable()
-        # only workers that have the pool (a crashed add may have left some without one)
-        for a, s in pairs:
-            holders = [c for c in workers.clients if a in pool_laddrs(c.pools())]
-            WorkerSet.of(holders).del_pools([(a, s)], force)
-            dropped += [(a, s)] if holders else []
-    # lb_addr/ARP first, filters last: the reverse of add
-    entries = [e for a in wanted for e in reversed(st.laddrs[a].entries)]
-    entries.sort(key=lambda e: e.table.startswith("fdir_"))
+        for c in workers.clients:
+            have = pool_laddrs(c.pools())
+            for a in wanted:
+                if a in have:
+                    held[a].append(c)
+            for svc in c.services().get("services", []):
+                laddrs = svc.get("laddrs", [])
+                for a in wanted:
+                    if a in laddrs:
+                        if not [x for x in laddrs if x not in wanted]:
+                            raise Conflict(f"local address {a} is the last local address of lcore {c.lcore}'s "
+                                           f"service {svc['proto']} {svc['vip']}:{svc['vport']}: add another "
+                                           f"first (`fdirctl laddr add ADDR`); nothing changed")
+                        attached.append((c, svc, a))
+    for a in wanted:
+        if a not in st.laddrs and not held[a] and not any(x[2] == a for x in attached):
+            raise Conflict(f"local address {a} is not present (not on the switch, no worker holds it)")
+    pairs = [(a, st.laddrs[a].slot if a in st.laddrs else 0) for a in wanted]
+    detached = []
+    dropped: list[tuple] = []
     try:
+        for c, svc, a in attached:
+            c.call("service_laddr_del", vip=svc["vip"], vport=svc["vport"], proto=svc["proto"], laddr=a)
+            detached.append((c, svc, a))
+        for a, s in pairs:
+            if held[a]:
+                slots = {c.lcore: s for c in held[a]}
+                WorkerSet.of(held[a]).del_pools([(a, s)], force)
+                dropped += [(c, a, slots[c.lcore]) for c in held[a]]
+        # lb_addr/ARP first, filters last: the reverse of add
+        entries = [e for a in wanted if a in st.laddrs for e in reversed(st.laddrs[a].entries)]
+        entries.sort(key=lambda e: e.table.startswith("fdir_"))
         rep = write_all(ctx, [(DELETE, e) for e in entries], "laddr del")
-    except WriteFailed:
-        if workers is not None and dropped:
+    except (WorkerError, WriteFailed):
+        # put the workers back as they were: pools, then service attachments
+        for c, a, s in reversed(dropped):
             try:
-                workers.add_pools(dropped)
+                c.pool_add(a, s)
+            except WorkerError:
+                pass
+        for c, svc, a in reversed(detached):
+            try:
+                c.call("service_laddr_add", vip=svc["vip"], vport=svc["vport"], proto=svc["proto"], laddr=a)
             except WorkerError:
                 pass
         raise
-    return {"deleted": [{"laddr": a, "slot": s} for a, s in pairs], "entries": rep.written}
+    return {"deleted": [{"laddr": a, "slot": s} for a, s in pairs], "entries": rep.written,
+            "detached": len(detached)}
+
+
+def _leftover_pools(workers: WorkerSet, pairs: list[tuple[str, int]]) -> set[tuple[int, str]]:
+    """Pools the workers already hold for addresses being added (left by a crash or a switch
+    restart): with the same slot they are adopted; with another slot adding is refused."""
+    out: set[tuple[int, str]] = set()
+    want = dict(pairs)
+    for c in workers.clients:
+        for p in c.pools().get("pools", []):
+            a = p.get("laddr") if isinstance(p, dict) else None
+            if a in want:
+                if int(p.get("slot", 0)) != want[a]:
+                    raise Conflict(f"lcore {c.lcore} already has an sa_pool for {a} with slot {p.get('slot')} "
+                                   f"(a leftover): `fdirctl laddr del {a} --force` first; nothing written")
+                out.add((c.lcore, a))
+    return out
+
+
+def _check_no_equal_priority_overlap(st: SwitchState, entries: list[Entry]) -> None:
+    """Refuse a filter that overlaps an existing one of the same priority: P4Runtime (§9.1)
+    leaves the winner to the switch, so the steering would be undefined."""
+    fdir = [e for e in st.entries if e.table in ("fdir_v4", "fdir_v6")]
+    for e in entries:
+        if e.table not in ("fdir_v4", "fdir_v6"):
+            continue
+        clash = equal_priority_overlaps(e, fdir)
+        if clash:
+            c = clash[0]
+            kind, subject, _ = c.owner
+            who = {"hand": "a hand-made filter", "laddr": f"local address {subject}"}.get(kind, "a foreign entry")
+            raise Conflict(f"filter {e.describe()} overlaps {c.describe()} ({who}) at the same priority "
+                           f"{e.priority}: the switch would pick either; use another --priority "
+                           f"(generated filters use {FILTER_PRIORITY}); nothing written")
 
 
 def list_laddrs(st: SwitchState) -> list[dict]:
@@ -258,6 +326,7 @@ def list_laddrs(st: SwitchState) -> list[dict]:
 def add_filter(ctx: Ctx, entry: Entry) -> dict:
     st = ctx.state()
     _check_free(st, [entry])
+    _check_no_equal_priority_overlap(st, [entry])
     write_all(ctx, [(INSERT, entry)], "filter add")
     return {"added": entry.describe()}
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from controller.doctor import WorkerView
 from controller.errors import WorkerError
 
 
@@ -145,13 +146,16 @@ class WorkerSet:
         for c in self.clients:
             c.info()
 
-    def add_pools(self, laddrs: list[tuple[str, int]]) -> None:
-        """Every worker creates its sa_pool for every address; on any failure the pools this
-        call created are dropped again (force) and the error is raised."""
+    def add_pools(self, laddrs: list[tuple[str, int]], skip: set[tuple[int, str]] | None = None) -> None:
+        """Every worker creates its sa_pool for every address (except the (lcore, addr) pairs
+        in `skip`, which it already holds); on any failure the pools this call created are
+        dropped again (force) and the error is raised."""
         done: list[tuple[WorkerClient, str]] = []
         try:
             for addr, slot in laddrs:
                 for c in self.clients:
+                    if skip and (c.lcore, addr) in skip:
+                        continue
                     c.pool_add(addr, slot)
                     done.append((c, addr))
         except WorkerError:
@@ -217,3 +221,19 @@ def conns_on(ws: WorkerSet, addr: str) -> int:
             if isinstance(p, dict) and p.get("laddr") == addr:
                 total += int(p.get("conns", 0))
     return total
+
+
+def read_view(c: WorkerClient, full: bool = True) -> WorkerView:
+    """What one worker holds (info, pools; with `full` also services and neighbours), or a
+    view with info None and the reason when it does not answer."""
+    try:
+        info = c.info()
+        pools = [p for p in c.pools().get("pools", []) if isinstance(p, dict)]
+        if not full:
+            return WorkerView(c.lcore, info, pools)
+        services = [s for s in c.services().get("services", []) if isinstance(s, dict)]
+        neighs = [x for x in c.neighs().get("neighs", []) if isinstance(x, dict)]
+        return WorkerView(c.lcore, info, pools, services, neighs)
+    except WorkerError as e:
+        c.close()
+        return WorkerView(c.lcore, None, error=str(e))
