@@ -28,6 +28,7 @@ from controller import worker_restart
 from controller.desired import wanted
 from controller.doctor import WorkerView, diagnose
 from controller.reconcile import apply_worker
+from controller.state import interpret
 from controller.workers import WorkerClient, WorkerSet, attach_laddr, conns_on, detach_laddr, read_view
 from controller.writelock import WriteLock
 from fdirlab import mask_math
@@ -534,7 +535,8 @@ def _views(s: Session, n: int, full: bool = True) -> list[WorkerView]:
 
 def cmd_doctor(s: Session) -> Result:
     ctx = s.ctx()
-    st = ctx.state()
+    p4info, _ = ctx.client.get_pipeline()
+    st = ctx.state() if p4info is not None else interpret([])   # a restarted switch runs nothing
     views = _views(s, st.layout.n_lcores) if st.layout else []
     found = diagnose(st, views, s.lab, s.args.lab or "FILE")
     errors = [f for f in found if f.severity == "error"]

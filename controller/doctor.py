@@ -93,6 +93,36 @@ def steered_port(filters: list[Entry], port: int, proto: int) -> int | None:
     return result
 
 
+def filter_del_cmd(e: Entry) -> str:
+    """The `fdirctl filter del` command that removes flow-director entry e."""
+    width = 32 if e.table == "fdir_v4" else 128
+    dst, dport, proto = e.field("dst_addr"), e.field("l4_dport"), e.field("proto")
+    full = (1 << width) - 1
+    if dst is None:
+        addr = "0.0.0.0/0" if width == 32 else "::/0"
+    else:
+        ip = str(ipaddress.ip_address(dst.value) if width == 32 else ipaddress.IPv6Address(dst.value))
+        m = dst.mask if dst.mask is not None else full
+        plen = bin(m).count("1")
+        addr = ip if m == full else f"{ip}/{plen}"
+    pv, pm = (dport.value, dport.mask or 0) if dport else (0, 0)
+    pname = PROTO_NAMES.get(proto.value, str(proto.value)) if proto else "tcp"
+    return (f"fdirctl filter del --addr {addr} --port {pv} --port-mask {pm:#x} --proto {pname} "
+            f"--priority {e.priority}")
+
+
+def winner(filters: list[Entry], port: int, proto: int) -> Entry | None:
+    """The highest-priority filter matching (port, proto), None on a miss."""
+    for e in filters:
+        p = e.field("proto")
+        if p is not None and p.value != proto:
+            continue
+        m = e.field("l4_dport")
+        if m is None or (port & (m.mask or 0)) == (m.value & (m.mask or 0)):
+            return e
+    return None
+
+
 def _views(workers: list[Any]) -> list[WorkerView]:
     """Accepts WorkerViews or the older (info, pools) pairs."""
     out = []
@@ -166,13 +196,13 @@ def diagnose(st: SwitchState, workers: list[Any], lab: Lab | None = None,
         if layout.scheme == "lsb" and pm not in (mask, 0) and pm & (pm + 1) == 0 and pm != 0xFFFF:
             out.append(Finding("error", "mask-mismatch",
                                f"filter {e.describe()} uses port mask {pm:#x}, but {n} lcores need mask {mask:#x}",
-                               "delete it (`fdirctl filter del ...`) or set the lcore count to match"))
+                               f"delete it (`{filter_del_cmd(e)}`) or set the lcore count to match"))
     # 1b. Overlapping filters of equal priority: the switch picks either (P4Runtime §9.1).
     for a, b in ambiguous_pairs(st.entries, st.hand + st.foreign):
         out.append(Finding("error", "equal-priority-overlap",
                            f"filters {a.describe()} and {b.describe()} overlap at the same priority "
                            f"{a.priority}: which one steers is up to the switch",
-                           f"delete the hand-made one (`fdirctl filter del ...`) and add it again with "
+                           f"delete the hand-made one (`{filter_del_cmd(a)}`) and add it again with "
                            f"another --priority (generated filters use {mask_math.FILTER_PRIORITY})"))
     # 2. Ports owned by nobody.
     part = Partition(layout.scheme, n)
@@ -255,11 +285,16 @@ def diagnose(st: SwitchState, workers: list[Any], lab: Lab | None = None,
                         lc = layout.lcore_of_port(got) if got is not None else None
                         where = "nowhere (the miss path)" if got is None else \
                             f"port {got}" + (f" (lcore {lc})" if lc is not None else "")
+                        w = winner(filters, example or 0, proto)
+                        if w is not None and w.owner[0] != "laddr":
+                            fix = (f"delete the filter that overrides them: `{filter_del_cmd(w)}` (reconcile "
+                                   f"leaves hand-made filters alone)")
+                        else:
+                            fix = f"`{fl} reconcile` (its own filters are missing or wrong)"
                         out.append(Finding("error", "pool-steered-elsewhere",
                                            f"lcore {i} hands out {count} {PROTO_NAMES[proto]} ports of {addr} "
                                            f"(e.g. {example}) whose replies go to {where}, not to its port {want}",
-                                           "delete the hand-made filter that overrides them (`fdirctl filter list`) "
-                                           "(reconcile leaves hand-made filters alone)"))
+                                           fix))
     # 6. Services: every lcore must be able to bind each service's conns from an address
     #    that has a pool (and filters) and gives this lcore ports; and match the lab file.
     want = wanted(lab, on_switch)

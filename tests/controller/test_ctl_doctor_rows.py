@@ -1,0 +1,224 @@
+"""Every row of docs/doctor.md on a real softswitch and four real `python -m lcore` workers
+(veth pairs, needs root): build the disagreement, see doctor report it (exit 7 for an
+error), apply the fix doctor prints, see doctor clean again. The rig is shared by the rows;
+each row leaves it clean for the next."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from controller.entries import COOKIE_HAND
+from controller.p4names import P4Names
+from controller.p4rt_client import DELETE, INSERT, MODIFY, P4RTClient
+from controller.rules import hand_filter
+from controller.state import read_state
+from controller.workers import WorkerClient
+from ctl_helpers import REPO, Fdirctl, SwitchProc, program_files
+from fdirlab.run_record import WorkerRecord, read_record, write_record
+
+pytestmark = pytest.mark.root
+N = 4
+LAB_MAC = "02:fd:00:00:00:01"
+
+
+class Rig:
+    def __init__(self, tmp) -> None:
+        self.tmp = tmp
+        self.run = tmp / "run"
+        self.run.mkdir()
+        self.tag = f"dr{os.getpid() % 100000}"
+        self.veths: list[str] = []
+        self.sw = SwitchProc("softswitch", log_dir=tmp)
+        self.lab = tmp / "lab.toml"
+        self.lab.write_text(f'[lab]\nname = "rows"\nrun_dir = "{self.run}"\n'
+                            f'[switch]\ngrpc_addr = "{self.sw.addr}"\n')
+        for i in range(N):
+            a, b = f"{self.tag}a{i}", f"{self.tag}b{i}"
+            subprocess.run(["ip", "link", "add", a, "type", "veth", "peer", "name", b], check=True)
+            self.veths.append(a)
+            for d in (a, b):
+                subprocess.run(["ip", "link", "set", d, "up"], check=True)
+            self.start_worker(i, b)
+        for i in range(N):
+            self.wait_worker(i)
+
+    def argv(self, i: int, iface: str) -> list[str]:
+        return [sys.executable, "-m", "lcore", "--iface", iface, "--lcore-id", str(i), "--n-lcores", str(N),
+                "--scheme", "lsb", "--mode", "fdir", "--mac", LAB_MAC, "--ctl", str(self.run / f"lcore-{i}.sock")]
+
+    def start_worker(self, i: int, iface: str) -> None:
+        log = self.tmp / f"lcore-{i}.log"
+        with open(log, "ab") as f:
+            p = subprocess.Popen(self.argv(i, iface), cwd=REPO, stdout=f, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
+        write_record(self.run, WorkerRecord(i, self.argv(i, iface), str(REPO), None, str(log), p.pid))
+
+    def wait_worker(self, i: int) -> None:
+        deadline = time.monotonic() + 20
+        while not (self.run / f"lcore-{i}.sock").exists():
+            assert time.monotonic() < deadline, f"worker {i} did not start"
+            time.sleep(0.05)
+
+    def worker(self, i: int) -> WorkerClient:
+        return WorkerClient(i, str(self.run / f"lcore-{i}.sock"))
+
+    def kill_worker(self, i: int) -> None:
+        rec = read_record(self.run, i)
+        os.kill(rec.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while os.path.exists(f"/proc/{rec.pid}") and time.monotonic() < deadline:
+            try:
+                os.waitpid(rec.pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        for i in range(N):
+            try:
+                rec = read_record(self.run, i)
+                os.kill(rec.pid, signal.SIGTERM)
+            except (OSError, Exception):
+                pass
+        self.sw.stop()
+        for a in self.veths:
+            subprocess.run(["ip", "link", "del", a], capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory):
+    r = Rig(tmp_path_factory.mktemp("rows"))
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def ctl(rig, capsys):
+    f = Fdirctl(rig.sw, program_files(), capsys)
+
+    def run(*args: str) -> tuple[int, dict, str]:
+        return f("--lab", str(rig.lab), *args, workers=True)
+    return run
+
+
+def fix_cmd(rig, *args: str) -> list[str]:
+    return [sys.executable, "-m", "controller", "--lab", str(rig.lab), *args]
+
+
+def doctor_codes(ctl) -> tuple[int, dict[str, dict]]:
+    code, res, err = ctl("doctor")
+    assert "findings" in res, (code, err)
+    return code, {f["code"]: f for f in res["findings"]}
+
+
+def switch_write(rig, updates) -> None:
+    names = P4Names.from_file(program_files()[0])
+    with P4RTClient(rig.sw.addr, 1).connect() as c:
+        c.write(updates, fill=lambda te, e: names.encode(e, te))
+
+
+def switch_state(rig):
+    names = P4Names.from_file(program_files()[0])
+    with P4RTClient(rig.sw.addr, 1).connect(arbitrate=False) as c:
+        return read_state(c, names)
+
+
+def _restart_switch(rig):
+    os.kill(rig.sw.proc.pid, signal.SIGKILL)
+    rig.sw.proc.wait()
+    rig.sw.start()
+
+
+def _del_one_entry(rig):
+    st = switch_state(rig)
+    e = [x for x in st.laddrs["10.0.0.200"].entries if x.table == "fdir_v4"][0]
+    switch_write(rig, [(DELETE, e)])
+
+
+def _miss_drop(rig):
+    from controller.entries import Entry
+    switch_write(rig, [(MODIFY, Entry("lb_miss_policy", (), "drop_miss", default=True))])
+
+
+def _overlap(rig):      # another controller writes a hand-marked filter at the generated priority
+    e = hand_filter("10.0.0.200", 1, 0x1, "tcp", 3, priority=10)
+    assert e.cookie == COOKIE_HAND
+    switch_write(rig, [(INSERT, e)])
+
+
+def _w(i, op, **kw):
+    return lambda rig: rig.worker(i).call(op, **kw)
+
+
+WEB = dict(vip="10.0.0.100", vport=80, proto="tcp")
+# (finding, how to create it, the fix's command as doctor prints it)
+ROWS = [
+    ("not-initialised", _restart_switch, ["reconcile"]),
+    ("switch-state", _del_one_entry, ["reconcile"]),
+    ("switch-layout-drift", _miss_drop, ["reconcile"]),
+    ("laddr-missing-on-switch", lambda r: subprocess.run(fix_cmd(r, "laddr", "del", "10.0.0.201"), check=True),
+     ["reconcile"]),
+    ("laddr-not-in-lab", lambda r: subprocess.run(fix_cmd(r, "laddr", "add", "10.0.0.210"), check=True),
+     ["laddr", "del", "10.0.0.210"]),
+    ("mask-mismatch", lambda r: subprocess.run(fix_cmd(r, "filter", "add", "--addr", "10.0.0.200", "--port", "1",
+                                                       "--port-mask", "7", "--proto", "tcp", "--lcore", "1",
+                                                       "--priority", "100"), check=True),
+     ["filter", "del", "--addr", "10.0.0.200", "--port", "1", "--port-mask", "0x7", "--proto", "tcp",
+      "--priority", "100"]),
+    ("equal-priority-overlap", _overlap,
+     ["filter", "del", "--addr", "10.0.0.200", "--port", "1", "--port-mask", "0x1", "--proto", "tcp",
+      "--priority", "10"]),
+    ("pool-steered-elsewhere", lambda r: subprocess.run(fix_cmd(r, "filter", "add", "--addr", "10.0.0.201",
+                                                                "--port", "2", "--port-mask", "3", "--proto", "udp",
+                                                                "--lcore", "0", "--priority", "50"), check=True),
+     ["filter", "del", "--addr", "10.0.0.201", "--port", "2", "--port-mask", "0x3", "--proto", "udp",
+      "--priority", "50"]),
+    ("worker-unreachable", lambda r: r.kill_worker(2), ["worker", "restart", "2"]),
+    ("pool-slot-mismatch", lambda r: (_w(1, "pool_del", laddr="10.0.0.201", force=True)(r),
+                                      _w(1, "pool_add", laddr="10.0.0.201", slot=5)(r)), ["reconcile"]),
+    ("pool-without-filters", _w(3, "pool_add", laddr="10.0.0.222", slot=7),
+     ["laddr", "del", "10.0.0.222", "--force"]),
+    ("filters-without-pool", _w(0, "pool_del", laddr="10.0.0.200", force=True), ["reconcile"]),
+    ("service-laddr-stale", _w(1, "service_laddr_add", laddr="10.0.0.233", **WEB), ["reconcile"]),
+    ("lcore-without-ports", lambda r: (_w(2, "pool_del", laddr="10.0.0.200", force=True)(r),
+                                       _w(2, "pool_del", laddr="10.0.0.201", force=True)(r)), ["reconcile"]),
+    ("service-not-in-lab", _w(0, "service_add", vip="10.0.0.100", vport=8080, proto="tcp", sched="rr",
+                              servers=[{"addr": "10.0.2.1", "port": 80, "weight": 1}], laddrs=["10.0.0.200"]),
+     ["reconcile"]),
+    ("service-differs", lambda r: (_w(3, "service_del", **WEB)(r),
+                                   _w(3, "service_add", sched="wrr", laddrs=["10.0.0.200"], **WEB,
+                                      servers=[{"addr": "10.0.2.1", "port": 8080, "weight": 1}])(r)),
+     ["reconcile"]),
+    ("service-laddr-missing", _w(2, "service_laddr_del", laddr="10.0.0.201", **WEB), ["reconcile"]),
+    ("service-missing", _w(1, "service_del", **WEB), ["reconcile"]),
+    ("neigh-missing", _w(0, "neigh_del", addr="10.0.2.1"), ["reconcile"]),
+]
+
+
+def test_rig_starts_clean(rig, ctl):
+    assert ctl("init")[0] == 0
+    code, res, err = ctl("reconcile")
+    assert code == 0, err
+    code, found = doctor_codes(ctl)
+    assert code == 0 and not [f for f in found.values() if f["severity"] != "info"], found
+
+
+@pytest.mark.parametrize("finding,make,fix", ROWS, ids=[r[0] for r in ROWS])
+def test_doctor_row(rig, ctl, finding, make, fix):
+    make(rig)
+    code, found = doctor_codes(ctl)
+    assert finding in found, sorted(found)
+    if found[finding]["severity"] == "error":
+        assert code == 7
+    printed = found[finding]["fix"]
+    assert " ".join(fix) in printed, printed           # the fix we apply is the one printed
+    p = subprocess.run(fix_cmd(rig, *fix), capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert p.returncode == 0, p.stderr
+    code, found = doctor_codes(ctl)
+    assert code == 0 and finding not in found, sorted(found)
+    assert not [f for f in found.values() if f["severity"] != "info"], found
