@@ -222,3 +222,106 @@ def test_doctor_row(rig, ctl, finding, make, fix):
     code, found = doctor_codes(ctl)
     assert code == 0 and finding not in found, sorted(found)
     assert not [f for f in found.values() if f["severity"] != "info"], found
+
+
+def _pools(rig) -> list[set[str]]:
+    from controller.workers import pool_laddrs
+    return [pool_laddrs(rig.worker(i).pools()) for i in range(N)]
+
+
+def _svc_laddrs(rig) -> list[list[str]]:
+    return [sorted(a for s in rig.worker(i).services()["services"] for a in s["laddrs"]) for i in range(N)]
+
+
+def _clean(ctl) -> None:
+    code, found = doctor_codes(ctl)
+    assert code == 0 and not [f for f in found.values() if f["severity"] != "info"], found
+
+
+def test_stray_pool_is_adopted_or_removed(rig, ctl):
+    """Kind 2a: a pool left on one lcore without filters: laddr add adopts it, laddr del --force
+    removes a leftover the switch does not have."""
+    rig.worker(3).call("pool_add", laddr="10.0.0.240", slot=2)
+    code, res, err = ctl("laddr", "add", "10.0.0.240")
+    assert code == 0, err
+    assert all("10.0.0.240" in p for p in _pools(rig))
+    assert "10.0.0.240" in switch_state(rig).laddrs
+    assert ctl("laddr", "del", "10.0.0.240")[0] == 0
+    rig.worker(1).call("pool_add", laddr="10.0.0.241", slot=0)
+    code, res, err = ctl("laddr", "del", "10.0.0.241")
+    assert code == 0, err
+    assert not any("10.0.0.241" in p for p in _pools(rig))
+    code, res, err = ctl("laddr", "del", "10.0.0.241")
+    assert code == 4 and "not present" in err
+    _clean(ctl)
+
+
+def test_laddr_del_without_drain_leaves_no_stale_service_address(rig, ctl):
+    """Kind 2c: add/del cycles with new addresses; the services' lists do not grow."""
+    before = _svc_laddrs(rig)
+    for k in range(3):
+        addr = f"10.0.0.{150 + k}"
+        assert ctl("laddr", "add", addr)[0] == 0
+        assert all(addr in s for s in _svc_laddrs(rig))
+        code, res, err = ctl("laddr", "del", addr)
+        assert code == 0 and res["detached"] == 2 * N, (res, err)
+    assert _svc_laddrs(rig) == before
+    # the last local address of a service cannot be deleted: nothing changes
+    rig.worker(0).call("service_laddr_del", laddr="10.0.0.201", **WEB)
+    code, res, err = ctl("laddr", "del", "10.0.0.200")
+    assert code == 4 and "last local address" in err
+    assert "10.0.0.200" in switch_state(rig).laddrs and all("10.0.0.200" in p for p in _pools(rig))
+    assert ctl("reconcile")[0] == 0
+    _clean(ctl)
+
+
+def test_equal_priority_overlap_refused_and_verdict_is_order_free(rig, ctl):
+    """Kind 5: filter add refuses an overlap at the generated priority (exit 4, nothing
+    written); at another priority it is accepted."""
+    before = switch_state(rig).entries
+    code, res, err = ctl("filter", "add", "--addr", "10.0.0.200", "--port", "1025", "--port-mask", "0xffff",
+                         "--proto", "tcp", "--lcore", "3", "--priority", "10")
+    assert code == 4 and "same priority 10" in err, err
+    assert switch_state(rig).entries == before
+    code, res, err = ctl("filter", "add", "--addr", "10.0.0.200", "--port", "1025", "--port-mask", "0xffff",
+                         "--proto", "tcp", "--lcore", "3", "--priority", "5")
+    assert code == 0, err          # below the generated filters: it never wins, doctor is clean
+    _clean(ctl)
+    assert ctl("filter", "del", "--addr", "10.0.0.200", "--port", "1025", "--port-mask", "0xffff",
+               "--proto", "tcp", "--priority", "5")[0] == 0
+
+
+def test_dead_worker_reported_and_restarted(rig, ctl):
+    """Kind 3: stats and doctor show the live lcores and the dead one; worker restart brings it
+    back with its pools and services."""
+    want_pools, want_svcs = _pools(rig)[2], _svc_laddrs(rig)[2]
+    rig.kill_worker(2)
+    code, res, err = ctl("stats")
+    assert code == 6
+    assert [r["lcore"] for r in res["lcores"]] == [0, 1, 3] and [d["lcore"] for d in res["dead"]] == [2]
+    code, res, err = ctl("doctor")
+    assert code == 7 and res["lcores_alive"] == [0, 1, 3] and res["lcores_dead"] == [2]
+    code, res, err = ctl("laddr", "add", "10.0.0.160")
+    assert code == 6 and "lcore 2" in err and "10.0.0.160" not in switch_state(rig).laddrs
+    p = subprocess.run(fix_cmd(rig, "--json", "worker", "restart", "2"), capture_output=True, text=True,
+                       cwd=REPO, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert _pools(rig)[2] == want_pools and _svc_laddrs(rig)[2] == want_svcs
+    p = subprocess.run(fix_cmd(rig, "worker", "restart", "2"), capture_output=True, text=True, cwd=REPO)
+    assert p.returncode == 4 and "is running" in p.stderr
+    code, res, err = ctl("stats")
+    assert code == 0 and len(res["lcores"]) == N
+    _clean(ctl)
+
+
+def test_switch_kill9_then_reconcile_repairs_switch_and_workers(rig, ctl):
+    """Kind 2b: an address added at run time; the switch is killed and restarted; reconcile
+    makes the switch hold the lab's state and the workers drop the address too."""
+    assert ctl("laddr", "add", "10.0.0.170")[0] == 0
+    _restart_switch(rig)
+    code, res, err = ctl("reconcile")
+    assert code == 0, err
+    assert set(switch_state(rig).laddrs) == {"10.0.0.200", "10.0.0.201"}
+    assert all(p == {"10.0.0.200", "10.0.0.201"} for p in _pools(rig))
+    assert all("10.0.0.170" not in s for s in _svc_laddrs(rig))
+    _clean(ctl)
