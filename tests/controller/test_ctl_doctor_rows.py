@@ -151,6 +151,13 @@ def _overlap(rig):      # another controller writes a hand-marked filter at the 
     switch_write(rig, [(INSERT, e)])
 
 
+def _del_all_laddrs(rig):      # another controller removes every local address from the switch
+    st = switch_state(rig)
+    ents = [e for ls in st.laddrs.values() for e in ls.entries]
+    ents.sort(key=lambda e: e.table.startswith("fdir_"))
+    switch_write(rig, [(DELETE, e) for e in ents])
+
+
 def _w(i, op, **kw):
     return lambda rig: rig.worker(i).call(op, **kw)
 
@@ -197,6 +204,7 @@ ROWS = [
     ("service-laddr-missing", _w(2, "service_laddr_del", laddr="10.0.0.201", **WEB), ["reconcile"]),
     ("service-missing", _w(1, "service_del", **WEB), ["reconcile"]),
     ("neigh-missing", _w(0, "neigh_del", addr="10.0.2.1"), ["reconcile"]),
+    ("service-without-laddr", _del_all_laddrs, ["reconcile"]),
 ]
 
 
