@@ -561,7 +561,7 @@ def cmd_worker(s: Session) -> Result:
     if run_dir is None:
         raise E.BadInput("worker restart needs the lab's run directory: give --lab FILE or --run-dir")
     sock = str(Path(run_dir) / f"lcore-{a.lcore}.sock")
-    rec = worker_restart.restart(run_dir, a.lcore, sock, replace=a.replace, timeout=a.timeout)
+    rec = worker_restart.restart(run_dir, a.lcore, sock, replace=a.replace, timeout=a.timeout, lab=s.lab)
     c = WorkerClient(a.lcore, sock, a.timeout)
     try:
         done = {k: 0 for k in ("pools", "pools_removed", "services", "services_removed", "laddrs_attached",

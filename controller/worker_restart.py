@@ -16,6 +16,7 @@ from pathlib import Path
 
 from controller.errors import Conflict, StateError, WorkerError
 from controller.workers import WorkerClient
+from fdirlab.lab_config import Lab
 from fdirlab.run_record import WorkerRecord, pid_runs, read_record, write_record
 
 START_TIMEOUT = 20.0
@@ -47,14 +48,37 @@ def _tail(path: str, n: int = 5) -> str:
         return "(no log)"
 
 
+def argv_with(argv: list[str], settings: dict[str, str]) -> list[str]:
+    """The worker command with the given `--flag value` settings replaced (or appended)."""
+    out = list(argv)
+    for flag, value in settings.items():
+        if flag in out[:-1]:
+            out[out.index(flag) + 1] = value
+        else:
+            out += [flag, value]
+    return out
+
+
+def lab_settings(lab: Lab) -> dict[str, str]:
+    """The worker flags the lab file decides (what the switch's layout must match)."""
+    return {"--n-lcores": str(lab.n_lcores), "--scheme": lab.scheme, "--mode": lab.steering,
+            "--mac": lab.lb_mac, "--port-range": f"{lab.lcores.port_low}-{lab.lcores.port_high}",
+            "--pool-hash-size": str(lab.lcores.pool_hash_size)}
+
+
 def restart(run_dir: str, lcore: int, socket_path: str, replace: bool = False,
-            timeout: float = 5.0) -> WorkerRecord:
-    """Start lcore `lcore`'s worker again; returns the new record. Conflict if it is running
-    (and not `replace`); StateError if its host is gone; WorkerError if it does not come up."""
+            timeout: float = 5.0, lab: Lab | None = None) -> WorkerRecord:
+    """Start lcore `lcore`'s worker again; returns the new record. With `lab`, the lcore
+    count, scheme, mode, MAC and port range come from the lab file, not from the old command.
+    Conflict if it is running (and not `replace`); StateError if its host is gone;
+    WorkerError if it does not come up."""
     try:
         rec = read_record(run_dir, lcore)
     except Exception as e:
         raise StateError(str(e)) from None
+    old_argv = rec.argv
+    if lab is not None:
+        rec.argv = argv_with(rec.argv, lab_settings(lab))
     probe = WorkerClient(lcore, socket_path, timeout=min(timeout, 2.0))
     try:
         info = probe.info()
@@ -67,8 +91,8 @@ def restart(run_dir: str, lcore: int, socket_path: str, replace: bool = False,
             raise Conflict(f"lcore {lcore}'s worker is running (pid {info.get('pid')}) and answers: nothing "
                            f"restarted (use --replace to restart it anyway)")
         _stop(int(info["pid"]), None)
-    elif pid_runs(rec.pid, rec.argv):
-        _stop(rec.pid, rec.argv)              # hung: alive but not answering
+    elif pid_runs(rec.pid, old_argv):
+        _stop(rec.pid, old_argv)              # hung: alive but not answering
     prefix: list[str] = []
     if rec.netns_pid is not None:
         ns = Path(f"/proc/{rec.netns_pid}/ns/net")

@@ -51,12 +51,13 @@ class Rig:
         return [sys.executable, "-m", "lcore", "--iface", iface, "--lcore-id", str(i), "--n-lcores", str(N),
                 "--scheme", "lsb", "--mode", "fdir", "--mac", LAB_MAC, "--ctl", str(self.run / f"lcore-{i}.sock")]
 
-    def start_worker(self, i: int, iface: str) -> None:
+    def start_worker(self, i: int, iface: str, n: int = N) -> None:
         log = self.tmp / f"lcore-{i}.log"
+        argv = self.argv(i, iface)
+        argv[argv.index("--n-lcores") + 1] = str(n)
         with open(log, "ab") as f:
-            p = subprocess.Popen(self.argv(i, iface), cwd=REPO, stdout=f, stderr=subprocess.STDOUT,
-                                 start_new_session=True)
-        write_record(self.run, WorkerRecord(i, self.argv(i, iface), str(REPO), None, str(log), p.pid))
+            p = subprocess.Popen(argv, cwd=REPO, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
+        write_record(self.run, WorkerRecord(i, argv, str(REPO), None, str(log), p.pid))
 
     def wait_worker(self, i: int) -> None:
         deadline = time.monotonic() + 20
@@ -158,6 +159,22 @@ def _del_all_laddrs(rig):      # another controller removes every local address 
     switch_write(rig, [(DELETE, e) for e in ents])
 
 
+def _wrong_worker(rig):       # lcore 3's worker started by hand for 8 lcores
+    rig.kill_worker(3)
+    rig.start_worker(3, f"{rig.tag}b3", n=8)
+    rig.wait_worker(3)
+    ctl_sock = rig.run / "lcore-3.sock"
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            rig.worker(3).info()
+            break
+        except Exception:
+            assert time.monotonic() < deadline and ctl_sock
+            time.sleep(0.05)
+    subprocess.run(fix_cmd(rig, "reconcile"), capture_output=True)   # pools and services as usual
+
+
 def _w(i, op, **kw):
     return lambda rig: rig.worker(i).call(op, **kw)
 
@@ -186,6 +203,7 @@ ROWS = [
      ["filter", "del", "--addr", "10.0.0.201", "--port", "2", "--port-mask", "0x3", "--proto", "udp",
       "--priority", "50"]),
     ("worker-unreachable", lambda r: r.kill_worker(2), ["worker", "restart", "2"]),
+    ("worker-config", _wrong_worker, ["worker", "restart", "3", "--replace"]),
     ("pool-slot-mismatch", lambda r: (_w(1, "pool_del", laddr="10.0.0.201", force=True)(r),
                                       _w(1, "pool_add", laddr="10.0.0.201", slot=5)(r)), ["reconcile"]),
     ("pool-without-filters", _w(3, "pool_add", laddr="10.0.0.222", slot=7),
@@ -332,4 +350,28 @@ def test_switch_kill9_then_reconcile_repairs_switch_and_workers(rig, ctl):
     assert set(switch_state(rig).laddrs) == {"10.0.0.200", "10.0.0.201"}
     assert all(p == {"10.0.0.200", "10.0.0.201"} for p in _pools(rig))
     assert all("10.0.0.170" not in s for s in _svc_laddrs(rig))
+    _clean(ctl)
+
+
+def test_writer_killed_mid_write_is_found_and_repaired(rig, ctl, tmp_path):
+    """kill -9 of fdirctl while it writes: the next writer is not blocked (the kernel drops the
+    lock), doctor names the half-installed addresses, reconcile removes them everywhere."""
+    addrs = [f"10.0.9.{i}" for i in range(1, 201)]
+    f = tmp_path / "addrs.txt"
+    f.write_text("\n".join(addrs) + "\n")
+    p = subprocess.Popen(fix_cmd(rig, "--batch-size", "20", "laddr", "add", "--from-file", str(f)),
+                         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while len(switch_state(rig).laddrs) < 3 + 2:
+        assert p.poll() is None and time.monotonic() < deadline, "the writer ended before it was killed"
+        time.sleep(0.05)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    half = set(switch_state(rig).laddrs) - {"10.0.0.200", "10.0.0.201"}
+    assert half and half < set(addrs)
+    code, found = doctor_codes(ctl)
+    assert code == 7 and "laddr-not-in-lab" in found
+    code, res, err = ctl("--lock-wait", "5", "reconcile")
+    assert code == 0, err
+    assert set(switch_state(rig).laddrs) == {"10.0.0.200", "10.0.0.201"}
     _clean(ctl)
