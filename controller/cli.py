@@ -24,7 +24,7 @@ from controller.p4names import DROP_REASONS, RETA_SIZE, P4Names
 from controller.p4rt_client import P4RTClient, load_device_config, load_p4info_text, pipeline_cookie
 from controller.reconcile import reconcile
 from controller.rules import PROTO_NAMES, Layout, canonical_ip, hand_filter, scheme_costs
-from controller import worker_restart
+from controller import reta_ops, worker_restart
 from controller.desired import wanted
 from controller.doctor import WorkerView, diagnose
 from controller.reconcile import apply_worker
@@ -154,6 +154,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp = cmd("reconcile", "make the switch and workers match the lab file, touching only what differs")
     sp.add_argument("--check", action="store_true", help="change nothing; exit 7 if anything differs")
     cmd("doctor", "every disagreement between lab file, switch and workers, and misconfigurations, each with its fix")
+    sp = cmd("rss", "take an lcore out of the RETA (a dead worker) or give it back its slots")
+    rsub = sp.add_subparsers(dest="sub", metavar="exclude|include", parser_class=_Parser)
+    rsub.required = True
+    for name, hlp in (("exclude", "spread lcore N's RETA slots over the others: RSS stops sending it new flows"),
+                      ("include", "give lcore N back its standard RETA slots (slot i -> lcore i %% n)")):
+        rp = rsub.add_parser(name, help=hlp)
+        _common(rp, suppress=True)
+        rp.add_argument("lcore", type=int, metavar="N")
     sp = cmd("worker", "lcore workers: restart a dead one in its host and restore its pools and services")
     wsub = sp.add_subparsers(dest="sub", metavar="restart", parser_class=_Parser)
     wsub.required = True
@@ -570,10 +578,23 @@ def cmd_worker(s: Session) -> Result:
         apply_worker(c, read_view(c), want, done, services=s.lab is not None)
     finally:
         c.close()
-    res = {"lcore": a.lcore, "pid": rec.pid, "restored": done}
+    reta = reta_ops.apply(ctx, st, a.lcore, include=True) if not reta_ops.slots_per_lcore(st)[a.lcore] else 0
+    res = {"lcore": a.lcore, "pid": rec.pid, "restored": done, "reta_slots_back": reta}
     return res, (f"lcore {a.lcore}'s worker restarted (pid {rec.pid}): {done['pools']} sa_pool(s), "
                  f"{done['services']} service(s), {done['neighs']} neighbour(s) restored"
+                 + (f", {reta} RETA slots back" if reta else "")
                  + ("" if s.lab else " (no --lab: services and neighbours not restored)")), 0
+
+
+def cmd_rss(s: Session) -> Result:
+    a = s.args
+    ctx = s.ctx(write=True)
+    st = ctx.initialised_state()
+    moved = reta_ops.apply(ctx, st, a.lcore, include=a.sub == "include")
+    per = reta_ops.slots_per_lcore(ctx.state())
+    return ({"lcore": a.lcore, "moved": moved, "slots_per_lcore": per},
+            f"RETA: {moved} slot(s) {'given back to' if a.sub == 'include' else 'taken from'} lcore {a.lcore}; "
+            + ", ".join(f"lcore {k}: {v}" for k, v in per.items()), 0)
 
 
 def cmd_stats(s: Session) -> Result:
@@ -732,7 +753,7 @@ def cmd_schemes(s: Session) -> Result:
 COMMANDS: dict[str, Callable[[Session], Result]] = {
     "init": cmd_init, "laddr": cmd_laddr, "filter": cmd_filter, "show": cmd_show,
     "status": cmd_status, "reconcile": cmd_reconcile, "schemes": cmd_schemes,
-    "doctor": cmd_doctor, "stats": cmd_stats, "worker": cmd_worker}
+    "doctor": cmd_doctor, "stats": cmd_stats, "worker": cmd_worker, "rss": cmd_rss}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -219,13 +219,25 @@ def diagnose(st: SwitchState, workers: list[Any], lab: Lab | None = None,
         out.append(Finding("info", "no-workers", "no lcore workers to ask: only the switch was checked",
                            "give --lab FILE (or --run-dir) of a running lab"))
         return out
+    reta_slots = {i: 0 for i in range(n)}
+    for e in st.entries:
+        if e.table == "reta":
+            lc = layout.lcore_of_port(e.param("port") or -1)
+            if lc is not None:
+                reta_slots[lc] += 1
     for v in views:
         if not v.alive:
+            rss = (f"RSS still hashes new flows to it ({reta_slots.get(v.lcore, 0)} RETA slots; "
+                   f"`fdirctl rss exclude {v.lcore}` stops that)") if reta_slots.get(v.lcore) else \
+                "it is out of the RETA"
             out.append(Finding("error", "worker-unreachable",
-                               f"lcore {v.lcore}'s worker does not answer ({v.error or 'no answer'}): "
-                               f"RSS and its filters still send it packets",
+                               f"lcore {v.lcore}'s worker does not answer ({v.error or 'no answer'}); {rss}",
                                f"`{fl} worker restart {v.lcore}` (restarts it in its host and restores its "
-                               f"pools and services)"))
+                               f"pools, services and RETA slots)"))
+        elif layout.miss.kind == "rss" and not reta_slots.get(v.lcore) and any(reta_slots.values()):
+            out.append(Finding("warning", "reta-excludes-lcore",
+                               f"lcore {v.lcore}'s worker answers but has no RETA slot: RSS gives it no new flows",
+                               f"`fdirctl rss include {v.lcore}`"))
     live = [v for v in views if v.alive]
     # 3. Workers that disagree with the switch about lcores, scheme or mode.
     for v in live:

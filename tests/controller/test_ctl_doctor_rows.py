@@ -203,6 +203,8 @@ ROWS = [
      ["filter", "del", "--addr", "10.0.0.201", "--port", "2", "--port-mask", "0x3", "--proto", "udp",
       "--priority", "50"]),
     ("worker-unreachable", lambda r: r.kill_worker(2), ["worker", "restart", "2"]),
+    ("reta-excludes-lcore", lambda r: subprocess.run(fix_cmd(r, "rss", "exclude", "1"), check=True),
+     ["rss", "include", "1"]),
     ("worker-config", _wrong_worker, ["worker", "restart", "3", "--replace"]),
     ("pool-slot-mismatch", lambda r: (_w(1, "pool_del", laddr="10.0.0.201", force=True)(r),
                                       _w(1, "pool_add", laddr="10.0.0.201", slot=5)(r)), ["reconcile"]),
