@@ -29,7 +29,7 @@ from controller.desired import wanted
 from controller.doctor import WorkerView, diagnose
 from controller.reconcile import apply_worker
 from controller.state import interpret
-from controller.workers import WorkerClient, WorkerSet, attach_laddr, conns_on, detach_laddr, read_view
+from controller.workers import WorkerClient, WorkerSet, conns_on, detach_laddr, read_view
 from controller.writelock import WriteLock
 from fdirlab import mask_math
 from fdirlab.errors import FdirlabError
@@ -349,12 +349,10 @@ def cmd_laddr(s: Session) -> Result:
     if a.sub == "add":
         addrs = _addr_args(a)
         ctx = s.ctx(write=True)
-        res = add_laddrs(ctx, addrs, a.slot)
+        res = add_laddrs(ctx, addrs, a.slot, attach=not a.no_attach)
         names = ", ".join(x["laddr"] for x in res["added"][:8]) + (" ..." if len(res["added"]) > 8 else "")
         w = f"; sa_pools created on {res['workers']} workers" if res["workers"] else ""
-        ws = s.workers_for(ctx.initialised_state().layout.n_lcores) if res["workers"] and not a.no_attach else None
-        if ws is not None:
-            res["attached"] = sum(attach_laddr(ws, x["laddr"]) for x in res["added"])
+        if res["workers"] and not a.no_attach:
             w += f", attached to {res['attached']} worker service(s)"
         return res, f"added {len(res['added'])} local address(es) ({names}): {res['entries']} entries{w}", 0
     if a.sub == "del":

@@ -20,7 +20,7 @@ from controller.overlap import equal_priority_overlaps
 from controller.rules import (FILTER_PRIORITY, Layout, base_entries, canonical_ip, laddr_entries,
                               miss_entry)
 from controller.state import SwitchState, read_state
-from controller.workers import WorkerSet, pool_laddrs
+from controller.workers import WorkerSet, attach_laddr, pool_laddrs
 
 Update = tuple[int, Entry]          # (INSERT | MODIFY | DELETE, entry); MODIFY/DELETE carry the new/old entry
 
@@ -158,9 +158,11 @@ def _check_free(st: SwitchState, entries: list[Entry]) -> None:
             raise Conflict(f"entry {e.describe()} already exists on the switch, owned by {who}; nothing written")
 
 
-def add_laddrs(ctx: Ctx, addrs: list[str], slots: list[int] | None = None) -> dict:
-    """Install every entry of the local addresses, then create the workers' sa_pools.
-    Adding an address that is already present is an error (exit 4), never a duplicate."""
+def add_laddrs(ctx: Ctx, addrs: list[str], slots: list[int] | None = None, attach: bool = False) -> dict:
+    """Install every entry of the local addresses, then create the workers' sa_pools, then
+    (attach) bind them to every worker service of their family (ipvsadm --add-laddr). All or
+    nothing: a failure at any step undoes the earlier ones. Adding an address that is
+    already present is an error (exit 4), never a duplicate."""
     wanted = _parse_laddrs(addrs)
     if not wanted:
         raise BadInput("no local address given")
@@ -200,9 +202,28 @@ def add_laddrs(ctx: Ctx, addrs: list[str], slots: list[int] | None = None) -> di
         workers.check_reachable()          # fail before writing if a worker is down
         adopted = _leftover_pools(workers, pairs)
     rep = write_all(ctx, [(INSERT, e) for e in entries], "laddr add")
+    attached: list[tuple] = []
     if workers is not None:
         try:
             workers.add_pools(pairs, skip=adopted)
+            if attach:
+                try:
+                    for a, _ in pairs:
+                        attach_laddr(workers, a, attached)
+                except WorkerError:
+                    for c, svc, a in reversed(attached):
+                        try:
+                            c.call("service_laddr_del", vip=svc["vip"], vport=svc["vport"], proto=svc["proto"],
+                                   laddr=a)
+                        except WorkerError:
+                            pass
+                    for a, s in pairs:
+                        holders = [c for c in workers.clients if (c.lcore, a) not in adopted]
+                        try:
+                            WorkerSet.of(holders).del_pools([(a, s)], force=True)
+                        except WorkerError:
+                            pass
+                    raise
         except WorkerError as e:
             try:
                 write_all(ctx, [(DELETE, x) for x in reversed(entries)], "laddr add rollback")
@@ -211,7 +232,7 @@ def add_laddrs(ctx: Ctx, addrs: list[str], slots: list[int] | None = None) -> di
                                      f"run `fdirctl laddr del` or `reconcile`") from None
             raise type(e)(f"{e}; the {len(entries)} switch entries were removed again", **e.details) from None
     return {"added": [{"laddr": a, "slot": s} for a, s in pairs], "entries": rep.written,
-            "workers": 0 if workers is None else len(workers)}
+            "workers": 0 if workers is None else len(workers), "attached": len(attached)}
 
 
 def del_laddrs(ctx: Ctx, addrs: list[str], force: bool = False) -> dict:

@@ -188,16 +188,19 @@ def _same_family(a: str, b: str) -> bool:
     return (":" in a) == (":" in b)
 
 
-def attach_laddr(ws: WorkerSet, addr: str) -> int:
+def attach_laddr(ws: WorkerSet, addr: str,
+                 out: list[tuple[WorkerClient, dict[str, Any], str]] | None = None
+                 ) -> list[tuple[WorkerClient, dict[str, Any], str]]:
     """DPVS `ipvsadm --add-laddr` on every worker: each service of the address's family
-    binds new conns from it too. Returns how many (worker, service) pairs changed."""
-    n = 0
+    binds new conns from it too. Appends each (worker, service, addr) attachment made to
+    `out` as it is made (so a caller can undo them after a failure) and returns `out`."""
+    out = [] if out is None else out
     for c in ws.clients:
         for svc in c.services().get("services", []):
             if _same_family(svc["vip"], addr) and addr not in svc.get("laddrs", []):
                 c.call("service_laddr_add", vip=svc["vip"], vport=svc["vport"], proto=svc["proto"], laddr=addr)
-                n += 1
-    return n
+                out.append((c, svc, addr))
+    return out
 
 
 def detach_laddr(ws: WorkerSet, addr: str) -> int:
