@@ -23,8 +23,12 @@ def _json(lab: LabRun, *args: str) -> dict:
     return json.loads(lab.fdirctl("--json", *args, check=False).strip().splitlines()[-1])
 
 
-def test_dead_worker_restart_and_switch_kill9_reconcile_with_traffic():
-    with LabRun(None, target="softswitch", overrides={
+@pytest.mark.parametrize("target", ["softswitch", "bmv2"])
+def test_dead_worker_restart_and_switch_kill9_reconcile_with_traffic(target):
+    import shutil
+    if target == "bmv2" and shutil.which("simple_switch_grpc") is None:
+        pytest.skip("simple_switch_grpc (BMv2) is not on PATH")
+    with LabRun(None, target=target, overrides={
             "lab": {"name": "e2e-recover", "run_dir": "/tmp/fdirlab/e2e-recover"},
             "switch": {"grpc_addr": "127.0.0.1:9575"}}) as lab:
         web = next(s for s in lab.lab.services if s.proto == "tcp")
