@@ -287,6 +287,8 @@ def cmd_init(s: Session) -> Result:
         if a.lcores < 1 or a.lcores > mask_math.MAX_LCORES:
             raise E.BadInput(f"lcore count {a.lcores}: must be 1..{mask_math.MAX_LCORES}")
         data.setdefault("lcores", {})["count"] = a.lcores
+    if a.scheme is not None:        # validated with the lab's addresses: every lcore needs ports
+        data.setdefault("lab", {})["scheme"] = a.scheme
     try:
         lab = parse_lab(data, a.lab or "<defaults>") if (data or s.lab is None) else s.lab
     except LabConfigError as e:
@@ -540,6 +542,9 @@ def _views(s: Session, n: int, full: bool = True) -> list[WorkerView]:
 
 
 def cmd_doctor(s: Session) -> Result:
+    # judge a settled state: wait for a writer that is mid-way (its half-written address is
+    # not a finding); readers that do not judge (laddr list, show) never wait
+    s.lock = WriteLock(s.grpc_addr, s.device_id, s.args.lock_wait, "doctor", shared=True).acquire()
     ctx = s.ctx()
     p4info, _ = ctx.client.get_pipeline()
     st = ctx.state() if p4info is not None else interpret([])   # a restarted switch runs nothing

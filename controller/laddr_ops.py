@@ -17,6 +17,7 @@ from controller.p4names import P4Names
 from controller.p4rt_client import (DELETE, INSERT, MODIFY, UPDATE_NAMES, P4RTClient,
                                     P4RuntimeWriteError, pipeline_cookie)
 from controller.overlap import equal_priority_overlaps
+from fdirlab.mask_math import DEFAULT_HIGH, DEFAULT_LOW
 from controller.rules import (FILTER_PRIORITY, Layout, base_entries, canonical_ip, laddr_entries,
                               miss_entry)
 from controller.state import SwitchState, read_state
@@ -250,20 +251,31 @@ def del_laddrs(ctx: Ctx, addrs: list[str], force: bool = False) -> dict:
     attached: list[tuple] = []                             # (client, service, addr) to detach
     if workers is not None:
         workers.check_reachable()
+        part = st.layout.partition
         for c in workers.clients:
-            have = pool_laddrs(c.pools())
+            lo, hi = c.info().get("port_range", [DEFAULT_LOW, DEFAULT_HIGH])
+            pools = {p["laddr"]: int(p.get("slot", 0)) for p in c.pools().get("pools", []) if isinstance(p, dict)}
             for a in wanted:
-                if a in have:
+                if a in pools:
                     held[a].append(c)
             for svc in c.services().get("services", []):
                 laddrs = svc.get("laddrs", [])
-                for a in wanted:
-                    if a in laddrs:
-                        if not [x for x in laddrs if x not in wanted]:
-                            raise Conflict(f"local address {a} is the last local address of lcore {c.lcore}'s "
-                                           f"service {svc['proto']} {svc['vip']}:{svc['vport']}: add another "
-                                           f"first (`fdirctl laddr add ADDR`); nothing changed")
-                        attached.append((c, svc, a))
+                gone = [a for a in wanted if a in laddrs]
+                if not gone:
+                    continue
+                # every lcore must keep a local port for every service (DPVS sa_pool.c: an lcore
+                # binds only ports it owns); the laddr scheme gives each address one lcore
+                left = [x for x in laddrs if x not in wanted and x in pools]
+                if not any(len(part.owned_ports(c.lcore, pools[x], lo, hi)) for x in left) and \
+                        any(len(part.owned_ports(c.lcore, pools[x], lo, hi)) for x in gone if x in pools):
+                    raise Conflict(f"deleting {', '.join(gone)} leaves lcore {c.lcore} no local port for its "
+                                   f"service {svc['proto']} {svc['vip']}:{svc['vport']}: add another local "
+                                   f"address first (`fdirctl laddr add ADDR`); nothing changed")
+                if len(gone) == len(laddrs):
+                    raise Conflict(f"local address {gone[0]} is the last local address of lcore {c.lcore}'s "
+                                   f"service {svc['proto']} {svc['vip']}:{svc['vport']}: add another "
+                                   f"first (`fdirctl laddr add ADDR`); nothing changed")
+                attached += [(c, svc, a) for a in gone]
     for a in wanted:
         if a not in st.laddrs and not held[a] and not any(x[2] == a for x in attached):
             raise Conflict(f"local address {a} is not present (not on the switch, no worker holds it)")

@@ -32,9 +32,13 @@ def lock_path(grpc_addr: str, device_id: int) -> Path:
 class WriteLock:
     """Exclusive writer lock of one switch. Use `acquire()` / `release()` or `with`."""
 
-    def __init__(self, grpc_addr: str, device_id: int, wait: float, what: str = "fdirctl") -> None:
+    def __init__(self, grpc_addr: str, device_id: int, wait: float, what: str = "fdirctl",
+                 shared: bool = False) -> None:
+        """shared: a reader that wants a settled state (doctor) waits for a writer to finish,
+        and several such readers hold the lock together; writers wait for them in turn."""
         self.path = lock_path(grpc_addr, device_id)
         self.grpc_addr, self.device_id, self.wait, self.what = grpc_addr, device_id, wait, what
+        self.shared = shared
         self._fd: int | None = None
 
     @property
@@ -51,25 +55,28 @@ class WriteLock:
         deadline = time.monotonic() + max(0.0, self.wait)
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     holder = _holder(fd)
                     os.close(fd)
                     raise Conflict(f"switch {self.grpc_addr} device {self.device_id} is being changed by "
-                                   f"another fdirctl ({holder}); waited {self.wait:g}s, nothing written "
-                                   f"(retry, or raise --lock-wait)", lock=str(self.path)) from None
+                                   f"another fdirctl ({holder}); waited {self.wait:g}s"
+                                   + ("" if self.shared else ", nothing written")
+                                   + " (retry, or raise --lock-wait)", lock=str(self.path)) from None
                 time.sleep(POLL_S)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()}: {self.what}\n".encode(), 0)
+        if not self.shared:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()}: {self.what}\n".encode(), 0)
         self._fd = fd
         return self
 
     def release(self) -> None:
         if self._fd is not None:
             try:
-                os.ftruncate(self._fd, 0)
+                if not self.shared:
+                    os.ftruncate(self._fd, 0)
             finally:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
                 os.close(self._fd)

@@ -52,3 +52,28 @@ def test_pool_del_refused_puts_attachments_back(fdirctl, program, switch, worker
     assert snapshot(switch.addr, program[0]) == before
     assert [w.pools for w in workers] == pools
     assert all("10.0.0.201" in s["laddrs"] for w in workers for s in w.services), [w.services for w in workers]
+
+
+def test_laddr_del_refused_when_an_lcore_would_have_no_port(fdirctl, program, switch, tmp_path):
+    """Scheme laddr, 2 lcores: address k belongs to lcore k % 2 only; deleting lcore 0's only
+    address would leave it no port for the service (exit 4, nothing changed)."""
+    run = tmp_path / "run2"
+    run.mkdir()
+    ws = [FakeWorker(str(run / f"lcore-{i}.sock"), i) for i in range(2)]
+    try:
+        for w in ws:
+            w.services.append(dict(WEB))
+        assert fdirctl("init", "--lcores", "2", "--scheme", "laddr")[0] == 0
+        code, res, err = fdirctl("--run-dir", str(run), "laddr", "add", "10.0.0.201", "10.0.0.202", workers=True)
+        assert code == 0, err
+        assert fdirctl("--run-dir", str(run), "laddr", "del", "10.0.0.200", workers=True)[0] == 0
+        before = snapshot(switch.addr, program[0])
+        code, res, err = fdirctl("--run-dir", str(run), "laddr", "del", "10.0.0.201", workers=True)
+        assert code == 4 and "leaves lcore 0 no local port" in err, err
+        assert snapshot(switch.addr, program[0]) == before
+        assert all("10.0.0.201" in s["laddrs"] for w in ws for s in w.services)
+        assert fdirctl("--run-dir", str(run), "laddr", "add", "10.0.0.203", workers=True)[0] == 0
+        assert fdirctl("--run-dir", str(run), "laddr", "del", "10.0.0.201", workers=True)[0] == 0
+    finally:
+        for w in ws:
+            w.close()

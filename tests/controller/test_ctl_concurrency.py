@@ -137,3 +137,16 @@ def test_failed_update_found_even_without_per_update_statuses(fdirctl, switch, p
     code, res, err = fdirctl("--batch-size", "3000", "laddr", "add", *addrs)
     assert code == 5 and res["update"] == 2345, (res, err)
     assert snapshot(switch.addr, program[0]) == before
+
+
+def test_doctor_waits_for_a_writer_to_finish(fdirctl, switch, tmp_path, monkeypatch):
+    """doctor judges a settled state: while a writer holds the lock it waits (here: gives up
+    after --lock-wait with exit 4) instead of reporting the writer's half-written address."""
+    from controller.writelock import WriteLock
+    monkeypatch.setenv("FDIRCTL_LOCK_DIR", str(tmp_path / "locks"))
+    assert fdirctl("init", "--lcores", "2")[0] == 0
+    with WriteLock(switch.addr, switch.device_id, 0, "laddr add (test)"):
+        code, res, err = fdirctl("--lock-wait", "0.2", "doctor")
+        assert code == 4 and "laddr add (test)" in err
+    code, res, err = fdirctl("doctor")
+    assert code == 0, err
