@@ -21,7 +21,7 @@ from fdirlab.mask_math import DEFAULT_HIGH, DEFAULT_LOW
 from controller.rules import (FILTER_PRIORITY, Layout, base_entries, canonical_ip, laddr_entries,
                               miss_entry)
 from controller.state import SwitchState, read_state
-from controller.workers import WorkerSet, attach_laddr, pool_laddrs
+from controller.workers import WorkerSet, attach_laddr
 
 Update = tuple[int, Entry]          # (INSERT | MODIFY | DELETE, entry); MODIFY/DELETE carry the new/old entry
 
