@@ -263,6 +263,10 @@ def del_laddrs(ctx: Ctx, addrs: list[str], force: bool = False) -> dict:
                 gone = [a for a in wanted if a in laddrs]
                 if not gone:
                     continue
+                if len(gone) == len(laddrs):
+                    raise Conflict(f"local address {gone[0]} is the last local address of lcore {c.lcore}'s "
+                                   f"service {svc['proto']} {svc['vip']}:{svc['vport']}: add another "
+                                   f"first (`fdirctl laddr add ADDR`); nothing changed")
                 # every lcore must keep a local port for every service (DPVS sa_pool.c: an lcore
                 # binds only ports it owns); the laddr scheme gives each address one lcore
                 left = [x for x in laddrs if x not in wanted and x in pools]
@@ -271,10 +275,6 @@ def del_laddrs(ctx: Ctx, addrs: list[str], force: bool = False) -> dict:
                     raise Conflict(f"deleting {', '.join(gone)} leaves lcore {c.lcore} no local port for its "
                                    f"service {svc['proto']} {svc['vip']}:{svc['vport']}: add another local "
                                    f"address first (`fdirctl laddr add ADDR`); nothing changed")
-                if len(gone) == len(laddrs):
-                    raise Conflict(f"local address {gone[0]} is the last local address of lcore {c.lcore}'s "
-                                   f"service {svc['proto']} {svc['vip']}:{svc['vport']}: add another "
-                                   f"first (`fdirctl laddr add ADDR`); nothing changed")
                 attached += [(c, svc, a) for a in gone]
     for a in wanted:
         if a not in st.laddrs and not held[a] and not any(x[2] == a for x in attached):
