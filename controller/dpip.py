@@ -19,7 +19,7 @@ import sys
 from typing import Any
 
 from controller import errors as E
-from controller.dpvs_session import lab_path, open_session, workers
+from controller.dpvs_session import lab_ctx, lab_path, open_session, workers
 from controller.entries import COOKIE_BASE
 from controller.laddr_ops import add_laddrs, del_laddrs, write_all
 from controller.p4rt_client import DELETE, INSERT
@@ -111,7 +111,7 @@ def _run(a: dict[str, Any], session: Any) -> str:
     dev = lab.nic.device
     if a["dev"] is not None and a["dev"] != dev:
         raise E.BadInput(f"dpip: dev {a['dev']}: no such device (the lab's NIC is {dev})")
-    ctx = session.ctx()
+    ctx = lab_ctx(session)
     st = ctx.initialised_state()
     vips = set(st.layout.vips)
     if a["cmd"] == "show":

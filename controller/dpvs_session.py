@@ -29,6 +29,24 @@ def open_session(path: str) -> Any:
     return Session(build_parser().parse_args(["--lab", path, "status"]))
 
 
+def lab_ctx(session: Any) -> Any:
+    """The session's switch context; when the switch holds no ARP answer yet (a lab that
+    started without VIPs and local addresses, as a dpvs.conf lab does), the LB MAC the
+    NIC must answer with comes from the lab file, so `dpip addr add` and `--add-laddr`
+    install ARP answers like init does."""
+    import dataclasses
+    ctx = session.ctx()
+    read = ctx.state
+
+    def state(counters: bool = False) -> Any:
+        st = read(counters)
+        if st.layout is not None and st.layout.lb_mac is None and session.lab is not None:
+            st.layout = dataclasses.replace(st.layout, lb_mac=session.lab.lb_mac)
+        return st
+    ctx.state = state
+    return ctx
+
+
 def workers(session: Any) -> WorkerSet:
     lab = session.lab
     ws = WorkerSet.from_run_dir(lab.run_dir, lab.n_lcores, session.args.timeout)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controller import errors as E
-from controller.dpvs_session import (addr_port, lab_path, on_all_workers, open_session,
+from controller.dpvs_session import (addr_port, lab_ctx, lab_path, on_all_workers, open_session,
                                      split_addr_port, workers)
 from controller.workers import WorkerSet
 from fdirlab.errors import FdirlabError
@@ -393,7 +393,7 @@ def _laddr(cmd: Cmd, session: Any, ws: WorkerSet, key: dict[str, Any]) -> str:
         raise E.BadInput(f"ipvsadm: -F {ifname}: no such device (the lab's NIC is {dev})")
     svc = _only(_stats(ws), (key["proto"], key["vip"], key["vport"]))[0]
     have = any(la["addr"] == lip for la in svc["laddrs"])
-    ctx = session.ctx()
+    ctx = lab_ctx(session)
     present = lip in ctx.state().laddrs
     largs = {**key, "laddr": lip}
     if cmd.command == "add-laddr":
