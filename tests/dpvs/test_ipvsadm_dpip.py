@@ -118,7 +118,7 @@ def test_dpip_parse_and_layout():
 ])
 def test_shell_commands_fail_in_one_line(tool, argv, msg, tmp_path):
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}
-    if "lab" not in msg:     # a lab file that exists, but no such lab runs
+    if "needs the lab" not in msg:     # a lab file that exists, but no such lab runs
         argv = ["--lab", str(tmp_path / "lab.toml"), *argv]
         (tmp_path / "lab.toml").write_text(f'[lab]\nrun_dir = "{tmp_path}"\n')
     r = subprocess.run([sys.executable, "-m", tool, *argv], capture_output=True, text=True, env=env, cwd=tmp_path)
