@@ -19,17 +19,18 @@ class LabCLI(CLI):
         self.env = env
         super().__init__(net, **kw)
 
-    def _tool(self, module: str, line: str) -> None:
+    def _tool(self, module: str, line: str) -> int:
         try:
             args = shlex.split(line)
         except ValueError as e:
             print(f"{module.rsplit('.', 1)[-1]}: {e}")
-            return
+            return 2
         res = subprocess.run([PYTHON, "-m", module, "--lab", self.lab_file, *args],
                              capture_output=True, text=True, env=self.env)
         out = (res.stdout + res.stderr).rstrip("\n")
         if out:
             print(out)
+        return res.returncode
 
     def do_ipvsadm(self, line: str) -> None:
         """DPVS ipvsadm on this lab: -A/-E/-D/-C, -a/-e/-d, --add-laddr/--del-laddr, -G, -L -n [--stats|--rate], -Z."""
@@ -37,7 +38,28 @@ class LabCLI(CLI):
 
     def do_dpip(self, line: str) -> None:
         """DPVS dpip on this lab: addr add|del ADDR/LEN dev IFACE [sapool], [-s] addr show."""
-        self._tool("controller.dpip", line)
+        if self._tool("controller.dpip", line) == 0:
+            self._v6_neighbours(line)
+
+    def _v6_neighbours(self, line: str) -> None:
+        """The NIC answers ARP but not neighbour discovery: an IPv6 address dpip added gets
+        a static neighbour entry on every client and real server (as the lab does at start)."""
+        from controller.dpip import parse_argv
+        from fdirlab.lab_config import load_lab
+        try:
+            a = parse_argv(shlex.split(line))
+        except Exception:  # noqa: BLE001 - the tool already said what was wrong
+            return
+        if a["cmd"] not in ("add", "del") or ":" not in (a["addr"] or ""):
+            return
+        lab = load_lab(self.lab_file)
+        for h in lab.hosts:
+            host = self.mn[h.name]
+            intf = host.defaultIntf().name
+            if a["cmd"] == "add":
+                host.cmd(f"ip -6 neigh replace {a['addr']} lladdr {lab.lb_mac} dev {intf} nud permanent")
+            else:
+                host.cmd(f"ip -6 neigh del {a['addr']} dev {intf}")
 
     def do_fdirctl(self, line: str) -> None:
         """fdirctl on this lab (stats, doctor, show fdir, export --format ...)."""

@@ -1,5 +1,5 @@
 """A DPVS full-NAT runbook at the lab's Mininet prompt (root): `make run DPVS_CONF=...`
-builds the lab a dpvs.conf describes (4 slave workers), the runbook's dpip/ipvsadm lines
+builds the lab a dpvs.conf describes (topo/labs/dpvs.conf, 4 slave workers), the runbook's dpip/ipvsadm lines
 are typed unchanged, a third local address is added while requests run, and every request
 is answered with 100% return-path affinity; ipvsadm's own output shows it."""
 from __future__ import annotations
@@ -14,10 +14,10 @@ import pytest
 pytestmark = pytest.mark.root
 
 REPO = Path(__file__).resolve().parents[2]
-CONF = "tests/dpvs/confs/ipv6-signature.conf"
+CONF = "topo/labs/dpvs.conf"
 RUNBOOK = REPO / "tests/dpvs/runbook-fullnat.txt"
 PY = str(REPO / ".venv/bin/python")
-OUT = "/tmp/fdirlab/ipv6-signature/runbook-traffic.json"
+OUT = "/tmp/fdirlab/dpvs/runbook-traffic.json"
 
 
 def say(term: pexpect.spawn, line: str, timeout: float = 60) -> str:
