@@ -19,7 +19,7 @@ import sys
 from typing import Any
 
 from controller import errors as E
-from controller.dpvs_session import lab_ctx, lab_path, open_session, workers
+from controller.dpvs_session import lab_ctx, lab_path, open_session, tool_lock, workers
 from controller.entries import COOKIE_BASE
 from controller.laddr_ops import add_laddrs, del_laddrs, write_all
 from controller.p4rt_client import DELETE, INSERT
@@ -101,7 +101,8 @@ def format_addr(addr: str, plen: int, dev: str, pool: dict[str, int] | None) -> 
 def run(a: dict[str, Any]) -> str:
     session = open_session(lab_path(a["lab"], "dpip"))
     try:
-        return _run(a, session)
+        with tool_lock(session):
+            return _run(a, session)
     finally:
         session.close()
 

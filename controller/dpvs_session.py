@@ -6,8 +6,11 @@ already changed are put back with the undo op, so all workers end as they began.
 """
 from __future__ import annotations
 
+import fcntl
 import os
-from typing import Any, Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
 from controller import errors as E
 from controller.workers import WorkerClient, WorkerSet
@@ -27,6 +30,22 @@ def open_session(path: str) -> Any:
     same code as `fdirctl --lab F ...`)."""
     from controller.cli import Session, build_parser
     return Session(build_parser().parse_args(["--lab", path, "status"]))
+
+
+@contextmanager
+def tool_lock(session: Any) -> Iterator[None]:
+    """One ipvsadm/dpip command at a time per lab: a command's checks and its changes on the
+    switch and every worker are not interleaved with another's (flock on the run dir)."""
+    path = Path(session.lab.run_dir) / ".dpvs-tools.lock"
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    except OSError as e:
+        raise E.StateError(f"lab run dir {session.lab.run_dir}: {e.strerror}: is the lab running?") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def lab_ctx(session: Any) -> Any:

@@ -30,7 +30,7 @@ from typing import Any
 
 from controller import errors as E
 from controller.dpvs_session import (addr_port, lab_ctx, lab_path, on_all_workers, open_session,
-                                     split_addr_port, workers)
+                                     split_addr_port, tool_lock, workers)
 from controller.workers import WorkerSet
 from fdirlab.errors import FdirlabError
 
@@ -279,7 +279,8 @@ def run(cmd: Cmd) -> str:
     """Carry out one ipvsadm command on the lab; returns what ipvsadm prints."""
     session = open_session(lab_path(cmd.lab, "ipvsadm"))
     try:
-        return _run(cmd, session)
+        with tool_lock(session):
+            return _run(cmd, session)
     finally:
         session.close()
 

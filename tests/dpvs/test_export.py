@@ -3,7 +3,6 @@ documented grammar, and the tc rendering checked by the Linux kernel itself (roo
 to a veth in software mode, one frame per residue, per-filter hit counts from `tc -s`."""
 from __future__ import annotations
 
-import ipaddress
 import re
 import subprocess
 import sys

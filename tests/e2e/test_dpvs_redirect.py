@@ -37,6 +37,20 @@ def test_redirect_on_is_handoff_with_2048_deep_rings():
         run("ipvsadm", "-a", "-t", "10.0.0.100:80", "-r", "10.0.2.1:80", "-b", "-w", "2")
         run("ipvsadm", "-a", "-t", "10.0.0.100:80", "-r", "10.0.2.2:80", "-b")
         run("ipvsadm", "--add-laddr", "-z", "10.0.0.200", "-t", "10.0.0.100:80", "-F", "dpdk0")
+        # four shells add the same real server at once: one wins, the others are refused,
+        # and every worker ends with the same servers
+        racers = [subprocess.Popen([str(BIN / "ipvsadm"), "-a", "-t", "10.0.0.100:80", "-r",
+                                    "10.0.2.3:80", "-b", "-w", str(w)], env=env, text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE) for w in (1, 2, 3, 4)]
+        codes = sorted(p.wait(60) for p in racers)
+        assert codes[0] == 0 and all(c != 0 for c in codes[1:]), codes
+        views = {json.dumps(sorted((x["addr"], x["port"], x["weight"]) for x in json.loads(
+            subprocess.run([str(BIN / "python"), "-c", "import json; from lcore.control import request; "
+                            f"print(json.dumps(request('{lab.lab.socket_path(i)}', {{'op': 'services'}})))"],
+                           capture_output=True, text=True, env=env).stdout)["services"][0]["servers"]))
+                 for i in range(8)}
+        assert len(views) == 1 and "10.0.2.3" in views.pop()
+        run("ipvsadm", "-d", "-t", "10.0.0.100:80", "-r", "10.0.2.3:80")
         fdir = run("fdirctl", "--lab", env["FDIRLAB_LAB"], "show", "fdir")
         res = lab.traffic("h1", "10.0.0.100", 80, count=120)
         stats = json.loads(run("fdirctl", "--lab", env["FDIRLAB_LAB"], "--json", "stats"))
