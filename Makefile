@@ -26,7 +26,8 @@ ptf: setup
 # The live lab: Mininet hosts, the switch, lcore workers, real servers; MODE=fdir|rss|handoff.
 # DPVS_CONF=path/dpvs.conf builds the lab a DPVS config describes (ipvsadm/dpip at the prompt).
 run: setup
-	$(PY) -m topo run $(if $(DPVS_CONF),--dpvs-conf $(DPVS_CONF),--lab $(LAB)) --target $(TARGET) $(if $(MODE),--mode $(MODE))
+	$(PY) -m topo run $(if $(DPVS_CONF),--dpvs-conf $(DPVS_CONF),--lab $(LAB)) \
+	  --target $(TARGET) $(if $(MODE),--mode $(MODE))
 
 unit: setup
 	$(PY) -m pytest -q tests -m "not root"

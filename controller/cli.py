@@ -152,7 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--lcores", type=int, help="default: lab file or 4")
     sp.add_argument("--laddrs", type=int, help="number of local addresses (default: lab file or 2)")
     sp.add_argument("--port-range", help="LOW-HIGH (default: lab file or 1025-65535)")
-    sp = cmd("export", "the installed filters as commands for a real NIC (queues from the lab's rx queues)")
+    sp = cmd("export", "the installed filters as commands for a real NIC "
+                       "(queues from the lab's rx queues)")
     sp.add_argument("--format", required=True, choices=export.FORMATS)
     sp.add_argument("--dev", help="NIC name (default: the lab's nic.device, dpdk0)")
     sp.add_argument("--port-id", type=int, default=0, help="DPDK port id for rte-flow (default 0)")

@@ -1,7 +1,8 @@
 """DPVS's `dpip addr` for the lab (DPVS tools/dpip/addr.c), mapped onto the NIC program:
 
-  dpip addr add ADDR[/LEN] dev IFACE sapool   a local address: fdirctl laddr add (filters on
-                                              the switch, then every worker's sa_pool), all or nothing
+  dpip addr add ADDR[/LEN] dev IFACE sapool   a local address: fdirctl laddr add (filters
+                                              on the switch, then every worker's sa_pool),
+                                              all or nothing
   dpip addr add ADDR[/LEN] dev IFACE          a VIP: the NIC answers ARP for it and treats it
                                               as a load-balancer address (lb_addr)
   dpip addr del ADDR[/LEN] dev IFACE          the reverse; a local address a service still
@@ -12,6 +13,7 @@
 The NIC owns single addresses: LEN is accepted and shown, but no route is made from it.
 `--lab FILE` (or $FDIRLAB_LAB) names the lab; exit codes are fdirctl's.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -29,8 +31,17 @@ from fdirlab.errors import FdirlabError
 
 def parse_argv(argv: list[str]) -> dict[str, Any]:
     """-> {lab, stats, verbose, family, cmd: add|del|show, addr, plen, dev, sapool}."""
-    out: dict[str, Any] = {"lab": None, "stats": False, "verbose": False, "family": None,
-                           "cmd": "show", "addr": None, "plen": None, "dev": None, "sapool": False}
+    out: dict[str, Any] = {
+        "lab": None,
+        "stats": False,
+        "verbose": False,
+        "family": None,
+        "cmd": "show",
+        "addr": None,
+        "plen": None,
+        "dev": None,
+        "sapool": False,
+    }
     args = list(argv)
     while args and args[0].startswith("-"):
         a = args.pop(0)
@@ -67,7 +78,7 @@ def parse_argv(argv: list[str]) -> dict[str, Any]:
         elif a in ("scope", "broadcast", "valid_lft", "prefered_lft"):
             if not args:
                 raise E.BadInput(f"dpip: {a} needs a value")
-            args.pop(0)                       # accepted like DPVS, no effect in the lab
+            args.pop(0)  # accepted like DPVS, no effect in the lab
         elif out["addr"] is None:
             host, _, plen = a.partition("/")
             try:
@@ -75,7 +86,9 @@ def parse_argv(argv: list[str]) -> dict[str, Any]:
             except ValueError:
                 raise E.BadInput(f"dpip: {a!r}: not an IP address") from None
             if plen and (not plen.isdigit() or int(plen) > ip.max_prefixlen):
-                raise E.BadInput(f"dpip: {a!r}: prefix length {plen!r} is not 0..{ip.max_prefixlen}")
+                raise E.BadInput(
+                    f"dpip: {a!r}: prefix length {plen!r} is not 0..{ip.max_prefixlen}"
+                )
             if out["family"] and out["family"] != ip.version:
                 raise E.BadInput(f"dpip: {a!r}: not IPv{out['family']}")
             out["addr"], out["plen"] = str(ip), int(plen) if plen else ip.max_prefixlen
@@ -123,11 +136,23 @@ def _run(a: dict[str, Any], session: Any) -> str:
                     s = pools.setdefault(p["laddr"], {"sa_used": 0, "sa_free": 0, "sa_miss": 0})
                     for k in s:
                         s[k] += int(p.get(k, 0))
-        rows = [(v, None) for v in sorted(vips, key=_key)] + \
-               [(la, pools.get(la, {"sa_used": 0, "sa_free": 0, "sa_miss": 0}) if (a["stats"] or a["verbose"]) else None)
-                for la in sorted(st.laddrs, key=_key)]
-        rows = [r for r in rows if a["family"] is None or ipaddress.ip_address(r[0]).version == a["family"]]
-        return "\n".join(format_addr(addr, 128 if ":" in addr else 32, dev, pool) for addr, pool in rows)
+        rows = [(v, None) for v in sorted(vips, key=_key)] + [
+            (
+                la,
+                pools.get(la, {"sa_used": 0, "sa_free": 0, "sa_miss": 0})
+                if (a["stats"] or a["verbose"])
+                else None,
+            )
+            for la in sorted(st.laddrs, key=_key)
+        ]
+        rows = [
+            r
+            for r in rows
+            if a["family"] is None or ipaddress.ip_address(r[0]).version == a["family"]
+        ]
+        return "\n".join(
+            format_addr(addr, 128 if ":" in addr else 32, dev, pool) for addr, pool in rows
+        )
     addr = a["addr"]
     if a["cmd"] == "add":
         if addr in vips or addr in st.laddrs:
@@ -140,16 +165,25 @@ def _run(a: dict[str, Any], session: Any) -> str:
         return ""
     if addr in st.laddrs:
         ws = workers(session)
-        users = [f"{s['proto']} {s['vip']}:{s['vport']}" for s in ws.clients[0].services().get("services", [])
-                 if addr in s.get("laddrs", [])]
+        users = [
+            f"{s['proto']} {s['vip']}:{s['vport']}"
+            for s in ws.clients[0].services().get("services", [])
+            if addr in s.get("laddrs", [])
+        ]
         if users:
-            raise E.Conflict(f"dpip: {addr} is a local address of {', '.join(users)}: "
-                             f"`ipvsadm --del-laddr -z {addr} ...` first")
+            raise E.Conflict(
+                f"dpip: {addr} is a local address of {', '.join(users)}: "
+                f"`ipvsadm --del-laddr -z {addr} ...` first"
+            )
         del_laddrs(ctx, [addr], force=False)
         return ""
     if addr in vips:
-        entries = [e for e in st.entries if e.cookie == COOKIE_BASE and
-                   e.key in {x.key for x in _lb_owned(addr, st.layout.lb_mac, COOKIE_BASE)}]
+        entries = [
+            e
+            for e in st.entries
+            if e.cookie == COOKIE_BASE
+            and e.key in {x.key for x in _lb_owned(addr, st.layout.lb_mac, COOKIE_BASE)}
+        ]
         write_all(ctx, [(DELETE, e) for e in entries], "dpip addr del")
         return ""
     raise E.Conflict(f"dpip: {addr} is not an address of {dev}")

@@ -4,13 +4,15 @@ the switch session fdirctl uses, the workers, and all-or-nothing worker calls.
 `on_all_workers` calls one op on every worker; if one refuses or is unreachable, the workers
 already changed are put back with the undo op, so all workers end as they began.
 """
+
 from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from controller import errors as E
 from controller.workers import WorkerClient, WorkerSet
@@ -29,6 +31,7 @@ def open_session(path: str) -> Any:
     """fdirctl's own Session on this lab file (so switch access, P4Info and workers are the
     same code as `fdirctl --lab F ...`)."""
     from controller.cli import Session, build_parser
+
     return Session(build_parser().parse_args(["--lab", path, "status"]))
 
 
@@ -40,7 +43,9 @@ def tool_lock(session: Any) -> Iterator[None]:
     try:
         fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
     except OSError as e:
-        raise E.StateError(f"lab run dir {session.lab.run_dir}: {e.strerror}: is the lab running?") from None
+        raise E.StateError(
+            f"lab run dir {session.lab.run_dir}: {e.strerror}: is the lab running?"
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -54,6 +59,7 @@ def lab_ctx(session: Any) -> Any:
     NIC must answer with comes from the lab file, so `dpip addr add` and `--add-laddr`
     install ARP answers like init does."""
     import dataclasses
+
     ctx = session.ctx()
     read = ctx.state
 
@@ -62,6 +68,7 @@ def lab_ctx(session: Any) -> Any:
         if st.layout is not None and st.layout.lb_mac is None and session.lab is not None:
             st.layout = dataclasses.replace(st.layout, lb_mac=session.lab.lb_mac)
         return st
+
     ctx.state = state
     return ctx
 
@@ -73,8 +80,9 @@ def workers(session: Any) -> WorkerSet:
     return ws
 
 
-def on_all_workers(ws: WorkerSet, op: str, args: dict[str, Any],
-                   undo: Callable[[WorkerClient], None] | None) -> list[dict[str, Any]]:
+def on_all_workers(
+    ws: WorkerSet, op: str, args: dict[str, Any], undo: Callable[[WorkerClient], None] | None
+) -> list[dict[str, Any]]:
     """The op on every worker, or (after undoing the ones done) on none; returns the answers."""
     ws.check_reachable()
     done: list[WorkerClient] = []
@@ -98,6 +106,7 @@ def split_addr_port(text: str, what: str, default_port: int | None = None) -> tu
     """`10.0.0.1:80`, `[fd00::1]:80`, or (with default_port) `10.0.0.1` / `[fd00::1]`, as
     ipvsadm's parse_service/parse_dest read them; the address is returned canonical."""
     import ipaddress
+
     t = text.strip()
     port: str | None = None
     if t.startswith("["):

@@ -12,11 +12,13 @@ commands steer each residue to the queue the owning lcore polls.
              dst_port P/M skip_sw action skbedit queue_mapping Q` (iproute2 >= 5.x, skbedit
              queue_mapping on receive is hardware-only, hence skip_sw).
   tc-u32     the same with the u32 classifier (NICs such as ixgbe offload it; for kernels
-             without cls_flower): `u32 match ip dst A/32 match ip dport P M match ip protocol 6 0xff`.
+             without cls_flower):
+             `u32 match ip dst A/32 match ip dport P M match ip protocol 6 0xff`.
 
 Filters whose target port is not an lcore's (hand-made misconfigurations) are emitted as a
 comment saying so. Pure rendering: `rows_from_state` and `render` do no I/O.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -33,13 +35,13 @@ class Filter:
 
     addr: str
     addr_mask: int
-    proto: str                 # tcp | udp
+    proto: str  # tcp | udp
     port: int
     port_mask: int
     queue: int | None
     lcore: int | None
     priority: int
-    owner: str                 # "laddr 10.0.0.200", "hand-made", ...
+    owner: str  # "laddr 10.0.0.200", "hand-made", ...
 
     @property
     def version(self) -> int:
@@ -50,7 +52,9 @@ class Filter:
         return self.addr_mask == (1 << (32 if self.version == 4 else 128)) - 1
 
 
-def rows_from_state(entries: list, lcore_ports: tuple[int, ...], rx_queues: tuple[int, ...]) -> list[Filter]:
+def rows_from_state(
+    entries: list, lcore_ports: tuple[int, ...], rx_queues: tuple[int, ...]
+) -> list[Filter]:
     """Filters from the switch's fdir_v4/fdir_v6 entries (controller.entries.Entry), sorted
     by address, protocol and port value; lcore i's queue is rx_queues[i] (or i)."""
     out = []
@@ -66,10 +70,22 @@ def rows_from_state(entries: list, lcore_ports: tuple[int, ...], rx_queues: tupl
         queue = (rx_queues[lcore] if rx_queues else lcore) if lcore is not None else None
         addr = ipaddress.ip_address(a.value) if bits == 32 else ipaddress.IPv6Address(a.value)
         kind, subject, _ = e.owner
-        out.append(Filter(str(addr), a.mask if a.mask is not None else (1 << bits) - 1, proto,
-                          p.value if p else 0, (p.mask or 0) if p else 0, queue, lcore, e.priority,
-                          f"{kind} {subject}".strip()))
-    out.sort(key=lambda f: (f.version, int(ipaddress.ip_address(f.addr)), f.proto, -f.priority, f.port))
+        out.append(
+            Filter(
+                str(addr),
+                a.mask if a.mask is not None else (1 << bits) - 1,
+                proto,
+                p.value if p else 0,
+                (p.mask or 0) if p else 0,
+                queue,
+                lcore,
+                e.priority,
+                f"{kind} {subject}".strip(),
+            )
+        )
+    out.sort(
+        key=lambda f: (f.version, int(ipaddress.ip_address(f.addr)), f.proto, -f.priority, f.port)
+    )
     return out
 
 
@@ -83,8 +99,10 @@ def ethtool(f: Filter, dev: str) -> str:
     if not f.full_addr:
         inv = ~f.addr_mask & ((1 << (32 if f.version == 4 else 128)) - 1)
         ip += f" m {_mask_text(f.version, inv)}"
-    return (f"ethtool -N {dev} flow-type {ft} {ip} dst-port {f.port} "
-            f"m {~f.port_mask & 0xFFFF:#06x} action {f.queue}")
+    return (
+        f"ethtool -N {dev} flow-type {ft} {ip} dst-port {f.port} "
+        f"m {~f.port_mask & 0xFFFF:#06x} action {f.queue}"
+    )
 
 
 def rte_flow(f: Filter, port_id: int, fuzzy: bool) -> str:
@@ -94,41 +112,54 @@ def rte_flow(f: Filter, port_id: int, fuzzy: bool) -> str:
     else:
         ip = f"{ipv} dst spec {f.addr} dst mask {_mask_text(f.version, f.addr_mask)}"
     fz = " / fuzzy thresh is 4294967295" if fuzzy else ""
-    return (f"flow create {port_id} ingress pattern eth / {ip} / {f.proto} dst spec {f.port} "
-            f"dst mask {f.port_mask:#06x}{fz} / end actions queue index {f.queue} / end")
+    return (
+        f"flow create {port_id} ingress pattern eth / {ip} / {f.proto} dst spec {f.port} "
+        f"dst mask {f.port_mask:#06x}{fz} / end actions queue index {f.queue} / end"
+    )
 
 
 def tc_flower(f: Filter, dev: str, prio: int) -> str:
     proto = "ip" if f.version == 4 else "ipv6"
     ip = f.addr if f.full_addr else f"{f.addr}/{_prefix(f)}"
-    return (f"tc filter add dev {dev} ingress protocol {proto} prio {prio} flower ip_proto {f.proto} "
-            f"dst_ip {ip} dst_port {f.port}/{f.port_mask:#06x} skip_sw "
-            f"action skbedit queue_mapping {f.queue}")
+    return (
+        f"tc filter add dev {dev} ingress protocol {proto} prio {prio} flower ip_proto {f.proto} "
+        f"dst_ip {ip} dst_port {f.port}/{f.port_mask:#06x} skip_sw "
+        f"action skbedit queue_mapping {f.queue}"
+    )
 
 
 def tc_u32(f: Filter, dev: str, prio: int) -> str:
     if f.version == 4:
-        m = (f"match ip dst {f.addr}/{_prefix(f)} match ip dport {f.port} {f.port_mask:#06x} "
-             f"match ip protocol {PROTO_NUMBERS[f.proto]} 0xff")
+        m = (
+            f"match ip dst {f.addr}/{_prefix(f)} match ip dport {f.port} {f.port_mask:#06x} "
+            f"match ip protocol {PROTO_NUMBERS[f.proto]} 0xff"
+        )
         proto = "ip"
     else:
-        m = (f"match ip6 dst {f.addr}/{_prefix(f)} match ip6 dport {f.port} {f.port_mask:#06x} "
-             f"match ip6 protocol {PROTO_NUMBERS[f.proto]} 0xff")
+        m = (
+            f"match ip6 dst {f.addr}/{_prefix(f)} match ip6 dport {f.port} {f.port_mask:#06x} "
+            f"match ip6 protocol {PROTO_NUMBERS[f.proto]} 0xff"
+        )
         proto = "ipv6"
-    return (f"tc filter add dev {dev} ingress protocol {proto} prio {prio} u32 {m} skip_sw "
-            f"action skbedit queue_mapping {f.queue}")
+    return (
+        f"tc filter add dev {dev} ingress protocol {proto} prio {prio} u32 {m} skip_sw "
+        f"action skbedit queue_mapping {f.queue}"
+    )
 
 
 def _prefix(f: Filter) -> int:
     bits = 32 if f.version == 4 else 128
     inv = ~f.addr_mask & ((1 << bits) - 1)
     if inv & (inv + 1):
-        raise ValueError(f"address mask {_mask_text(f.version, f.addr_mask)} of {f.addr} is not a prefix")
+        raise ValueError(
+            f"address mask {_mask_text(f.version, f.addr_mask)} of {f.addr} is not a prefix"
+        )
     return bits - inv.bit_length()
 
 
-def render(filters: list[Filter], fmt: str, dev: str = "dpdk0", port_id: int = 0,
-           fuzzy: bool = False) -> list[str]:
+def render(
+    filters: list[Filter], fmt: str, dev: str = "dpdk0", port_id: int = 0, fuzzy: bool = False
+) -> list[str]:
     """One command per filter (plus a qdisc line first for tc); filters steering to a port
     that is no lcore's become a `#` comment naming why."""
     if fmt not in FORMATS:
@@ -138,8 +169,10 @@ def render(filters: list[Filter], fmt: str, dev: str = "dpdk0", port_id: int = 0
         out.append(f"tc qdisc add dev {dev} clsact")
     for k, f in enumerate(filters, 1):
         if f.queue is None:
-            out.append(f"# {f.owner}: {f.proto} {f.addr} port {f.port}/{f.port_mask:#06x} steers to a "
-                       f"switch port that is no lcore's: no queue to export")
+            out.append(
+                f"# {f.owner}: {f.proto} {f.addr} port {f.port}/{f.port_mask:#06x} steers to a "
+                f"switch port that is no lcore's: no queue to export"
+            )
             continue
         if fmt == "ethtool":
             out.append(ethtool(f, dev))
@@ -163,5 +196,8 @@ def cmd_export(session: object) -> tuple[dict, str, int]:
     fuzzy = lab is not None and lab.nic.fdir_mode == "signature"
     rows = rows_from_state(st.entries, st.layout.lcore_ports, rxq)
     lines = render(rows, a.format, dev, a.port_id, fuzzy)
-    return ({"format": a.format, "device": dev, "commands": lines, "filters": len(rows)},
-            "\n".join(lines), 0)
+    return (
+        {"format": a.format, "device": dev, "commands": lines, "filters": len(rows)},
+        "\n".join(lines),
+        0,
+    )

@@ -21,6 +21,7 @@ the lcore workers and, for local addresses, onto fdirctl's all-or-nothing `laddr
 Only full-NAT is modelled: -g, -m and -i are refused. `--lab FILE` (or $FDIRLAB_LAB) names
 the lab. Exit codes are fdirctl's (2 bad input, 4 conflict, 6 worker refused ...).
 """
+
 from __future__ import annotations
 
 import sys
@@ -29,20 +30,47 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controller import errors as E
-from controller.dpvs_session import (addr_port, lab_ctx, lab_path, on_all_workers, open_session,
-                                     split_addr_port, tool_lock, workers)
+from controller.dpvs_session import (
+    addr_port,
+    lab_ctx,
+    lab_path,
+    on_all_workers,
+    open_session,
+    split_addr_port,
+    tool_lock,
+    workers,
+)
 from controller.workers import WorkerSet
 from fdirlab.errors import FdirlabError
 
-VERSION = "1.9.2"                     # the DPVS ipvsadm layout this follows (IP_VS_VERSION_CODE)
+VERSION = "1.9.2"  # the DPVS ipvsadm layout this follows (IP_VS_VERSION_CODE)
 SCHEDULERS = ("rr", "wrr", "wlc")
-DEF_SCHED = "wlc"                     # DPVS ipvsadm DEF_SCHED
+DEF_SCHED = "wlc"  # DPVS ipvsadm DEF_SCHED
 
-COMMANDS = {"A": "add-service", "E": "edit-service", "D": "delete-service", "C": "clear",
-            "a": "add-server", "e": "edit-server", "d": "delete-server", "L": "list",
-            "l": "list", "Z": "zero", "P": "add-laddr", "Q": "del-laddr", "G": "get-laddr"}
-WITH_ARG = {"t": "tcp-service", "u": "udp-service", "s": "scheduler", "r": "real-server",
-            "w": "weight", "z": "laddr", "F": "ifname"}
+COMMANDS = {
+    "A": "add-service",
+    "E": "edit-service",
+    "D": "delete-service",
+    "C": "clear",
+    "a": "add-server",
+    "e": "edit-server",
+    "d": "delete-server",
+    "L": "list",
+    "l": "list",
+    "Z": "zero",
+    "P": "add-laddr",
+    "Q": "del-laddr",
+    "G": "get-laddr",
+}
+WITH_ARG = {
+    "t": "tcp-service",
+    "u": "udp-service",
+    "s": "scheduler",
+    "r": "real-server",
+    "w": "weight",
+    "z": "laddr",
+    "F": "ifname",
+}
 FLAGS = {"b": "fullnat", "g": "gatewaying", "m": "masquerading", "i": "ipip", "n": "numeric"}
 LONG_FLAGS = {"stats", "rate", "exact"}
 
@@ -78,7 +106,9 @@ def parse_argv(argv: list[str]) -> Cmd:
     def set_opt(name: str, value: str) -> None:
         if name in cmd.opts:
             raise E.BadInput(f"ipvsadm: --{name} given twice")
-        if name in ("tcp-service", "udp-service") and ({"tcp-service", "udp-service"} & cmd.opts.keys()):
+        if name in ("tcp-service", "udp-service") and (
+            {"tcp-service", "udp-service"} & cmd.opts.keys()
+        ):
             raise E.BadInput("ipvsadm: give one of -t and -u")
         cmd.opts[name] = value
 
@@ -128,8 +158,10 @@ def parse_argv(argv: list[str]) -> Cmd:
                         raise E.BadInput(f"ipvsadm: -{ch} needs a value")
                     set_opt(WITH_ARG[ch], val)
                 else:
-                    raise E.BadInput(f"ipvsadm: unknown option -{ch} (the lab models: "
-                                     f"-A -E -D -C -a -e -d -L -Z -G --add-laddr --del-laddr)")
+                    raise E.BadInput(
+                        f"ipvsadm: unknown option -{ch} (the lab models: "
+                        f"-A -E -D -C -a -e -d -L -Z -G --add-laddr --del-laddr)"
+                    )
         else:
             raise E.BadInput(f"ipvsadm: unexpected argument {a!r}")
     if not cmd.command:
@@ -141,6 +173,7 @@ def parse_argv(argv: list[str]) -> Cmd:
 
 
 # --- output (pure) ---------------------------------------------------------------------
+
 
 def largenum(i: int, exact: bool = False) -> str:
     """DPVS ipvsadm print_largenum."""
@@ -167,7 +200,9 @@ def merge(answers: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
             key = (s["proto"], s["vip"], s["vport"])
             m = out.setdefault(key, {**s, "dests": {}, "laddrs": {}})
             for d in s["dests"]:
-                md = m["dests"].setdefault((d["addr"], d["port"]), {**d, **{k: 0 for k in _COUNTERS}})
+                md = m["dests"].setdefault(
+                    (d["addr"], d["port"]), {**d, **{k: 0 for k in _COUNTERS}}
+                )
                 for k in _COUNTERS:
                     md[k] += d[k]
             for la in s["laddrs"]:
@@ -175,7 +210,9 @@ def merge(answers: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     res = []
     for key in sorted(out, key=lambda k: (k[0], _addr_key(k[1]), k[2])):
         m = out[key]
-        m["dests"] = [m["dests"][k] for k in sorted(m["dests"], key=lambda k: (_addr_key(k[0]), k[1]))]
+        m["dests"] = [
+            m["dests"][k] for k in sorted(m["dests"], key=lambda k: (_addr_key(k[0]), k[1]))
+        ]
         m["laddrs"] = [{"addr": a, "conns": n} for a, n in m["laddrs"].items()]
         res.append(m)
     return res
@@ -186,6 +223,7 @@ _COUNTERS = ("activeconns", "inactconns", "conns", "inpkts", "outpkts", "inbytes
 
 def _addr_key(a: str) -> tuple[int, int]:
     import ipaddress
+
     ip = ipaddress.ip_address(a)
     return ip.version, int(ip)
 
@@ -195,42 +233,67 @@ def _svc_name(s: dict[str, Any]) -> str:
     return name if ":" in s["vip"] else name[:33]
 
 
-def format_list(services: list[dict[str, Any]], mode: str = "", exact: bool = False,
-                rates: list[dict[str, Any]] | None = None) -> str:
+def format_list(
+    services: list[dict[str, Any]],
+    mode: str = "",
+    exact: bool = False,
+    rates: list[dict[str, Any]] | None = None,
+) -> str:
     """`ipvsadm -L -n` (mode ""), `--stats` or `--rate` (counters per second in `rates`)."""
     lines = [f"IP Virtual Server version {VERSION} (size=0)"]
     if mode == "stats":
-        lines.append(f"{'Prot LocalAddress:Port':<33} {'Conns':>8} {'InPkts':>8} {'OutPkts':>8} "
-                     f"{'InBytes':>8} {'OutBytes':>8}\n  -> RemoteAddress:Port")
+        lines.append(
+            f"{'Prot LocalAddress:Port':<33} {'Conns':>8} {'InPkts':>8} {'OutPkts':>8} "
+            f"{'InBytes':>8} {'OutBytes':>8}\n  -> RemoteAddress:Port"
+        )
     elif mode == "rate":
-        lines.append(f"{'Prot LocalAddress:Port':<33} {'CPS':>8} {'InPPS':>8} {'OutPPS':>8} "
-                     f"{'InBPS':>8} {'OutBPS':>8}\n  -> RemoteAddress:Port")
+        lines.append(
+            f"{'Prot LocalAddress:Port':<33} {'CPS':>8} {'InPPS':>8} {'OutPPS':>8} "
+            f"{'InBPS':>8} {'OutBPS':>8}\n  -> RemoteAddress:Port"
+        )
     else:
-        lines.append("Prot LocalAddress:Port Scheduler Flags\n"
-                     "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn")
+        lines.append(
+            "Prot LocalAddress:Port Scheduler Flags\n"
+            "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn"
+        )
     rate_by = {(r["proto"], r["vip"], r["vport"]): r for r in rates or []}
     for s in services:
         name = _svc_name(s)
         src = rate_by.get((s["proto"], s["vip"], s["vport"]), s) if mode == "rate" else s
         dests = src["dests"] if mode == "rate" else s["dests"]
         if mode in ("stats", "rate"):
-            tot = {k: sum(d[k] for d in dests) for k in _COUNTERS}      # copy_stats_from_dest
-            lines.append(f"{name:<33}" + "".join(largenum(tot[k], exact) for k in
-                                                  ("conns", "inpkts", "outpkts", "inbytes", "outbytes")))
+            tot = {k: sum(d[k] for d in dests) for k in _COUNTERS}  # copy_stats_from_dest
+            lines.append(
+                f"{name:<33}"
+                + "".join(
+                    largenum(tot[k], exact)
+                    for k in ("conns", "inpkts", "outpkts", "inbytes", "outbytes")
+                )
+            )
         else:
             lines.append(f"{name} {s['sched']}")
         for d in dests:
             dname = addr_port(d["addr"], d["port"])
             dname = dname if ":" in d["addr"] else dname[:28]
             if mode == "stats":
-                lines.append(f"  -> {dname:<28}" + "".join(
-                    largenum(d[k], exact) for k in ("conns", "inpkts", "outpkts", "inbytes", "outbytes")))
+                lines.append(
+                    f"  -> {dname:<28}"
+                    + "".join(
+                        largenum(d[k], exact)
+                        for k in ("conns", "inpkts", "outpkts", "inbytes", "outbytes")
+                    )
+                )
             elif mode == "rate":
-                lines.append(f"  -> {dname:<28} {d['conns']:8d} {d['inpkts']:8d} {d['outpkts']:8d}"
-                             + largenum(d["inbytes"], exact) + largenum(d["outbytes"], exact))
+                lines.append(
+                    f"  -> {dname:<28} {d['conns']:8d} {d['inpkts']:8d} {d['outpkts']:8d}"
+                    + largenum(d["inbytes"], exact)
+                    + largenum(d["outbytes"], exact)
+                )
             else:
-                lines.append(f"  -> {dname:<28} {'FullNat':<7} {d['weight']:<6} "
-                             f"{d['activeconns']:<10} {d['inactconns']:<10}")
+                lines.append(
+                    f"  -> {dname:<28} {'FullNat':<7} {d['weight']:<6} "
+                    f"{d['activeconns']:<10} {d['inactconns']:<10}"
+                )
     return "\n".join(lines)
 
 
@@ -244,22 +307,35 @@ def format_laddrs(services: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def rates(before: list[dict[str, Any]], after: list[dict[str, Any]], seconds: float) -> list[dict[str, Any]]:
+def rates(
+    before: list[dict[str, Any]], after: list[dict[str, Any]], seconds: float
+) -> list[dict[str, Any]]:
     """Per-second differences of two merged samples (ipvsadm --rate: cps, pps, Bps)."""
-    old = {(s["proto"], s["vip"], s["vport"], d["addr"], d["port"]): d
-           for s in before for d in s["dests"]}
+    old = {
+        (s["proto"], s["vip"], s["vport"], d["addr"], d["port"]): d
+        for s in before
+        for d in s["dests"]
+    }
     out = []
     for s in after:
         ds = []
         for d in s["dests"]:
             o = old.get((s["proto"], s["vip"], s["vport"], d["addr"], d["port"]), {})
-            ds.append({**d, **{k: max(0, round((d[k] - o.get(k, 0)) / seconds))
-                               for k in ("conns", "inpkts", "outpkts", "inbytes", "outbytes")}})
+            ds.append(
+                {
+                    **d,
+                    **{
+                        k: max(0, round((d[k] - o.get(k, 0)) / seconds))
+                        for k in ("conns", "inpkts", "outpkts", "inbytes", "outbytes")
+                    },
+                }
+            )
         out.append({**s, "dests": ds})
     return out
 
 
 # --- doing it ----------------------------------------------------------------------------
+
 
 def _stats(ws: WorkerSet) -> list[dict[str, Any]]:
     return merge([c.call("ipvs_stats")["services"] for c in ws.clients])
@@ -310,12 +386,15 @@ def _run(cmd: Cmd, session: Any) -> str:
             t0 = time.monotonic()
             time.sleep(1.0)
             after = _only(_stats(ws), svc)
-            return format_list(after, "rate", "exact" in cmd.flags,
-                               rates(services, after, time.monotonic() - t0))
+            return format_list(
+                after, "rate", "exact" in cmd.flags, rates(services, after, time.monotonic() - t0)
+            )
         return format_list(services, "stats" if "stats" in cmd.flags else "", "exact" in cmd.flags)
     if c == "clear":
         for s in _stats(ws):
-            on_all_workers(ws, "service_del", {"vip": s["vip"], "vport": s["vport"], "proto": s["proto"]}, None)
+            on_all_workers(
+                ws, "service_del", {"vip": s["vip"], "vport": s["vport"], "proto": s["proto"]}, None
+            )
         return ""
     proto, vip, vport = _need_service(cmd)
     key = {"vip": vip, "vport": vport, "proto": proto}
@@ -324,15 +403,24 @@ def _run(cmd: Cmd, session: Any) -> str:
         if sched is None:
             raise E.BadInput("ipvsadm: --edit-service needs -s SCHEDULER")
         if sched not in SCHEDULERS:
-            raise E.BadInput(f"ipvsadm: scheduler {sched!r}: the lab's workers implement "
-                             f"{', '.join(SCHEDULERS)}")
+            raise E.BadInput(
+                f"ipvsadm: scheduler {sched!r}: the lab's workers implement {', '.join(SCHEDULERS)}"
+            )
         if c == "add-service":
-            on_all_workers(ws, "svc_add", {**key, "sched": sched},
-                           lambda w: w.call("service_del", **key) and None)
+            on_all_workers(
+                ws,
+                "svc_add",
+                {**key, "sched": sched},
+                lambda w: w.call("service_del", **key) and None,
+            )
         else:
             old = _only(_stats(ws), (proto, vip, vport))[0]["sched"]
-            on_all_workers(ws, "svc_edit", {**key, "sched": sched},
-                           lambda w: w.call("svc_edit", **key, sched=old) and None)
+            on_all_workers(
+                ws,
+                "svc_edit",
+                {**key, "sched": sched},
+                lambda w: w.call("svc_edit", **key, sched=old) and None,
+            )
         return ""
     if c == "delete-service":
         _only(_stats(ws), (proto, vip, vport))
@@ -346,23 +434,36 @@ def _run(cmd: Cmd, session: Any) -> str:
             raise E.BadInput(f"ipvsadm: -r {cmd.opts['real-server']}: not the family of VIP {vip}")
         weight = _weight(cmd)
         dkey = {**key, "addr": raddr, "port": rport}
+        where = f"{proto} {addr_port(vip, vport)}"
         svc = _only(_stats(ws), (proto, vip, vport))[0]
         cur = next((d for d in svc["dests"] if (d["addr"], d["port"]) == (raddr, rport)), None)
         if c == "add-server":
-            on_all_workers(ws, "dest_add", {**dkey, "weight": 1 if weight is None else weight},
-                           lambda w: w.call("dest_del", **dkey) and None)
+            on_all_workers(
+                ws,
+                "dest_add",
+                {**dkey, "weight": 1 if weight is None else weight},
+                lambda w: w.call("dest_del", **dkey) and None,
+            )
         elif c == "edit-server":
             if cur is None:
-                raise E.Conflict(f"ipvsadm: no server {addr_port(raddr, rport)} in {proto} {addr_port(vip, vport)}")
+                raise E.Conflict(f"ipvsadm: no server {addr_port(raddr, rport)} in {where}")
             if weight is None:
                 return ""
-            on_all_workers(ws, "dest_edit", {**dkey, "weight": weight},
-                           lambda w: w.call("dest_edit", **dkey, weight=cur["weight"]) and None)
+            on_all_workers(
+                ws,
+                "dest_edit",
+                {**dkey, "weight": weight},
+                lambda w: w.call("dest_edit", **dkey, weight=cur["weight"]) and None,
+            )
         else:
             if cur is None:
-                raise E.Conflict(f"ipvsadm: no server {addr_port(raddr, rport)} in {proto} {addr_port(vip, vport)}")
-            on_all_workers(ws, "dest_del", dkey,
-                           lambda w: w.call("dest_add", **dkey, weight=cur["weight"]) and None)
+                raise E.Conflict(f"ipvsadm: no server {addr_port(raddr, rport)} in {where}")
+            on_all_workers(
+                ws,
+                "dest_del",
+                dkey,
+                lambda w: w.call("dest_add", **dkey, weight=cur["weight"]) and None,
+            )
         return ""
     if c in ("add-laddr", "del-laddr"):
         return _laddr(cmd, session, ws, key)
@@ -381,6 +482,7 @@ def _weight(cmd: Cmd) -> int | None:
 def _laddr(cmd: Cmd, session: Any, ws: WorkerSet, key: dict[str, Any]) -> str:
     from controller.laddr_ops import add_laddrs, del_laddrs
     from controller.rules import canonical_ip
+
     if "laddr" not in cmd.opts:
         raise E.BadInput(f"ipvsadm: --{cmd.command} needs -z LADDR")
     lip = canonical_ip(cmd.opts["laddr"], "-z")
@@ -399,28 +501,35 @@ def _laddr(cmd: Cmd, session: Any, ws: WorkerSet, key: dict[str, Any]) -> str:
     largs = {**key, "laddr": lip}
     if cmd.command == "add-laddr":
         if have:
-            raise E.Conflict(f"ipvsadm: {lip} is already a local address of {key['proto']} "
-                             f"{addr_port(key['vip'], key['vport'])}")
+            raise E.Conflict(
+                f"ipvsadm: {lip} is already a local address of {key['proto']} "
+                f"{addr_port(key['vip'], key['vport'])}"
+            )
         if not present:
-            add_laddrs(ctx, [lip])                   # filters, then every worker's sa_pool
+            add_laddrs(ctx, [lip])  # filters, then every worker's sa_pool
         try:
-            on_all_workers(ws, "service_laddr_add", largs,
-                           lambda w: w.call("svc_laddr_del", **largs) and None)
+            on_all_workers(
+                ws, "service_laddr_add", largs, lambda w: w.call("svc_laddr_del", **largs) and None
+            )
         except E.ControllerError:
             if not present:
                 del_laddrs(ctx, [lip], force=True)
             raise
         return ""
     if not have:
-        raise E.Conflict(f"ipvsadm: {lip} is not a local address of {key['proto']} "
-                         f"{addr_port(key['vip'], key['vport'])}")
-    on_all_workers(ws, "svc_laddr_del", largs, lambda w: w.call("service_laddr_add", **largs) and None)
+        raise E.Conflict(
+            f"ipvsadm: {lip} is not a local address of {key['proto']} "
+            f"{addr_port(key['vip'], key['vport'])}"
+        )
+    on_all_workers(
+        ws, "svc_laddr_del", largs, lambda w: w.call("service_laddr_add", **largs) and None
+    )
     still_used = any(la["addr"] == lip for s in _stats(ws) for la in s["laddrs"])
     if present and not still_used:
         try:
-            del_laddrs(ctx, [lip], force=False)      # pools (refused while conns hold them), filters
+            del_laddrs(ctx, [lip], force=False)  # pools (refused while conns hold them), filters
         except E.WorkerError:
-            pass                                     # conns still hold it: it stays for them
+            pass  # conns still hold it: it stays for them
     return ""
 
 

@@ -25,6 +25,7 @@ What maps to what (DPVS source in brackets):
       need it, so it only selects the mode when there are no filters.
 Everything else is listed, with its line, in one warning.
 """
+
 from __future__ import annotations
 
 import re
@@ -34,18 +35,29 @@ from typing import Any
 
 from fdirlab.errors import FdirlabError
 
-DPVS_REDIRECT_RING_SIZE = 2048            # DPVS ip_vs_redirect.c
-DPVS_MAX_SLAVES = 64                      # sa_pool.c: sa_lcore_mask is 64 bits
-DPVS_MAX_QUEUES = 16                      # dpvs.conf.items: queue_number <16, 0-16>
+DPVS_REDIRECT_RING_SIZE = 2048  # DPVS ip_vs_redirect.c
+DPVS_MAX_SLAVES = 64  # sa_pool.c: sa_lcore_mask is 64 bits
+DPVS_MAX_QUEUES = 16  # dpvs.conf.items: queue_number <16, 0-16>
 RSS_TYPES = ("all", "ip", "tcp", "udp", "sctp", "ether", "port", "tunnel")
 FDIR_MODES = ("none", "signature", "perfect", "perfect_mac_vlan", "perfect_tunnel")
 FDIR_PBALLOC = ("64k", "128k", "256k")
 FDIR_STATUS = ("close", "matched", "always")
 WORKER_TYPES = ("master", "slave", "kni")
-TIMEOUT_MIN, TIMEOUT_MAX = 1, 31535999    # dpvs.conf.items <1-31535999>
+TIMEOUT_MIN, TIMEOUT_MAX = 1, 31535999  # dpvs.conf.items <1-31535999>
 # DPVS tcp timeout keys the lab's workers have (lcore/tcp_state.py Timeouts); `last` is not one
-TCP_TIMEOUTS = ("none", "established", "syn_sent", "syn_recv", "fin_wait", "time_wait", "close",
-                "close_wait", "last_ack", "listen", "synack")
+TCP_TIMEOUTS = (
+    "none",
+    "established",
+    "syn_sent",
+    "syn_recv",
+    "fin_wait",
+    "time_wait",
+    "close",
+    "close_wait",
+    "last_ack",
+    "listen",
+    "synack",
+)
 DEFAULT_DEVICE = "dpdk0"
 
 
@@ -141,12 +153,13 @@ def parse(text: str, source: str = "dpvs.conf") -> tuple[Node, ...]:
 
 # --- mapping --------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Worker:
     name: str
     type: str
     cpu_id: int
-    rx_queues: dict[str, tuple[int, ...]]    # device -> rx queue ids
+    rx_queues: dict[str, tuple[int, ...]]  # device -> rx queue ids
     line: int
 
 
@@ -166,12 +179,16 @@ class DpvsLab:
         if not self.unmodelled:
             return None
         groups: dict[str, list[str]] = {}
-        for item in self.unmodelled:          # "path (line N)": one entry per path
+        for item in self.unmodelled:  # "path (line N)": one entry per path
             path, _, line = item.rpartition(" (line ")
             groups.setdefault(path, []).append(line.rstrip(")"))
-        parts = [f"{p} (line{'s' if len(ls) > 1 else ''} {', '.join(ls)})" for p, ls in groups.items()]
-        return (f"{self.source}: {len(parts)} key(s) the lab does not model "
-                f"(parsed, no effect): " + ", ".join(parts))
+        parts = [
+            f"{p} (line{'s' if len(ls) > 1 else ''} {', '.join(ls)})" for p, ls in groups.items()
+        ]
+        return (
+            f"{self.source}: {len(parts)} key(s) the lab does not model "
+            f"(parsed, no effect): " + ", ".join(parts)
+        )
 
 
 class _Mapper:
@@ -286,12 +303,16 @@ def map_conf(nodes: tuple[Node, ...], source: str = "dpvs.conf", name: str = "dp
     if rss != "all":
         m.notes.append(f"rss {rss}: the lab's NIC hashes the 5-tuple (crc32) for every rss type")
     if status != "matched":
-        m.notes.append(f"fdir status {status}: reporting the match in the mbuf has no effect in the lab")
+        m.notes.append(
+            f"fdir status {status}: reporting the match in the mbuf has no effect in the lab"
+        )
 
     # --- workers ----------------------------------------------------------------------
     wdefs = top.get("worker_defs")
     if wdefs is None:
-        raise DpvsConfError(f"{source}: worker_defs: missing: the lab needs at least one slave worker")
+        raise DpvsConfError(
+            f"{source}: worker_defs: missing: the lab needs at least one slave worker"
+        )
     workers: list[Worker] = []
     seen_cpu: dict[int, int] = {}
     for w in m.block(wdefs):
@@ -306,17 +327,25 @@ def map_conf(nodes: tuple[Node, ...], source: str = "dpvs.conf", name: str = "dp
             elif item.key == "cpu_id":
                 cpu = m.integer(item, 0, 1023)
                 if cpu in seen_cpu:
-                    raise m.bad(item, str(cpu), f"cpu id already used by the worker on line {seen_cpu[cpu]}")
+                    raise m.bad(
+                        item, str(cpu), f"cpu id already used by the worker on line {seen_cpu[cpu]}"
+                    )
                 seen_cpu[cpu] = item.line
             elif item.key == "port":
                 if len(item.args) != 1:
-                    raise m.bad(item, " ".join(item.args) or "(nothing)", "expected one device name")
+                    raise m.bad(
+                        item, " ".join(item.args) or "(nothing)", "expected one device name"
+                    )
                 for q in m.block(item):
                     if q.key == "rx_queue_ids":
                         ids = []
                         for t in q.args:
                             if not re.fullmatch(r"\d+", t) or int(t) >= DPVS_MAX_QUEUES:
-                                raise m.bad(q, " ".join(q.args), f"queue id {t!r} is not 0-{DPVS_MAX_QUEUES - 1}")
+                                raise m.bad(
+                                    q,
+                                    " ".join(q.args),
+                                    f"queue id {t!r} is not 0-{DPVS_MAX_QUEUES - 1}",
+                                )
                             ids.append(int(t))
                         if not ids:
                             raise m.bad(q, "(nothing)", "expected queue ids")
@@ -333,7 +362,9 @@ def map_conf(nodes: tuple[Node, ...], source: str = "dpvs.conf", name: str = "dp
             continue
         if device not in queues:
             raise m.bad(w, wname, f"slave worker has no `port {device} {{ rx_queue_ids ... }}`")
-        workers.append(Worker(wname, wtype, cpu, {d: ids for d, (ids, _) in queues.items()}, w.line))
+        workers.append(
+            Worker(wname, wtype, cpu, {d: ids for d, (ids, _) in queues.items()}, w.line)
+        )
         for d in queues:
             if d != device and d not in other_devices:
                 other_devices.append(d)
@@ -342,14 +373,22 @@ def map_conf(nodes: tuple[Node, ...], source: str = "dpvs.conf", name: str = "dp
         used = {q: wk.name for wk in workers[:-1] for q in wk.rx_queues.get(device, ())}
         for q in workers[-1].rx_queues[device]:
             if q in used:
-                raise m.bad(workers_q_node, " ".join(workers_q_node.args),
-                            f"rx queue {q} of {device} is already worker {used[q]}'s")
+                raise m.bad(
+                    workers_q_node,
+                    " ".join(workers_q_node.args),
+                    f"rx queue {q} of {device} is already worker {used[q]}'s",
+                )
     if not workers:
-        raise DpvsConfError(f"{source}:{wdefs.line}: worker_defs: no slave worker (type slave): "
-                            f"the lab needs at least one")
+        raise DpvsConfError(
+            f"{source}:{wdefs.line}: worker_defs: no slave worker (type slave): "
+            f"the lab needs at least one"
+        )
     if len(workers) > DPVS_MAX_SLAVES:
-        raise DpvsConfError(f"{source}:{workers[DPVS_MAX_SLAVES].line}: worker: "
-                            f"{workers[DPVS_MAX_SLAVES].name}: DPVS supports at most {DPVS_MAX_SLAVES} slave workers")
+        raise DpvsConfError(
+            f"{source}:{workers[DPVS_MAX_SLAVES].line}: worker: "
+            f"{workers[DPVS_MAX_SLAVES].name}: DPVS supports at most {DPVS_MAX_SLAVES} "
+            f"slave workers"
+        )
     workers.sort(key=lambda wk: wk.cpu_id)
     all_q = sorted(q for wk in workers for q in wk.rx_queues[device])
     if rx_qn is not None:
@@ -357,15 +396,21 @@ def map_conf(nodes: tuple[Node, ...], source: str = "dpvs.conf", name: str = "dp
         if all_q and all_q[-1] >= qn:
             raise m.bad(node, str(qn), f"the slave workers use rx queue {all_q[-1]} of {device}")
     if all_q != list(range(len(all_q))):
-        m.notes.append(f"rx queues of {device} {all_q} do not start at 0 or are not continuous "
-                       f"(DPVS requires both)")
+        m.notes.append(
+            f"rx queues of {device} {all_q} do not start at 0 or are not continuous "
+            f"(DPVS requires both)"
+        )
     multi = [wk.name for wk in workers if len(wk.rx_queues[device]) > 1]
     if multi:
-        m.notes.append(f"workers {', '.join(multi)} have several rx queues: each lcore gets one NIC "
-                       f"port in the lab, filters steer to the first queue (DPVS netif_get_queue)")
+        m.notes.append(
+            f"workers {', '.join(multi)} have several rx queues: each lcore gets one NIC "
+            f"port in the lab, filters steer to the first queue (DPVS netif_get_queue)"
+        )
     if other_devices:
-        m.notes.append(f"the lab is one-armed: devices {', '.join(other_devices)} are not modelled, "
-                       f"only {device}")
+        m.notes.append(
+            f"the lab is one-armed: devices {', '.join(other_devices)} are not modelled, "
+            f"only {device}"
+        )
 
     # --- sa_pool ----------------------------------------------------------------------
     pool_hash, flow_enable = 16, True
@@ -390,9 +435,11 @@ def map_conf(nodes: tuple[Node, ...], source: str = "dpvs.conf", name: str = "dp
                         redirect = m.on_off(item)
                     elif item.key == "conn_init_timeout":
                         t = m.integer(item, TIMEOUT_MIN, TIMEOUT_MAX)
-                        m.notes.append(f"conn_init_timeout {t}: a new conn's timer until its first "
-                                       f"state change; the workers change state in the step that "
-                                       f"creates the conn (as DPVS dp_vs_in does), so it never fires")
+                        m.notes.append(
+                            f"conn_init_timeout {t}: a new conn's timer until its first "
+                            f"state change; the workers change state in the step that "
+                            f"creates the conn (as DPVS dp_vs_in does), so it never fires"
+                        )
                     else:
                         m.skip(item, "ipvs_defs.conn.")
             elif sec.key in ("tcp", "udp"):
@@ -424,25 +471,43 @@ def map_conf(nodes: tuple[Node, ...], source: str = "dpvs.conf", name: str = "dp
     if filters:
         steering = "fdir"
         if redirect:
-            m.notes.append("redirect on: flow-director filters bring every reply to its lcore, so "
-                           "the redirect rings would stay empty; the lab runs fdir")
+            m.notes.append(
+                "redirect on: flow-director filters bring every reply to its lcore, so "
+                "the redirect rings would stay empty; the lab runs fdir"
+            )
     elif redirect:
         steering = "handoff"
-        m.notes.append(f"redirect on without filters: DPVS's redirect (global conn lookup, "
-                       f"{DPVS_REDIRECT_RING_SIZE}-deep ring per lcore pair) = the lab's handoff mode "
-                       f"with {DPVS_REDIRECT_RING_SIZE}-deep rings")
+        m.notes.append(
+            f"redirect on without filters: DPVS's redirect (global conn lookup, "
+            f"{DPVS_REDIRECT_RING_SIZE}-deep ring per lcore pair) = the lab's handoff mode "
+            f"with {DPVS_REDIRECT_RING_SIZE}-deep rings"
+        )
     else:
         steering = "rss"
-        m.notes.append("no flow-director filters and redirect off: replies land where RSS puts them "
-                       "(the failure DPVS users see on NICs without fdir)")
+        m.notes.append(
+            "no flow-director filters and redirect off: replies land where RSS puts them "
+            "(the failure DPVS users see on NICs without fdir)"
+        )
 
     lab: dict[str, Any] = {
-        "lab": {"name": name, "steering": steering, "scheme": "lsb",
-                "rs_listen": ["tcp:80", "tcp:8080", "udp:53", "udp:5353"]},
-        "lcores": {"count": len(workers), "pool_hash_size": pool_hash,
-                   "rx_queues": [wk.rx_queues[device][0] for wk in workers]},
-        "nic": {"device": device, "rss": rss, "fdir_mode": fdir_mode if filters else "none",
-                "fdir_pballoc": pballoc, "fdir_status": status},
+        "lab": {
+            "name": name,
+            "steering": steering,
+            "scheme": "lsb",
+            "rs_listen": ["tcp:80", "tcp:8080", "udp:53", "udp:5353"],
+        },
+        "lcores": {
+            "count": len(workers),
+            "pool_hash_size": pool_hash,
+            "rx_queues": [wk.rx_queues[device][0] for wk in workers],
+        },
+        "nic": {
+            "device": device,
+            "rss": rss,
+            "fdir_mode": fdir_mode if filters else "none",
+            "fdir_pballoc": pballoc,
+            "fdir_status": status,
+        },
         "laddrs": {"addrs": []},
         "services": [],
     }
@@ -454,6 +519,12 @@ def map_conf(nodes: tuple[Node, ...], source: str = "dpvs.conf", name: str = "dp
         lab["clients"] = [{"ip6": ""}, {"ip6": ""}]
         lab["servers"] = [{"ip6": ""}, {"ip6": ""}]
         m.notes.append("ipv6_defs disable on: the lab's hosts get no IPv6 addresses")
-    m.notes.insert(0, "lcores: " + ", ".join(
-        f"{i}={wk.name}(cpu {wk.cpu_id}, rx queue {wk.rx_queues[device][0]})" for i, wk in enumerate(workers)))
+    m.notes.insert(
+        0,
+        "lcores: "
+        + ", ".join(
+            f"{i}={wk.name}(cpu {wk.cpu_id}, rx queue {wk.rx_queues[device][0]})"
+            for i, wk in enumerate(workers)
+        ),
+    )
     return DpvsLab(lab, workers, m.unmodelled, m.notes, source)

@@ -354,7 +354,8 @@ def parse_lab(data: dict[str, Any], source: str = "<defaults>") -> Lab:
     for k, item in enumerate(lab.get("rs_listen", list, [])):
         m = re.fullmatch(r"(tcp|udp):(\d{1,5})", item) if isinstance(item, str) else None
         if not m or not 1 <= int(m.group(2)) <= 65535:
-            raise LabConfigError(f"lab.rs_listen[{k}] = {item!r}: expected \"tcp:PORT\" or \"udp:PORT\"")
+            raise LabConfigError(f"lab.rs_listen[{k}] = {item!r}: expected "
+                                 f"\"tcp:PORT\" or \"udp:PORT\"")
         rs_listen.append((m.group(1), int(m.group(2))))
     lab.done()
 
@@ -378,7 +379,8 @@ def parse_lab(data: dict[str, Any], source: str = "<defaults>") -> Lab:
         raise LabConfigError(f"lcores.rx_queues = {rxq!r}: {len(rxq)} queues for {count} lcores")
     if len(set(rxq)) != len(rxq):
         raise LabConfigError(f"lcores.rx_queues = {rxq!r}: a queue belongs to one lcore")
-    depth = _int("lcores.handoff_depth", lc.get("handoff_depth", int, DEFAULT_HANDOFF_DEPTH), 1, 65536)
+    depth = _int("lcores.handoff_depth",
+                 lc.get("handoff_depth", int, DEFAULT_HANDOFF_DEPTH), 1, 65536)
     lc.done()
     lcores = LcoreConfig(count, low, high, hsz, tuple(rxq), depth)
     nr = _Reader(top.get("nic", dict, {}), "nic")

@@ -15,10 +15,12 @@ names) and returns the reply's fields; a bad value raises ConfigError and change
                             laddrs: [{addr, conns}]}]}
   {"op":"ipvs_zero"} or with vip, vport, proto: zero the --stats counters
 """
+
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from lcore.datapath import PROTOS, Datapath, _check_port
 from lcore.errors import ConfigError
@@ -63,7 +65,9 @@ def svc_edit(dp: Datapath, req: dict[str, Any]) -> dict[str, Any]:
     return {"service": svc.describe()}
 
 
-def _dest(svc: Service, req: dict[str, Any]) -> tuple[int | None, ipaddress.IPv4Address | ipaddress.IPv6Address, int]:
+def _dest(
+    svc: Service, req: dict[str, Any]
+) -> tuple[int | None, ipaddress.IPv4Address | ipaddress.IPv6Address, int]:
     a = parse_addr(req["addr"], "server addr")
     if a.version != ipaddress.ip_address(svc.vip).version:
         raise ConfigError(f"server {a} is IPv{a.version} but vip {svc.vip} is not")
@@ -79,7 +83,9 @@ def dest_add(dp: Datapath, req: dict[str, Any]) -> dict[str, Any]:
     i, a, port = _dest(svc, req)
     weight = check_weight(req.get("weight", 1))
     if i is not None:
-        raise ConfigError(f"server {_ap(str(a), port)} of {req['proto']} {svc.vip}:{svc.vport} exists")
+        raise ConfigError(
+            f"server {_ap(str(a), port)} of {req['proto']} {svc.vip}:{svc.vport} exists"
+        )
     svc.dests.append(Dest(str(a), a.packed, port, weight))
     return {"service": svc.describe()}
 
@@ -111,7 +117,9 @@ def svc_laddr_del(dp: Datapath, req: dict[str, Any]) -> dict[str, Any]:
     svc = dp._service(req["vip"], req["vport"], req["proto"])
     a = parse_addr(req["laddr"], "laddr")
     if a.packed not in svc.laddrs:
-        raise ConfigError(f"laddr {a} is not a local address of {req['proto']} {svc.vip}:{svc.vport}")
+        raise ConfigError(
+            f"laddr {a} is not a local address of {req['proto']} {svc.vip}:{svc.vport}"
+        )
     svc.del_laddr(a.packed)
     return {"laddrs": list(svc.laddr_names)}
 
@@ -131,12 +139,25 @@ def ipvs_stats(dp: Datapath, req: dict[str, Any]) -> dict[str, Any]:
     out = []
     for svc in dp.services.values():
         d = svc.describe()
-        d["dests"] = [{"addr": x.addr, "port": x.port, "weight": x.weight,
-                       "activeconns": active.get(id(x), 0), "inactconns": inact.get(id(x), 0),
-                       "conns": x.total_conns, "inpkts": x.inpkts, "outpkts": x.outpkts,
-                       "inbytes": x.inbytes, "outbytes": x.outbytes} for x in svc.dests]
-        d["laddrs"] = [{"addr": name, "conns": per_laddr.get((id(svc), packed), 0)}
-                       for name, packed in zip(svc.laddr_names, svc.laddrs)]
+        d["dests"] = [
+            {
+                "addr": x.addr,
+                "port": x.port,
+                "weight": x.weight,
+                "activeconns": active.get(id(x), 0),
+                "inactconns": inact.get(id(x), 0),
+                "conns": x.total_conns,
+                "inpkts": x.inpkts,
+                "outpkts": x.outpkts,
+                "inbytes": x.inbytes,
+                "outbytes": x.outbytes,
+            }
+            for x in svc.dests
+        ]
+        d["laddrs"] = [
+            {"addr": name, "conns": per_laddr.get((id(svc), packed), 0)}
+            for name, packed in zip(svc.laddr_names, svc.laddrs, strict=True)
+        ]
         out.append(d)
     return {"services": out}
 
@@ -144,8 +165,11 @@ def ipvs_stats(dp: Datapath, req: dict[str, Any]) -> dict[str, Any]:
 def ipvs_zero(dp: Datapath, req: dict[str, Any]) -> dict[str, Any]:
     if req.keys() & SVC and not SVC <= req.keys():
         raise ConfigError("ipvs_zero needs all of vip, vport, proto, or none")
-    svcs = [dp._service(req["vip"], req["vport"], req["proto"])] if SVC <= req.keys() \
+    svcs = (
+        [dp._service(req["vip"], req["vport"], req["proto"])]
+        if SVC <= req.keys()
         else list(dp.services.values())
+    )
     for svc in svcs:
         for x in svc.dests:
             x.total_conns = x.inpkts = x.outpkts = x.inbytes = x.outbytes = 0
@@ -157,5 +181,12 @@ def _ap(addr: str, port: int) -> str:
 
 
 HANDLERS: dict[str, Callable[[Datapath, dict[str, Any]], dict[str, Any]]] = {
-    "svc_add": svc_add, "svc_edit": svc_edit, "dest_add": dest_add, "dest_edit": dest_edit,
-    "dest_del": dest_del, "svc_laddr_del": svc_laddr_del, "ipvs_stats": ipvs_stats, "ipvs_zero": ipvs_zero}
+    "svc_add": svc_add,
+    "svc_edit": svc_edit,
+    "dest_add": dest_add,
+    "dest_edit": dest_edit,
+    "dest_del": dest_del,
+    "svc_laddr_del": svc_laddr_del,
+    "ipvs_stats": ipvs_stats,
+    "ipvs_zero": ipvs_zero,
+}

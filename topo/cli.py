@@ -1,6 +1,7 @@
 """The lab's Mininet prompt with DPVS's tools: `ipvsadm ...` and `dpip ...` typed at
 `mininet>` act on this lab exactly as the console scripts do in a shell with --lab
 (controller/ipvsadm.py, controller/dpip.py), so a DPVS runbook runs unchanged."""
+
 from __future__ import annotations
 
 import shlex
@@ -25,15 +26,20 @@ class LabCLI(CLI):
         except ValueError as e:
             print(f"{module.rsplit('.', 1)[-1]}: {e}")
             return 2
-        res = subprocess.run([PYTHON, "-m", module, "--lab", self.lab_file, *args],
-                             capture_output=True, text=True, env=self.env)
+        res = subprocess.run(
+            [PYTHON, "-m", module, "--lab", self.lab_file, *args],
+            capture_output=True,
+            text=True,
+            env=self.env,
+        )
         out = (res.stdout + res.stderr).rstrip("\n")
         if out:
             print(out)
         return res.returncode
 
     def do_ipvsadm(self, line: str) -> None:
-        """DPVS ipvsadm on this lab: -A/-E/-D/-C, -a/-e/-d, --add-laddr/--del-laddr, -G, -L -n [--stats|--rate], -Z."""
+        """DPVS ipvsadm on this lab: -A/-E/-D/-C, -a/-e/-d, --add-laddr/--del-laddr, -G,
+        -L -n [--stats|--rate], -Z."""
         self._tool("controller.ipvsadm", line)
 
     def do_dpip(self, line: str) -> None:
@@ -46,6 +52,7 @@ class LabCLI(CLI):
         a static neighbour entry on every client and real server (as the lab does at start)."""
         from controller.dpip import parse_argv
         from fdirlab.lab_config import load_lab
+
         try:
             a = parse_argv(shlex.split(line))
         except Exception:  # noqa: BLE001 - the tool already said what was wrong
@@ -57,7 +64,9 @@ class LabCLI(CLI):
             host = self.mn[h.name]
             intf = host.defaultIntf().name
             if a["cmd"] == "add":
-                host.cmd(f"ip -6 neigh replace {a['addr']} lladdr {lab.lb_mac} dev {intf} nud permanent")
+                host.cmd(
+                    f"ip -6 neigh replace {a['addr']} lladdr {lab.lb_mac} dev {intf} nud permanent"
+                )
             else:
                 host.cmd(f"ip -6 neigh del {a['addr']} dev {intf}")
 

@@ -235,17 +235,20 @@ class LabRun:
         if udp:
             lines.append(f"        {c} sh -c 'echo hi | nc -u -w1 {udp.vip} {udp.vport}'")
         if lab.vips:
-            lines.append(f"        {c} {PYTHON} -m topo.traffic --vip {web.vip if web else lab.vips[0]} --count 200")
+            vip = web.vip if web else lab.vips[0]
+            lines.append(f"        {c} {PYTHON} -m topo.traffic --vip {vip} --count 200")
         else:
             sub = lab.subnet.split("/")[0].rsplit(".", 2)[0]
             lines += ["  no services yet: configure it as in DPVS, at this prompt, e.g.",
                       f"        dpip addr add {sub}.0.100/32 dev {lab.nic.device}",
                       f"        ipvsadm -A -t {sub}.0.100:80 -s rr",
                       f"        ipvsadm -a -t {sub}.0.100:80 -r {lab.servers[0].ip}:80 -b",
-                      f"        ipvsadm --add-laddr -z {sub}.0.200 -t {sub}.0.100:80 -F {lab.nic.device}",
+                      f"        ipvsadm --add-laddr -z {sub}.0.200 -t {sub}.0.100:80 "
+                      f"-F {lab.nic.device}",
                       "        ipvsadm -ln --stats;  ipvsadm -G;  dpip -s addr show"]
         lines += [
-                  f"  at this prompt or in another shell (fdirctl, ipvsadm, dpip are in {Path(PYTHON).parent}):",
+                  f"  at this prompt or in another shell (fdirctl, ipvsadm, dpip are in "
+                  f"{Path(PYTHON).parent}):",
                   f"        sh fdirctl --lab {self.run_dir / 'lab.toml'} show fdir   (also: stats, doctor, laddr list)",
                   f"  logs: {self.log_dir}" + (f"   pcaps: {self.pcap_dir}" if self.pcap_dir else ""),
                   "  configured with: " + "; ".join(self.fdirctl_log),

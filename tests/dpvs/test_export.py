@@ -1,6 +1,7 @@
 """fdirctl export: golden renderings for ethtool and DPDK testpmd checked against their
 documented grammar, and the tc rendering checked by the Linux kernel itself (root): applied
 to a veth in software mode, one frame per residue, per-filter hit counts from `tc -s`."""
+
 from __future__ import annotations
 
 import re
@@ -27,8 +28,10 @@ def filters(n: int, rx_queues: tuple[int, ...] = (), addrs=(LADDR,)) -> list[X.F
 # --- golden: ethtool --------------------------------------------------------------------
 
 # ethtool(8) -N: flow-type tcp4|udp4|tcp6|udp6, dst-ip ADDR [m MASK], dst-port N [m N], action N
-ETHTOOL_RE = re.compile(r"^ethtool -N (\S+) flow-type (tcp4|udp4|tcp6|udp6) dst-ip (\S+)(?: m (\S+))? "
-                        r"dst-port (\d+) m (0x[0-9a-f]{4}) action (\d+)$")
+ETHTOOL_RE = re.compile(
+    r"^ethtool -N (\S+) flow-type (tcp4|udp4|tcp6|udp6) dst-ip (\S+)(?: m (\S+))? "
+    r"dst-port (\d+) m (0x[0-9a-f]{4}) action (\d+)$"
+)
 
 
 def test_ethtool_golden_mask_is_bits_to_ignore():
@@ -61,18 +64,24 @@ def test_ethtool_semantics_match_the_filters():
 # --- golden: DPDK testpmd flow create -----------------------------------------------------
 
 # testpmd: flow create {port} [ingress] pattern {item} [/ {item}]... / end actions {action} / end
-TESTPMD_RE = re.compile(r"^flow create (\d+) ingress pattern eth / (ipv4|ipv6) dst is (\S+) / (tcp|udp) "
-                        r"dst spec (\d+) dst mask (0x[0-9a-f]{4})( / fuzzy thresh is 4294967295)? / end "
-                        r"actions queue index (\d+) / end$")
+TESTPMD_RE = re.compile(
+    r"^flow create (\d+) ingress pattern eth / (ipv4|ipv6) dst is (\S+) / (tcp|udp) "
+    r"dst spec (\d+) dst mask (0x[0-9a-f]{4})( / fuzzy thresh is 4294967295)? / end "
+    r"actions queue index (\d+) / end$"
+)
 
 
 def test_rte_flow_golden():
     fs = filters(2, (5, 7), addrs=(LADDR6,))
     assert X.render(fs, "rte-flow", port_id=1) == [
-        "flow create 1 ingress pattern eth / ipv6 dst is fd00:fd::200 / tcp dst spec 0 dst mask 0x0001 / end actions queue index 5 / end",
-        "flow create 1 ingress pattern eth / ipv6 dst is fd00:fd::200 / tcp dst spec 1 dst mask 0x0001 / end actions queue index 7 / end",
-        "flow create 1 ingress pattern eth / ipv6 dst is fd00:fd::200 / udp dst spec 0 dst mask 0x0001 / end actions queue index 5 / end",
-        "flow create 1 ingress pattern eth / ipv6 dst is fd00:fd::200 / udp dst spec 1 dst mask 0x0001 / end actions queue index 7 / end",
+        "flow create 1 ingress pattern eth / ipv6 dst is fd00:fd::200 / tcp dst spec 0 "
+        "dst mask 0x0001 / end actions queue index 5 / end",
+        "flow create 1 ingress pattern eth / ipv6 dst is fd00:fd::200 / tcp dst spec 1 "
+        "dst mask 0x0001 / end actions queue index 7 / end",
+        "flow create 1 ingress pattern eth / ipv6 dst is fd00:fd::200 / udp dst spec 0 "
+        "dst mask 0x0001 / end actions queue index 5 / end",
+        "flow create 1 ingress pattern eth / ipv6 dst is fd00:fd::200 / udp dst spec 1 "
+        "dst mask 0x0001 / end actions queue index 7 / end",
     ]
     for line in X.render(filters(8), "rte-flow", fuzzy=True):
         m = TESTPMD_RE.match(line)
@@ -84,12 +93,15 @@ def test_tc_golden_and_unowned_port_is_a_comment():
     bad = X.Filter(LADDR, 0xFFFFFFFF, "tcp", 1, 7, None, None, 100, "hand")
     got = X.render(fs + [bad], "tc-flower", "eth3")
     assert got[0] == "tc qdisc add dev eth3 clsact"
-    assert got[1] == ("tc filter add dev eth3 ingress protocol ip prio 1 flower ip_proto tcp "
-                      "dst_ip 10.0.0.200 dst_port 0/0x0001 skip_sw action skbedit queue_mapping 0")
+    assert got[1] == (
+        "tc filter add dev eth3 ingress protocol ip prio 1 flower ip_proto tcp "
+        "dst_ip 10.0.0.200 dst_port 0/0x0001 skip_sw action skbedit queue_mapping 0"
+    )
     assert got[-1].startswith("# hand: tcp 10.0.0.200 port 1/0x0007 steers to a switch port")
     assert X.render(fs, "tc-u32", "eth3")[1] == (
         "tc filter add dev eth3 ingress protocol ip prio 1 u32 match ip dst 10.0.0.200/32 "
-        "match ip dport 0 0x0001 match ip protocol 6 0xff skip_sw action skbedit queue_mapping 0")
+        "match ip dport 0 0x0001 match ip protocol 6 0xff skip_sw action skbedit queue_mapping 0"
+    )
     with pytest.raises(ValueError, match="export format 'xdp'"):
         X.render(fs, "xdp")
 
@@ -97,20 +109,38 @@ def test_tc_golden_and_unowned_port_is_a_comment():
 def test_fdirctl_dpvs_conf_command(tmp_path):
     conf = REPO / "tests/dpvs/confs/six-workers.conf"
     out = tmp_path / "lab.toml"
-    r = subprocess.run([sys.executable, "-m", "controller", "dpvs-conf", str(conf), "-o", str(out)],
-                       capture_output=True, text=True, cwd=REPO)
+    r = subprocess.run(
+        [sys.executable, "-m", "controller", "dpvs-conf", str(conf), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert r.returncode == 0, r.stderr
     assert "6 lcores, steering fdir" in r.stdout and r.stderr.count("\n") == 1
     assert "not model" in r.stderr and "timer_defs" in r.stderr
     from fdirlab.lab_config import load_lab
+
     assert load_lab(out).n_lcores == 6
     bad = tmp_path / "bad.conf"
     bad.write_text(conf.read_text().replace("pool_hash_size   16", "pool_hash_size   0"))
-    r = subprocess.run([sys.executable, "-m", "controller", "dpvs-conf", str(bad), "-o",
-                        str(tmp_path / "no.toml")], capture_output=True, text=True, cwd=REPO)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "controller",
+            "dpvs-conf",
+            str(bad),
+            "-o",
+            str(tmp_path / "no.toml"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert r.returncode == 2 and not (tmp_path / "no.toml").exists()
-    assert re.fullmatch(rf"fdirctl: {re.escape(str(bad))}:\d+: pool_hash_size: 0: out of range 1-128\n",
-                        r.stderr), r.stderr
+    assert re.fullmatch(
+        rf"fdirctl: {re.escape(str(bad))}:\d+: pool_hash_size: 0: out of range 1-128\n", r.stderr
+    ), r.stderr
 
 
 # --- the kernel checks the tc rendering ------------------------------------------------------
@@ -119,7 +149,9 @@ NS = "fdl-i14-export"
 
 
 def sh(*cmd: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(["ip", "netns", "exec", NS, *cmd], capture_output=True, text=True, check=check)
+    return subprocess.run(
+        ["ip", "netns", "exec", NS, *cmd], capture_output=True, text=True, check=check
+    )
 
 
 def software(line: str, queue_dev: str, side: str) -> list[str]:
@@ -128,15 +160,35 @@ def software(line: str, queue_dev: str, side: str) -> list[str]:
     per queue."""
     assert " skip_sw " in line and " action skbedit queue_mapping " in line
     head, _, q = line.rpartition(" action skbedit queue_mapping ")
-    return (head.replace(" skip_sw", " skip_hw") + f" action mirred egress redirect dev {queue_dev}{q}{side}").split()
+    return (
+        head.replace(" skip_sw", " skip_hw")
+        + f" action mirred egress redirect dev {queue_dev}{q}{side}"
+    ).split()
 
 
 def kernel_formats() -> list[str]:
     """The tc renderings this kernel has a classifier for (cls_flower, cls_u32)."""
     out = []
     for fmt, probe in (("tc-flower", ["flower"]), ("tc-u32", ["u32", "match", "u32", "0", "0"])):
-        r = sh("tc", "filter", "add", "dev", "x0", "ingress", "prio", "9", *probe, "skip_hw",
-               "action", "mirred", "egress", "redirect", "dev", "x1", check=False)
+        r = sh(
+            "tc",
+            "filter",
+            "add",
+            "dev",
+            "x0",
+            "ingress",
+            "prio",
+            "9",
+            *probe,
+            "skip_hw",
+            "action",
+            "mirred",
+            "egress",
+            "redirect",
+            "dev",
+            "x1",
+            check=False,
+        )
         if r.returncode == 0:
             out.append(fmt)
             sh("tc", "filter", "del", "dev", "x0", "ingress", "prio", "9")
@@ -160,7 +212,9 @@ def netns():
 def _frames(n_lcores: int) -> list[tuple[str, str, int]]:
     """(addr, proto, port) per residue 0..mask of each address and protocol."""
     mask = Partition("lsb", n_lcores).mask
-    return [(a, p, 2048 + r) for a in (LADDR, LADDR6) for p in ("tcp", "udp") for r in range(mask + 1)]
+    return [
+        (a, p, 2048 + r) for a in (LADDR, LADDR6) for p in ("tcp", "udp") for r in range(mask + 1)
+    ]
 
 
 @pytest.mark.root
@@ -182,6 +236,7 @@ def test_tc_rendering_is_checked_by_the_kernel(netns):
     from scapy.layers.inet import IP, TCP, UDP
     from scapy.layers.inet6 import IPv6
     from scapy.layers.l2 import Ether
+
     for a, p, port in frames:
         ip = IPv6(src="fd00:fd::2:1", dst=a) if ":" in a else IP(src="10.0.2.1", dst=a)
         l4 = TCP(sport=8080, dport=port, flags="SA") if p == "tcp" else UDP(sport=8080, dport=port)
@@ -193,15 +248,24 @@ def test_tc_rendering_is_checked_by_the_kernel(netns):
         for line in lines[1:]:
             r = sh(*software(line, "q", "a"), check=False)
             assert r.returncode == 0, f"{fmt}: the kernel refused {line!r}: {r.stderr.strip()}"
-        before = {q: int(sh("cat", f"/sys/class/net/q{q}b/statistics/rx_packets").stdout) for q in range(n)}
-        send = ("import socket,sys\ns=socket.socket(socket.AF_PACKET,socket.SOCK_RAW)\ns.bind(('x1',0))\n"
-                "for h in sys.argv[1:]: s.send(bytes.fromhex(h))\n")
+        before = {
+            q: int(sh("cat", f"/sys/class/net/q{q}b/statistics/rx_packets").stdout)
+            for q in range(n)
+        }
+        send = (
+            "import socket,sys\ns=socket.socket(socket.AF_PACKET,socket.SOCK_RAW)\n"
+            "s.bind(('x1',0))\n"
+            "for h in sys.argv[1:]: s.send(bytes.fromhex(h))\n"
+        )
         sh(sys.executable, "-c", send, *hexes)
         hits = _hits(sh("tc", "-s", "filter", "show", "dev", "x0", "ingress").stdout)
         # every filter was hit by exactly one frame: its own residue's
         assert sorted(hits) == list(range(1, len(fs) + 1)), hits
         assert all(v == 1 for v in hits.values()), (fmt, hits)
-        after = {q: int(sh("cat", f"/sys/class/net/q{q}b/statistics/rx_packets").stdout) for q in range(n)}
+        after = {
+            q: int(sh("cat", f"/sys/class/net/q{q}b/statistics/rx_packets").stdout)
+            for q in range(n)
+        }
         got = {q: after[q] - before[q] for q in range(n)}
         # lcore i (queue rxq[i]) got its residue i: one frame per address and protocol
         assert got == {q: 4 for q in range(n)}, (fmt, got)

@@ -1,11 +1,12 @@
 """ipvsadm's worker ops: a service that starts empty, real servers added/edited/deleted,
 the --stats counters per real server (packets and bytes both ways), wlc, zeroing; every bad
 request is refused by name and changes nothing."""
+
+from lc_helpers import LB_MAC, LB_MAC_B, RS_MAC, frame
+
 from lcore.config import WorkerConfig
 from lcore.control import ControlHandler
 from lcore.datapath import Datapath
-
-from lc_helpers import LB_MAC, LB_MAC_B, RS_MAC, frame
 
 VIP, LIP, RS1, RS2 = "10.0.0.100", "10.0.0.200", "10.0.2.1", "10.0.2.2"
 SVC = {"vip": VIP, "vport": 80, "proto": "tcp"}
@@ -32,7 +33,7 @@ def test_dpvs_runbook_on_one_worker():
     ok(h, op="dest_add", **SVC, addr=RS1, port=8080)
     ok(h, op="dest_add", **SVC, addr=RS2, port=8080, weight=3)
     h.dp.rx(frame("10.0.1.1", VIP, 4001, 80), now=0)
-    assert h.dp.stats.no_local_port == 1           # no laddr bound yet
+    assert h.dp.stats.no_local_port == 1  # no laddr bound yet
     ok(h, op="pool_add", laddr=LIP, slot=0)
     ok(h, op="service_laddr_add", **SVC, laddr=LIP)
     for n in (RS1, RS2):
@@ -41,8 +42,14 @@ def test_dpvs_runbook_on_one_worker():
     h.dp.rx(frame("10.0.1.1", VIP, 4002, 80, payload=b"x" * 10), now=0)
     out = h.dp.tx.pop()
     (conn,) = list(h.dp.conns)
-    reply = frame(RS1 if conn.raddr == bytes([10, 0, 2, 1]) else RS2, LIP, 8080, conn.lport, flags="SA",
-                  smac=RS_MAC)
+    reply = frame(
+        RS1 if conn.raddr == bytes([10, 0, 2, 1]) else RS2,
+        LIP,
+        8080,
+        conn.lport,
+        flags="SA",
+        smac=RS_MAC,
+    )
     h.dp.rx(reply, now=0)
     (svc,) = ok(h, op="ipvs_stats")["services"]
     d = next(x for x in svc["dests"] if x["conns"])
@@ -58,7 +65,7 @@ def test_dpvs_runbook_on_one_worker():
     ok(h, op="dest_del", **SVC, addr=RS1, port=8080)
     (svc,) = ok(h, op="ipvs_stats")["services"]
     assert svc["sched"] == "wlc" and [(x["addr"], x["weight"]) for x in svc["dests"]] == [(RS2, 0)]
-    ok(h, op="svc_laddr_del", **SVC, laddr=LIP)         # the last local address may go
+    ok(h, op="svc_laddr_del", **SVC, laddr=LIP)  # the last local address may go
     assert ok(h, op="services")["services"][0]["laddrs"] == []
 
 
@@ -74,8 +81,18 @@ def test_bad_requests_change_nothing():
         ({"op": "dest_add", **SVC, "addr": RS1, "port": 0}, "server port"),
         ({"op": "dest_add", **SVC, "addr": RS1, "port": 80, "weight": -1}, "weight"),
         ({"op": "dest_del", **SVC, "addr": RS1, "port": 80}, "no server 10.0.2.1:80"),
-        ({"op": "dest_edit", "vip": VIP, "vport": 81, "proto": "tcp", "addr": RS1, "port": 80, "weight": 1},
-         "no service"),
+        (
+            {
+                "op": "dest_edit",
+                "vip": VIP,
+                "vport": 81,
+                "proto": "tcp",
+                "addr": RS1,
+                "port": 80,
+                "weight": 1,
+            },
+            "no service",
+        ),
         ({"op": "svc_laddr_del", **SVC, "laddr": LIP}, "is not a local address"),
         ({"op": "ipvs_zero", "vip": VIP}, "all of vip, vport, proto"),
     ]:
