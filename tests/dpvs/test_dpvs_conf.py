@@ -92,6 +92,7 @@ def test_eight_workers_redirect_is_handoff_with_dpvs_ring_depth():
     assert lab.n_lcores == 8 and lab.steering == "handoff"
     assert lab.lcores.handoff_depth == D.DPVS_REDIRECT_RING_SIZE == 2048
     assert lab.nic.fdir_mode == "none"
+    assert dict(lab.timeouts) == {"established": 60, "time_wait": 5, "udp": 120}
     assert any("redirect" in n for n in d.notes)
 
 

@@ -39,6 +39,11 @@ def test_redirect_on_is_handoff_with_2048_deep_rings():
         def worker(i: int, op: str) -> dict:
             return request(lab.lab.socket_path(i), {"op": op})
 
+        # the dpvs.conf's ipvs_defs timeouts are the workers' (set_timeouts with no field reads)
+        for i in range(8):
+            t = worker(i, "set_timeouts")["timeouts"]
+            assert (t["established"], t["time_wait"], t["udp"]) == (60, 5, 120), t
+
         info = json.loads(run("fdirctl", "--lab", labf, "--json", "status"))
         assert info["lcores"] == 8 and info["mode"] == "handoff"
         run("dpip", "addr", "add", "10.0.0.100/32", "dev", "dpdk0")
