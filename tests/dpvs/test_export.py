@@ -225,6 +225,15 @@ def test_tc_rendering_is_checked_by_the_kernel(netns):
     fs = filters(n, rxq, addrs=(LADDR, LADDR6))
     fmts = kernel_formats()
     assert fmts, "the kernel has neither cls_flower nor cls_u32"
+    # Debian's iproute2 parses every rendered line as exported (skip_sw, skbedit): whatever
+    # refuses it on a veth (no offload; or a kernel built without the classifier) is the
+    # kernel, never tc's own parser
+    for fmt in ("tc-flower", "tc-u32"):
+        for line in X.render(fs, fmt, "x0")[1:]:
+            r = sh(*line.split(), check=False)
+            sh("tc", "filter", "del", "dev", "x0", "ingress", check=False)
+            parse_errors = ("What is", "Usage", "Illegal", "bad ", "Unknown", "invalid")
+            assert not any(w in r.stderr for w in parse_errors), (fmt, line, r.stderr)
     for q in range(n):
         sh("ip", "link", "add", f"q{q}a", "type", "veth", "peer", "name", f"q{q}b")
         sh("ip", "link", "set", f"q{q}a", "up")
