@@ -407,6 +407,8 @@ def _run(cmd: Cmd, session: Any) -> str:
                 f"ipvsadm: scheduler {sched!r}: the lab's workers implement {', '.join(SCHEDULERS)}"
             )
         if c == "add-service":
+            if any((x["proto"], x["vip"], x["vport"]) == (proto, vip, vport) for x in _stats(ws)):
+                raise E.Conflict(f"ipvsadm: Service already exists: {proto} {addr_port(vip, vport)}")
             on_all_workers(
                 ws,
                 "svc_add",
@@ -438,6 +440,10 @@ def _run(cmd: Cmd, session: Any) -> str:
         svc = _only(_stats(ws), (proto, vip, vport))[0]
         cur = next((d for d in svc["dests"] if (d["addr"], d["port"]) == (raddr, rport)), None)
         if c == "add-server":
+            if cur is not None:
+                raise E.Conflict(
+                    f"ipvsadm: Destination already exists: {addr_port(raddr, rport)} in {where}"
+                )
             on_all_workers(
                 ws,
                 "dest_add",
