@@ -408,7 +408,9 @@ def _run(cmd: Cmd, session: Any) -> str:
             )
         if c == "add-service":
             if any((x["proto"], x["vip"], x["vport"]) == (proto, vip, vport) for x in _stats(ws)):
-                raise E.Conflict(f"ipvsadm: Service already exists: {proto} {addr_port(vip, vport)}")
+                raise E.Conflict(
+                    f"ipvsadm: Service already exists: {proto} {addr_port(vip, vport)}"
+                )
             on_all_workers(
                 ws,
                 "svc_add",

@@ -24,14 +24,15 @@ class Stub:
 
 
 def test_a_refusal_undoes_the_workers_already_changed():
-    ws = WorkerSet.of([Stub(0), Stub(1), Stub(2, refuse=True), Stub(3)])   # type: ignore[list-item]
+    stubs = [Stub(0), Stub(1), Stub(2, refuse=True), Stub(3)]
+    ws = WorkerSet.of(stubs)  # type: ignore[arg-type]
     with pytest.raises(WorkerRefused, match="lcore 2 worker refused dest_add"):
         on_all_workers(ws, "dest_add", {}, lambda w: w.call("dest_del") and None)
     assert [c.log for c in ws.clients] == [["dest_add", "dest_del"], ["dest_add", "dest_del"], [], []]
 
 
 def test_all_workers_change_when_none_refuses():
-    ws = WorkerSet.of([Stub(0), Stub(1)])   # type: ignore[list-item]
+    ws = WorkerSet.of([Stub(0), Stub(1)])  # type: ignore[list-item]
     assert len(on_all_workers(ws, "svc_add", {}, None)) == 2
     assert [c.log for c in ws.clients] == [["svc_add"], ["svc_add"]]
 
