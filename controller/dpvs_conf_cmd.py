@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import tomli_w
 
@@ -22,8 +23,8 @@ def lab_toml(path: str, name: str | None = None) -> tuple[str, dpvs_conf.DpvsLab
     return "\n".join(head) + "\n" + tomli_w.dumps(d.lab), d
 
 
-def cmd_dpvs_conf(session: object) -> tuple[dict, str, int]:
-    a = session.args  # type: ignore[attr-defined]
+def cmd_dpvs_conf(session: Any) -> tuple[dict[str, Any], str, int]:
+    a = session.args
     text, d = lab_toml(a.file, a.name)
     if d.warning():
         print(f"warning: {d.warning()}", file=sys.stderr)

@@ -81,7 +81,7 @@ def workers(session: Any) -> WorkerSet:
 
 
 def on_all_workers(
-    ws: WorkerSet, op: str, args: dict[str, Any], undo: Callable[[WorkerClient], None] | None
+    ws: WorkerSet, op: str, args: dict[str, Any], undo: Callable[[WorkerClient], object] | None
 ) -> list[dict[str, Any]]:
     """The op on every worker, or (after undoing the ones done) on none; returns the answers."""
     ws.check_reachable()

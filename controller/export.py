@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import Any
 
 FORMATS = ("ethtool", "rte-flow", "tc-flower", "tc-u32")
 PROTO_NUMBERS = {"tcp": 6, "udp": 17}
@@ -53,7 +54,7 @@ class Filter:
 
 
 def rows_from_state(
-    entries: list, lcore_ports: tuple[int, ...], rx_queues: tuple[int, ...]
+    entries: list[Any], lcore_ports: tuple[int, ...], rx_queues: tuple[int, ...]
 ) -> list[Filter]:
     """Filters from the switch's fdir_v4/fdir_v6 entries (controller.entries.Entry), sorted
     by address, protocol and port value; lcore i's queue is rx_queues[i] (or i)."""
@@ -185,12 +186,12 @@ def render(
     return out
 
 
-def cmd_export(session: object) -> tuple[dict, str, int]:
+def cmd_export(session: Any) -> tuple[dict[str, Any], str, int]:
     """`fdirctl export`: read the switch's filters and render them (fdirctl Session)."""
-    a = session.args  # type: ignore[attr-defined]
-    ctx = session.ctx()  # type: ignore[attr-defined]
+    a = session.args
+    ctx = session.ctx()
     st = ctx.initialised_state()
-    lab = session.lab  # type: ignore[attr-defined]
+    lab = session.lab
     rxq = lab.lcores.rx_queues if lab is not None and lab.n_lcores == st.layout.n_lcores else ()
     dev = a.dev or (lab.nic.device if lab is not None else "dpdk0")
     fuzzy = lab is not None and lab.nic.fdir_mode == "signature"

@@ -415,7 +415,7 @@ def _run(cmd: Cmd, session: Any) -> str:
                 ws,
                 "svc_add",
                 {**key, "sched": sched},
-                lambda w: w.call("service_del", **key) and None,
+                lambda w: w.call("service_del", **key),
             )
         else:
             old = _only(_stats(ws), (proto, vip, vport))[0]["sched"]
@@ -423,7 +423,7 @@ def _run(cmd: Cmd, session: Any) -> str:
                 ws,
                 "svc_edit",
                 {**key, "sched": sched},
-                lambda w: w.call("svc_edit", **key, sched=old) and None,
+                lambda w: w.call("svc_edit", **key, sched=old),
             )
         return ""
     if c == "delete-service":
@@ -439,8 +439,8 @@ def _run(cmd: Cmd, session: Any) -> str:
         weight = _weight(cmd)
         dkey = {**key, "addr": raddr, "port": rport}
         where = f"{proto} {addr_port(vip, vport)}"
-        svc = _only(_stats(ws), (proto, vip, vport))[0]
-        cur = next((d for d in svc["dests"] if (d["addr"], d["port"]) == (raddr, rport)), None)
+        service = _only(_stats(ws), (proto, vip, vport))[0]
+        cur = next((d for d in service["dests"] if (d["addr"], d["port"]) == (raddr, rport)), None)
         if c == "add-server":
             if cur is not None:
                 raise E.Conflict(
@@ -450,7 +450,7 @@ def _run(cmd: Cmd, session: Any) -> str:
                 ws,
                 "dest_add",
                 {**dkey, "weight": 1 if weight is None else weight},
-                lambda w: w.call("dest_del", **dkey) and None,
+                lambda w: w.call("dest_del", **dkey),
             )
         elif c == "edit-server":
             if cur is None:
@@ -461,7 +461,7 @@ def _run(cmd: Cmd, session: Any) -> str:
                 ws,
                 "dest_edit",
                 {**dkey, "weight": weight},
-                lambda w: w.call("dest_edit", **dkey, weight=cur["weight"]) and None,
+                lambda w: w.call("dest_edit", **dkey, weight=cur["weight"]),
             )
         else:
             if cur is None:
@@ -470,7 +470,7 @@ def _run(cmd: Cmd, session: Any) -> str:
                 ws,
                 "dest_del",
                 dkey,
-                lambda w: w.call("dest_add", **dkey, weight=cur["weight"]) and None,
+                lambda w: w.call("dest_add", **dkey, weight=cur["weight"]),
             )
         return ""
     if c in ("add-laddr", "del-laddr"):
@@ -517,7 +517,7 @@ def _laddr(cmd: Cmd, session: Any, ws: WorkerSet, key: dict[str, Any]) -> str:
             add_laddrs(ctx, [lip])  # filters, then every worker's sa_pool
         try:
             on_all_workers(
-                ws, "service_laddr_add", largs, lambda w: w.call("svc_laddr_del", **largs) and None
+                ws, "service_laddr_add", largs, lambda w: w.call("svc_laddr_del", **largs)
             )
         except E.ControllerError:
             if not present:
@@ -529,9 +529,7 @@ def _laddr(cmd: Cmd, session: Any, ws: WorkerSet, key: dict[str, Any]) -> str:
             f"ipvsadm: {lip} is not a local address of {key['proto']} "
             f"{addr_port(key['vip'], key['vport'])}"
         )
-    on_all_workers(
-        ws, "svc_laddr_del", largs, lambda w: w.call("service_laddr_add", **largs) and None
-    )
+    on_all_workers(ws, "svc_laddr_del", largs, lambda w: w.call("service_laddr_add", **largs))
     still_used = any(la["addr"] == lip for s in _stats(ws) for la in s["laddrs"])
     if present and not still_used:
         try:

@@ -365,18 +365,17 @@ def map_conf(nodes: tuple[Node, ...], source: str = "dpvs.conf", name: str = "dp
         workers.append(
             Worker(wname, wtype, cpu, {d: ids for d, (ids, _) in queues.items()}, w.line)
         )
-        for d in queues:
-            if d != device and d not in other_devices:
-                other_devices.append(d)
-        queues_nodes = {d: qn for d, (_, qn) in queues.items()}
-        workers_q_node = queues_nodes[device]
-        used = {q: wk.name for wk in workers[:-1] for q in wk.rx_queues.get(device, ())}
-        for q in workers[-1].rx_queues[device]:
-            if q in used:
+        for dev_name in queues:
+            if dev_name != device and dev_name not in other_devices:
+                other_devices.append(dev_name)
+        q_node = queues[device][1]
+        used = {qid: wk.name for wk in workers[:-1] for qid in wk.rx_queues.get(device, ())}
+        for qid in workers[-1].rx_queues[device]:
+            if qid in used:
                 raise m.bad(
-                    workers_q_node,
-                    " ".join(workers_q_node.args),
-                    f"rx queue {q} of {device} is already worker {used[q]}'s",
+                    q_node,
+                    " ".join(q_node.args),
+                    f"rx queue {qid} of {device} is already worker {used[qid]}'s",
                 )
     if not workers:
         raise DpvsConfError(
@@ -434,9 +433,9 @@ def map_conf(nodes: tuple[Node, ...], source: str = "dpvs.conf", name: str = "dp
                     if item.key == "redirect":
                         redirect = m.on_off(item)
                     elif item.key == "conn_init_timeout":
-                        t = m.integer(item, TIMEOUT_MIN, TIMEOUT_MAX)
+                        init_t = m.integer(item, TIMEOUT_MIN, TIMEOUT_MAX)
                         m.notes.append(
-                            f"conn_init_timeout {t}: a new conn's timer until its first "
+                            f"conn_init_timeout {init_t}: a new conn's timer until its first "
                             f"state change; the workers change state in the step that "
                             f"creates the conn (as DPVS dp_vs_in does), so it never fires"
                         )
@@ -447,14 +446,14 @@ def map_conf(nodes: tuple[Node, ...], source: str = "dpvs.conf", name: str = "dp
                     if item.key != "timeout":
                         m.skip(item, f"ipvs_defs.{sec.key}.")
                         continue
-                    for t in m.block(item):
-                        secs = m.integer(t, TIMEOUT_MIN, TIMEOUT_MAX)
-                        if sec.key == "tcp" and t.key in TCP_TIMEOUTS:
-                            timeouts[t.key] = secs
-                        elif sec.key == "udp" and t.key == "normal":
+                    for tn in m.block(item):
+                        secs = m.integer(tn, TIMEOUT_MIN, TIMEOUT_MAX)
+                        if sec.key == "tcp" and tn.key in TCP_TIMEOUTS:
+                            timeouts[tn.key] = secs
+                        elif sec.key == "udp" and tn.key == "normal":
                             timeouts["udp"] = secs
                         else:
-                            m.skip(t, f"ipvs_defs.{sec.key}.timeout.")
+                            m.skip(tn, f"ipvs_defs.{sec.key}.timeout.")
             else:
                 m.skip(sec, "ipvs_defs.")
 

@@ -138,8 +138,8 @@ def ipvs_stats(dp: Datapath, req: dict[str, Any]) -> dict[str, Any]:
         per_laddr[k] = per_laddr.get(k, 0) + 1
     out = []
     for svc in dp.services.values():
-        d = svc.describe()
-        d["dests"] = [
+        view = svc.describe()
+        view["dests"] = [
             {
                 "addr": x.addr,
                 "port": x.port,
@@ -154,11 +154,11 @@ def ipvs_stats(dp: Datapath, req: dict[str, Any]) -> dict[str, Any]:
             }
             for x in svc.dests
         ]
-        d["laddrs"] = [
+        view["laddrs"] = [
             {"addr": name, "conns": per_laddr.get((id(svc), packed), 0)}
             for name, packed in zip(svc.laddr_names, svc.laddrs, strict=True)
         ]
-        out.append(d)
+        out.append(view)
     return {"services": out}
 
 

@@ -12,7 +12,7 @@ from mininet.cli import CLI
 from topo.hosts import PYTHON
 
 
-class LabCLI(CLI):
+class LabCLI(CLI):  # type: ignore[misc]  # Mininet has no type hints
     """Mininet's CLI plus `ipvsadm`, `dpip` and `fdirctl` for the running lab."""
 
     def __init__(self, net, lab_file: str, env: dict[str, str], **kw) -> None:  # type: ignore[no-untyped-def]
