@@ -61,6 +61,11 @@ def test_dpvs_fullnat_runbook_at_the_prompt():
         stats = say(term, "ipvsadm -ln --stats")
         laddrs = say(term, "ipvsadm -G")
         lcores = say(term, "fdirctl stats")
+        doctor = say(term, "fdirctl doctor")
+        # --del-laddr: new conns stop binding it; its conns still hold it, so it stays on dpdk0
+        say(term, "ipvsadm -Q -z 10.0.0.201 -t 10.0.0.100:80")
+        laddrs_after = say(term, "ipvsadm -G")
+        addrs_after = say(term, "dpip addr show")
         term.sendline("exit")
         term.expect("lab stopped", timeout=90)
     finally:
@@ -76,5 +81,8 @@ def test_dpvs_fullnat_runbook_at_the_prompt():
     assert sum(rs) == 360 and min(rs) > 100, stats  # rr runs per lcore, as in DPVS
     assert re.search(r"^10\.0\.0\.100:80\s+3\s*$", laddrs, re.M), laddrs
     assert all(a in laddrs for a in ("10.0.0.200", "10.0.0.201", "10.0.0.202")), laddrs
+    assert "0 error(s)" in doctor, doctor  # filters and sa_pools agree after the runbook
+    assert re.search(r"^10\.0\.0\.100:80\s+2\s*$", laddrs_after, re.M), laddrs_after
+    assert "10.0.0.201" not in laddrs_after and "inet 10.0.0.201/32" in addrs_after, addrs_after
     aff = re.search(r"return-path affinity: ([\d.]+)% \((\d+) replies .*?, (\d+) did not\)", lcores)
     assert aff and aff.group(1) == "100.0" and int(aff.group(2)) > 0 and aff.group(3) == "0", lcores
