@@ -334,9 +334,10 @@ def diagnose(st: SwitchState, workers: list[Any], lab: Lab | None = None,
                                    f"lcore) and list it in the lab file; then `{fl} reconcile`"))
             if lab is not None:
                 if key not in want.services:
-                    out.append(Finding("error", "service-not-in-lab",
-                                       f"lcore {v.lcore} runs service {name}, which the lab file does not list",
-                                       f"`{fl} reconcile` (deletes it)"))
+                    out.append(Finding("warning", "service-not-in-lab",
+                                       f"lcore {v.lcore} runs service {name}, which the lab file does not list "
+                                       f"(added at run time, e.g. by ipvsadm); a reconcile deletes it",
+                                       f"list it in the lab file's [[services]], or `{fl} reconcile` (deletes it)"))
                     continue
                 w = want.services[key]
                 if spec_differs(svc, w):
