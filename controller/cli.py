@@ -673,7 +673,8 @@ def cmd_status(s: Session) -> Result:
     lay = st.layout
     problems = st.check()
     res: dict[str, Any] = {
-        "switch": s.grpc_addr, "device_id": s.device_id, "primary": ctx.client.is_primary,
+        "switch": s.grpc_addr, "device_id": s.device_id,
+        "read_only": True,   # status reads without arbitration: it never takes primacy
         "pipeline": "none" if p4info is None else ("fdirlab (current build)" if ours else "other/unknown build"),
         "initialised": lay is not None, "entries": len(st.entries), "tables": tables,
         "laddrs": len(st.laddrs), "hand_filters": len(st.hand), "foreign_filters": len(st.foreign),
