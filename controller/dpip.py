@@ -125,7 +125,7 @@ def _run(a: dict[str, Any], session: Any) -> str:
     dev = lab.nic.device
     if a["dev"] is not None and a["dev"] != dev:
         raise E.BadInput(f"dpip: dev {a['dev']}: no such device (the lab's NIC is {dev})")
-    ctx = lab_ctx(session)
+    ctx = lab_ctx(session, write=a["cmd"] != "show")
     st = ctx.initialised_state()
     vips = set(st.layout.vips)
     if a["cmd"] == "show":

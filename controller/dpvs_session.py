@@ -53,14 +53,15 @@ def tool_lock(session: Any) -> Iterator[None]:
         os.close(fd)
 
 
-def lab_ctx(session: Any) -> Any:
+def lab_ctx(session: Any, write: bool = True) -> Any:
     """The session's switch context; when the switch holds no ARP answer yet (a lab that
     started without VIPs and local addresses, as a dpvs.conf lab does), the LB MAC the
     NIC must answer with comes from the lab file, so `dpip addr add` and `--add-laddr`
-    install ARP answers like init does."""
+    install ARP answers like init does. write: take the switch's writer lock and arbitrate
+    as primary (controller.writelock); reads need neither."""
     import dataclasses
 
-    ctx = session.ctx()
+    ctx = session.ctx(write=write)
     read = ctx.state
 
     def state(counters: bool = False) -> Any:

@@ -476,7 +476,34 @@ def parse_lab(data: dict[str, Any], source: str = "<defaults>") -> Lab:
                   tuple(services), laddrs, run_dir, str(subnet4), str(subnet6), source, nic,
                   tuple(timeouts), tuple(rs_listen))
     _check_unique(lab_obj, subnet4, subnet6)
+    _check_every_lcore_has_ports(lab_obj)
     return lab_obj
+
+
+def _check_every_lcore_has_ports(lab: Lab) -> None:
+    """Every lcore must be able to bind a conn of every service: RSS hands any lcore new
+    flows, and an lcore only binds local ports it owns (DPVS sa_pool.c; the partition decides
+    which). Refuse a lab where some lcore owns no port of any of a service's local
+    addresses (e.g. scheme laddr with fewer local addresses than lcores, or a port range
+    narrower than the lcore count), naming the fix."""
+    part, n = lab.partition, lab.n_lcores
+    low, high = lab.lcores.port_low, lab.lcores.port_high
+    for k, svc in enumerate(lab.services):
+        empty = [i for i in range(n)
+                 if not any(len(part.owned_ports(i, lab.laddr_slot(a), low, high)) for a in svc.laddrs)]
+        if not empty:
+            continue
+        where = f"services[{k}] ({svc.name}, {svc.proto} {svc.vip}:{svc.vport})"
+        if lab.scheme == "laddr":
+            have = sorted({lab.laddr_slot(a) % n for a in svc.laddrs})
+            raise LabConfigError(
+                f"{where}: with lab.scheme = \"laddr\" local address k belongs to lcore k % {n} only, so its "
+                f"{len(svc.laddrs)} local address(es) {list(svc.laddrs)} serve lcores {have} and leave lcores "
+                f"{empty} without a local port: give it at least {n} local addresses (laddrs.addrs, one per "
+                f"lcore), or use scheme lsb or range")
+        raise LabConfigError(
+            f"{where}: lcores.port_range = \"{low}-{high}\" gives lcores {empty} no local port with scheme "
+            f"{lab.scheme} and {n} lcores: widen the port range (default 1025-65535)")
 
 
 def _check_unique(lab: Lab, subnet4: ipaddress.IPv4Network, subnet6: ipaddress.IPv6Network) -> None:

@@ -6,6 +6,7 @@ import ipaddress
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 import tomllib
@@ -17,6 +18,7 @@ from mininet.log import setLogLevel
 from mininet.net import Mininet
 
 from fdirlab.lab_config import Lab, parse_lab
+from fdirlab.run_record import RunRecordError, WorkerRecord, pid_runs, read_record, write_record
 from topo.cleanup import lab_links
 from topo.errors import LabError
 from topo.hosts import PYTHON, P4Switch, prepare_host
@@ -124,9 +126,13 @@ class LabRun:
                    "--pool-hash-size", str(lab.lcores.pool_hash_size),
                    "--handoff-dir", str(handoff_dir),
                    "--handoff-depth", str(lab.lcores.handoff_depth)]
-            log = open(self.log_dir / f"lcore-{i}.log", "wb")
+            log_path = self.log_dir / f"lcore-{i}.log"
+            log = open(log_path, "wb")
             self.workers[i] = h.popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             log.close()
+            # what `fdirctl worker restart i` needs to start it again in this host
+            write_record(self.run_dir, WorkerRecord(i, cmd, os.getcwd(), h.pid, str(log_path),
+                                                    self.workers[i].pid))
         deadline = time.monotonic() + 20
         for i, proc in self.workers.items():
             sock = Path(lab.socket_path(i))
@@ -257,6 +263,7 @@ class LabRun:
 
     # --- stop -------------------------------------------------------------------------
     def stop(self) -> None:
+        self._stop_restarted_workers()
         for proc in list(self.servers.values()) + list(self.workers.values()):
             if proc.poll() is None:
                 proc.terminate()
@@ -274,6 +281,34 @@ class LabRun:
                     self.net[h.name].cmd("pkill -x iperf3")
             self.net.stop()
             self.net = None
+
+    def _stop_restarted_workers(self) -> None:
+        """Workers that `fdirctl worker restart` started (not our children): stop each by the
+        pid its start record names, only while that pid still runs the recorded command."""
+        for i, proc in self.workers.items():
+            try:
+                rec = read_record(self.run_dir, i)
+            except RunRecordError:
+                continue
+            if rec.pid != proc.pid and pid_runs(rec.pid, rec.argv):
+                os.kill(rec.pid, signal.SIGTERM)
+                deadline = time.monotonic() + 5
+                while pid_runs(rec.pid, rec.argv) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                if pid_runs(rec.pid, rec.argv):
+                    os.kill(rec.pid, signal.SIGKILL)
+
+    def restart_switch(self) -> None:
+        """Stop the switch with SIGKILL (a crash) and start it again on the same ports, with
+        no program and no entries, as a restarted NIC comes back."""
+        sp = self.net[SWITCH_NAME].process
+        if sp.proc is not None:
+            os.killpg(sp.proc.pid, signal.SIGKILL)
+            sp.proc.wait()
+            sp.proc = None
+        if sp.log_path.exists():             # keep the crashed run's log
+            sp.log_path.rename(sp.log_path.with_suffix(sp.log_path.suffix + ".killed"))
+        sp.start()
 
     def __enter__(self) -> "LabRun":
         return self.start()
