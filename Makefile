@@ -7,15 +7,21 @@ TARGET  ?= softswitch
 LAB     ?= topo/labs/default.toml
 DPVS_CONF ?=
 
-.PHONY: setup test unit ptf run p4 bench clean
+.PHONY: setup lint test unit ptf run p4 bench clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml scripts/setup.sh
 	./scripts/setup.sh
 
-# Every test: pytest (unit, integration, end-to-end as root), then the PTF suite.
+# ruff (rules in pyproject.toml) and mypy (strict on fdirlab/, lcore/, controller/): 0 findings.
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+# Every test: the linters first, pytest (unit, integration, end-to-end as root), then the PTF suite.
 test: setup
+	$(MAKE) --no-print-directory lint
 	$(PY) -m pytest -q tests --junitxml=.pytest-results.xml
 	$(MAKE) --no-print-directory ptf
 
