@@ -31,7 +31,7 @@ def _free_port() -> int:
 
 def _program() -> tuple[Path, Path]:
     sys.path.insert(0, str(REPO / "tests" / "controller"))
-    from ctl_helpers import program_files   # committed build, else a scratch p4c compile
+    from ctl_helpers import program_files  # committed build, else a scratch p4c compile
     files = program_files()
     if files is None:
         sys.exit("fdirctl_bench: compiled program absent (p4src/build) and p4c not on PATH")
@@ -111,23 +111,39 @@ def _plain_loop(addr: str, p4info_path: Path, laddrs: list[str], n_lcores: int, 
                     te = new_entry(t_fdir)
                     te.priority = 10
                     te.metadata = cookie
-                    m = te.match.add(); m.field_id = 1
-                    m.ternary.value = canonical(ip); m.ternary.mask = canonical(0xFFFFFFFF)
+                    m = te.match.add()
+                    m.field_id = 1
+                    m.ternary.value = canonical(ip)
+                    m.ternary.mask = canonical(0xFFFFFFFF)
                     if mask:
-                        m = te.match.add(); m.field_id = 2
-                        m.ternary.value = canonical(lc); m.ternary.mask = canonical(mask)
-                    m = te.match.add(); m.field_id = 3; m.exact.value = canonical(proto)
-                    act = te.action.action; act.action_id = a_steer
-                    p = act.params.add(); p.param_id = 1; p.value = canonical(lc + 1)
+                        m = te.match.add()
+                        m.field_id = 2
+                        m.ternary.value = canonical(lc)
+                        m.ternary.mask = canonical(mask)
+                    m = te.match.add()
+                    m.field_id = 3
+                    m.exact.value = canonical(proto)
+                    act = te.action.action
+                    act.action_id = a_steer
+                    p = act.params.add()
+                    p.param_id = 1
+                    p.value = canonical(lc + 1)
             te = new_entry(t_lb)
             te.metadata = cookie
-            m = te.match.add(); m.field_id = 1; m.exact.value = canonical(ip)
+            m = te.match.add()
+            m.field_id = 1
+            m.exact.value = canonical(ip)
             te.action.action.action_id = a_lb
             te = new_entry(t_arp)
             te.metadata = cookie
-            m = te.match.add(); m.field_id = 1; m.exact.value = canonical(ip)
-            act = te.action.action; act.action_id = a_arp
-            p = act.params.add(); p.param_id = 1; p.value = canonical(lb_mac)
+            m = te.match.add()
+            m.field_id = 1
+            m.exact.value = canonical(ip)
+            act = te.action.action
+            act.action_id = a_arp
+            p = act.params.add()
+            p.param_id = 1
+            p.value = canonical(lb_mac)
         if req is not None and len(req.updates):
             client.stub.Write(req)
         return time.perf_counter() - t0, n
@@ -155,9 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="fdirctl-bench-"))
     if args.target == "fake":
         sys.path.insert(0, str(REPO / "tests" / "controller"))
-        from google.protobuf import text_format
         from ctl_fake_p4rt import FakeSwitch
         from ctl_helpers import synthetic_p4info
+        from google.protobuf import text_format
         p4info, js = tmp / "fdir.p4info.txtpb", tmp / "fdir.json"
         p4info.write_text(text_format.MessageToString(synthetic_p4info()))
         js.write_text("{}")

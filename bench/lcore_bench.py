@@ -76,7 +76,7 @@ def bench_pps(n_conns: int, n_packets: int) -> tuple[float, float]:
             replies.append(bytes(Ether(src=RS_S, dst=LB_S) / IP(src=str(ipaddress.ip_address(conn.raddr)),
                                                                 dst=LADDR) / l4 / (b"y" * 64)))
         inbound = [client_frame(10000 + i, proto, flags="A") for i in range(n_conns)]
-        frames = [f for pair in zip(inbound, replies) for f in pair]
+        frames = [f for pair in zip(inbound, replies, strict=False) for f in pair]
         dp.tx.clear()
         before = dp.stats.packets_out
         t0 = time.perf_counter()

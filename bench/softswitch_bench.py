@@ -85,7 +85,7 @@ def _configure(c: P4RTClient) -> None:
     del p4runtime_pb2
 
 
-def _sender(iface: str, frames: list[bytes], rate: float, duration: float, out: "mp.Queue") -> None:
+def _sender(iface: str, frames: list[bytes], rate: float, duration: float, out: mp.Queue) -> None:
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
     s.bind((iface, 0))
     s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)

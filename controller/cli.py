@@ -13,29 +13,35 @@ import sys
 import time
 import tomllib
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from controller import dpvs_conf_cmd, export
+from controller import dpvs_conf_cmd, export, reta_ops, worker_restart
 from controller import errors as E
-from controller.entries import Entry
-from controller.laddr_ops import (Ctx, add_filter, add_laddrs, del_filter, del_laddrs, init,
-                                  list_laddrs)
-from controller.p4names import DROP_REASONS, RETA_SIZE, P4Names
-from controller.p4rt_client import P4RTClient, load_device_config, load_p4info_text, pipeline_cookie
-from controller.reconcile import reconcile
-from controller.rules import PROTO_NAMES, Layout, canonical_ip, hand_filter, scheme_costs
-from controller import reta_ops, worker_restart
 from controller.desired import wanted
 from controller.doctor import WorkerView, diagnose
-from controller.reconcile import apply_worker
+from controller.entries import Entry
+from controller.laddr_ops import Ctx, add_filter, add_laddrs, del_filter, del_laddrs, init, list_laddrs
+from controller.p4names import DROP_REASONS, RETA_SIZE, P4Names
+from controller.p4rt_client import P4RTClient, load_device_config, load_p4info_text, pipeline_cookie
+from controller.reconcile import apply_worker, reconcile
+from controller.rules import PROTO_NAMES, Layout, canonical_ip, hand_filter, scheme_costs
 from controller.state import interpret
 from controller.workers import WorkerClient, WorkerSet, conns_on, detach_laddr, read_view
 from controller.writelock import WriteLock
 from fdirlab import mask_math
 from fdirlab.errors import FdirlabError
-from fdirlab.lab_config import (DEFAULT_GRPC_ADDR, LabConfigError, MissPolicy, default_lab,
-                                load_lab, parse_lab, parse_miss_policy, parse_port_range)
+from fdirlab.lab_config import (
+    DEFAULT_GRPC_ADDR,
+    LabConfigError,
+    MissPolicy,
+    default_lab,
+    load_lab,
+    parse_lab,
+    parse_miss_policy,
+    parse_port_range,
+)
 from fdirlab.partition import SCHEMES
 
 try:
@@ -56,7 +62,8 @@ class _Parser(argparse.ArgumentParser):
 def _common(p: argparse.ArgumentParser, suppress: bool) -> None:
     d = (lambda v: argparse.SUPPRESS) if suppress else (lambda v: v)
     g = p.add_argument_group("switch and output")
-    g.add_argument("--grpc-addr", default=d(None), help=f"P4Runtime server (default: lab file, $FDIRCTL_GRPC_ADDR, {DEFAULT_GRPC_ADDR})")
+    g.add_argument("--grpc-addr", default=d(None),
+                   help=f"P4Runtime server (default: lab file, $FDIRCTL_GRPC_ADDR, {DEFAULT_GRPC_ADDR})")
     g.add_argument("--device-id", type=int, default=d(None), help="P4Runtime device id (default: lab file or 1)")
     g.add_argument("--lab", default=d(None), help="lab file (TOML); required by reconcile, defaults for init")
     g.add_argument("--json", action="store_true", default=d(False), help="machine-readable output")
@@ -104,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(la, suppress=True)
     la.add_argument("addrs", nargs="*", metavar="ADDR")
     la.add_argument("--from-file", help="read addresses from a file, one per line")
-    la.add_argument("--slot", type=int, action="append", help="slot of each address (laddr scheme); default: lowest free")
+    la.add_argument("--slot", type=int, action="append",
+                    help="slot of each address (laddr scheme); default: lowest free")
     la.add_argument("--no-attach", action="store_true",
                     help="do not attach the address to the workers' services (ipvsadm --add-laddr)")
     ld = lsub.add_parser("del", help="drop the workers' sa_pools, then remove the filters")
@@ -447,7 +455,8 @@ def _fdir_row(e: Entry, layout: Layout | None) -> dict[str, Any]:
     port = e.param("port")
     kind, subject, _ = e.owner
     return {"table": e.table, "addr": addr, "port_value": dport.value if dport else 0,
-            "port_mask": dport.mask if dport else 0, "proto": PROTO_NAMES.get(proto.value, proto.value) if proto else "*",
+            "port_mask": dport.mask if dport else 0,
+            "proto": PROTO_NAMES.get(proto.value, proto.value) if proto else "*",
             "priority": e.priority, "to_port": port,
             "lcore": layout.lcore_of_port(port) if layout and port is not None else None,
             "owner": {"laddr": f"laddr {subject}", "hand": "hand-made"}.get(kind, kind),
@@ -457,7 +466,8 @@ def _fdir_row(e: Entry, layout: Layout | None) -> dict[str, Any]:
 def _fdir_table(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "no flow-director entries"
-    head = f"{'address':<28} {'dport':>6}/{'mask':<6} {'proto':<5} {'pri':>4} {'lcore':>5} {'port':>4} {'packets':>9} {'bytes':>11}  owner"
+    head = (f"{'address':<28} {'dport':>6}/{'mask':<6} {'proto':<5} {'pri':>4} {'lcore':>5} {'port':>4} "
+            f"{'packets':>9} {'bytes':>11}  owner")
     lines = [head]
     for r in rows:
         lc = "-" if r["lcore"] is None else str(r["lcore"])
@@ -494,7 +504,8 @@ def cmd_show(s: Session) -> Result:
             pools = c.pools().get("pools", [])
             items = pools.items() if isinstance(pools, dict) else ((p.get("laddr"), p) for p in pools)
             for laddr, p in items:
-                rows.append({"lcore": c.lcore, "laddr": laddr, **{k: p.get(k) for k in ("sa_used", "sa_free", "sa_miss")}})
+                rows.append({"lcore": c.lcore, "laddr": laddr,
+                             **{k: p.get(k) for k in ("sa_used", "sa_free", "sa_miss")}})
         lines = [f"{'lcore':>5} {'local address':<28} {'sa_used':>8} {'sa_free':>8} {'sa_miss':>8}"] + \
                 [f"{r['lcore']:>5} {r['laddr']:<28} {r['sa_used']!s:>8} {r['sa_free']!s:>8} {r['sa_miss']!s:>8}"
                  for r in rows]
@@ -610,6 +621,13 @@ def cmd_rss(s: Session) -> Result:
             + ", ".join(f"lcore {k}: {v}" for k, v in per.items()), 0)
 
 
+def _stats_cell(name: str, value: Any) -> Any:
+    """One cell of the stats table: '-' for no value, the affinity as a percentage."""
+    if value is None:
+        return "-"
+    return f"{value}%" if name == "affinity" else value
+
+
 def cmd_stats(s: Session) -> Result:
     ctx = s.ctx()
     st = ctx.initialised_state()
@@ -644,8 +662,7 @@ def cmd_stats(s: Session) -> Result:
             ("handoff_in", 10), ("congestion_drop", 15), ("sa_used", 7), ("sa_miss", 7)]
     lines = [" ".join(f"{name:>{w}}" for name, w in cols)]
     for r in rows:
-        lines.append(" ".join(f"{('-' if r[name] is None else (str(r[name]) + '%' if name == 'affinity' else r[name]))!s:>{w}}"
-                              for name, w in cols))
+        lines.append(" ".join(f"{_stats_cell(name, r[name])!s:>{w}}" for name, w in cols))
     hits = sum(r["reply_hits"] for r in rows)
     misses = sum(r["reply_misses"] for r in rows)
     total = {"reply_hits": hits, "reply_misses": misses,
@@ -699,7 +716,8 @@ def cmd_status(s: Session) -> Result:
                          f"({lay.scheme} with {lay.n_lcores} lcores; `fdirctl schemes` compares)")
     else:
         lines.append("not initialised by fdirctl")
-    lines.append(f"local addresses {len(st.laddrs)}, hand-made filters {len(st.hand)}, foreign filters {len(st.foreign)}")
+    lines.append(f"local addresses {len(st.laddrs)}, hand-made filters {len(st.hand)}, "
+                 f"foreign filters {len(st.foreign)}")
     lines.append("tables: " + ", ".join(f"{k}={v}" for k, v in sorted(tables.items())))
     lines += [f"PROBLEM: {p}" for p in problems]
     if drift is not None and drift["changed"]:

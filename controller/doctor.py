@@ -9,9 +9,7 @@ file when one was given.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import asdict, dataclass
-
-from dataclasses import field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from controller.desired import service_key, spec_differs, wanted

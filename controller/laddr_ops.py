@@ -7,21 +7,26 @@ that fails part-way is undone so the switch ends exactly as it began.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from controller.entries import COOKIE_HAND, Entry
-from controller.errors import (BadInput, Conflict, RollbackFailed, StateError, WorkerError,
-                               WriteFailed)
-from controller.p4names import P4Names
-from controller.p4rt_client import (DELETE, INSERT, MODIFY, UPDATE_NAMES, P4RTClient,
-                                    P4RuntimeWriteError, pipeline_cookie)
+from controller.errors import BadInput, Conflict, RollbackFailed, StateError, WorkerError, WriteFailed
 from controller.overlap import equal_priority_overlaps
-from fdirlab.mask_math import DEFAULT_HIGH, DEFAULT_LOW
-from controller.rules import (FILTER_PRIORITY, Layout, base_entries, canonical_ip, laddr_entries,
-                              miss_entry)
+from controller.p4names import P4Names
+from controller.p4rt_client import (
+    DELETE,
+    INSERT,
+    MODIFY,
+    UPDATE_NAMES,
+    P4RTClient,
+    P4RuntimeWriteError,
+    pipeline_cookie,
+)
+from controller.rules import FILTER_PRIORITY, Layout, base_entries, canonical_ip, laddr_entries, miss_entry
 from controller.state import SwitchState, read_state
 from controller.workers import WorkerSet, attach_laddr
+from fdirlab.mask_math import DEFAULT_HIGH, DEFAULT_LOW
 
 Update = tuple[int, Entry]          # (INSERT | MODIFY | DELETE, entry); MODIFY/DELETE carry the new/old entry
 
@@ -141,7 +146,8 @@ def _parse_laddrs(addrs: list[str]) -> list[str]:
         c = canonical_ip(a, "local address")
         ip = ipaddress.ip_address(c)
         if ip.is_multicast or ip.is_unspecified or ip.is_loopback:
-            raise BadInput(f"local address {a!r}: multicast, unspecified and loopback addresses cannot be local addresses")
+            raise BadInput(f"local address {a!r}: multicast, unspecified and loopback addresses "
+                           "cannot be local addresses")
         if c in out:
             raise BadInput(f"local address {a!r}: given twice")
         out.append(c)
@@ -184,7 +190,7 @@ def add_laddrs(ctx: Ctx, addrs: list[str], slots: list[int] | None = None, attac
                 raise Conflict(f"slot {s} is already used by another local address" if s >= 0
                                else f"slot {s}: must be >= 0")
             used.add(s)
-        pairs = list(zip(wanted, slots))
+        pairs = list(zip(wanted, slots, strict=True))
     else:
         pairs, nxt = [], 0
         for a in wanted:

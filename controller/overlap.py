@@ -7,7 +7,7 @@ refuses such overlaps when it writes, and doctor reports them instead of guessin
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from controller.entries import Entry
 

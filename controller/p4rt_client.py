@@ -16,9 +16,10 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import grpc
 from google.protobuf import text_format
@@ -101,7 +102,7 @@ class P4RTClient:
         self._inserts_sent = 0
 
     # --- session -----------------------------------------------------------------------
-    def connect(self, require_primary: bool = True, arbitrate: bool = True) -> "P4RTClient":
+    def connect(self, require_primary: bool = True, arbitrate: bool = True) -> P4RTClient:
         """Open the channel; with `arbitrate` also the StreamChannel, asking to be primary
         (needed to write). arbitrate=False: a read-only session, invisible to arbitration."""
         opts = CHANNEL_OPTIONS
@@ -153,7 +154,8 @@ class P4RTClient:
             rep = self._arb.get(timeout=self.timeout)
         except queue.Empty:
             self.close()
-            raise SwitchUnreachable(f"switch {self.grpc_addr}: no arbitration answer within {self.timeout:g}s") from None
+            raise SwitchUnreachable(
+                f"switch {self.grpc_addr}: no arbitration answer within {self.timeout:g}s") from None
         if isinstance(rep, grpc.RpcError):
             self.close()
             raise SwitchUnreachable(f"switch {self.grpc_addr} device {self.device_id}: "
@@ -177,7 +179,7 @@ class P4RTClient:
             self.channel.close()
             self.channel = None
 
-    def __enter__(self) -> "P4RTClient":
+    def __enter__(self) -> P4RTClient:
         return self if self.stub else self.connect()
 
     def __exit__(self, *exc: object) -> None:

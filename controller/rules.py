@@ -9,13 +9,12 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from controller.entries import (COOKIE_BASE, COOKIE_HAND, Entry, make_match, cookie_laddr,
-                                cookie_lcore)
+from controller.entries import COOKIE_BASE, COOKIE_HAND, Entry, cookie_laddr, cookie_lcore, make_match
 from controller.errors import BadInput
 from controller.p4names import MAX_PORT, RETA_SIZE, TABLES
 from fdirlab import mask_math
 from fdirlab.errors import FdirlabError
-from fdirlab.lab_config import Lab, MissPolicy, STEERING_MODES
+from fdirlab.lab_config import STEERING_MODES, Lab, MissPolicy
 from fdirlab.partition import SCHEMES, Partition
 
 FILTER_PRIORITY = mask_math.FILTER_PRIORITY
@@ -117,7 +116,7 @@ class Layout:
             return None
 
     @classmethod
-    def from_lab(cls, lab: Lab) -> "Layout":
+    def from_lab(cls, lab: Lab) -> Layout:
         l2 = [(h.mac, h.port) for h in lab.hosts]
         # lcore MACs let workers address each other through the switch (software handoff)
         l2 += [(lab.lcore_mac(i), lab.lcore_port(i)) for i in range(lab.n_lcores)]
@@ -183,7 +182,8 @@ def hand_filter(addr: str, port_value: int, port_mask: int, proto: str, port: in
     if port_value & ~port_mask & 0xFFFF:
         raise BadInput(f"port value {port_value:#x} has bits outside mask {port_mask:#x}")
     if int(a) & ~amask & full:
-        raise BadInput(f"address {a} has bits outside mask {ipaddress.ip_address(amask) if a.version == 4 else hex(amask)}")
+        shown = ipaddress.ip_address(amask) if a.version == 4 else hex(amask)
+        raise BadInput(f"address {a} has bits outside mask {shown}")
     if proto not in PROTOCOLS:
         raise BadInput(f"protocol {proto!r}: use tcp or udp")
     if not 1 <= priority <= 0x7FFFFFFF:

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers = [logging.FileHandler(cfg.log)] if cfg.log else None
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=handlers,
                         format=f"%(asctime)s lcore{cfg.lcore_id} %(levelname)s %(message)s")
-    from lcore.worker import Worker    # after validation: argument errors need no sockets
+    from lcore.worker import Worker  # after validation: argument errors need no sockets
     try:
         worker = Worker(cfg)
     except ConfigError as exc:

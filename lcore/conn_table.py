@@ -13,7 +13,7 @@ import heapq
 import ipaddress
 import itertools
 from collections import Counter
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from lcore.frames import PROTO_TCP
 from lcore.tcp_state import TcpState

@@ -49,8 +49,9 @@ import json
 import os
 import socket
 import stat
+from collections.abc import Callable
 from dataclasses import asdict, replace
-from typing import Any, Callable
+from typing import Any
 
 from lcore import ipvs_ops
 from lcore.config import WorkerConfig
@@ -165,7 +166,7 @@ class ControlHandler:
         for svc in self.dp.services.values():
             d = svc.describe()
             d["laddr_pools"] = {name: (packed in self.dp.pools)
-                                for name, packed in zip(svc.laddr_names, svc.laddrs)}
+                                for name, packed in zip(svc.laddr_names, svc.laddrs, strict=True)}
             out.append(d)
         return {"services": out}
 

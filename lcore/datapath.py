@@ -8,12 +8,10 @@ model); the only shared piece is the optional handoff object (VPP NAT44-ED mode)
 from __future__ import annotations
 
 import ipaddress
-
 import random
 from typing import Protocol
 
 from fdirlab.partition import Partition
-
 from lcore import frames as F
 from lcore.conn_table import Conn, ConnTable
 from lcore.errors import ConfigError

@@ -23,8 +23,8 @@ import os
 import stat
 import struct
 import zlib
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from lcore.errors import HandoffError
 

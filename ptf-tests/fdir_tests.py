@@ -6,11 +6,26 @@ from __future__ import annotations
 import time
 
 import ptf.testutils as tu
-from scapy.layers.inet import ICMP, IP, TCP, UDP
+from fdir_base import (
+    CLIENT_IP,
+    CLIENT_MAC,
+    CLIENT_PORT,
+    DELETE,
+    LADDR,
+    LADDR6,
+    LB_MAC,
+    LCORE_PORTS,
+    RS1_IP,
+    RS1_MAC,
+    RS1_PORT,
+    RS2_MAC,
+    RS2_PORT,
+    VIP,
+    FdirTest,
+)
+from scapy.layers.inet import ICMP, IP, TCP
 from scapy.layers.l2 import Ether
 
-from fdir_base import (CLIENT_IP, CLIENT_MAC, CLIENT_PORT, DELETE, LADDR, LADDR6, LB_MAC,
-                       LCORE_PORTS, RS1_IP, RS1_MAC, RS1_PORT, RS2_MAC, RS2_PORT, VIP, FdirTest)
 from fdirlab import mask_math as mm
 
 N_VALUES = (1, 2, 4, 6, 8)
@@ -37,7 +52,7 @@ class _Steering(FdirTest):
                     pkt = self.reply(self.laddr, port, proto)
                     tu.send_packet(self, RS1_PORT, pkt)
                     expected.append((pkt, residue, proto, port))
-        for pkt, residue, proto, port in expected:
+        for pkt, residue, _proto, _port in expected:
             tu.verify_packet(self, pkt, LCORE_PORTS[residue])   # exactly the owner's port
         tu.verify_no_other_packets(self)  # nothing anywhere else, no duplicates
         # Ports owned by nobody (n = 6: residues 6, 7) match no filter and follow the miss
@@ -134,7 +149,7 @@ class NonL4NeverMatches(FdirTest):
         }
         frames["first fragment (MF)"][IP].flags = "MF"
         frames["later fragment"][IP].frag = 10
-        for what, f in frames.items():
+        for f in frames.values():
             f = Ether(bytes(f))
             tu.send_packet(self, RS1_PORT, f)
             tu.verify_packet(self, f, LCORE_PORTS[3])

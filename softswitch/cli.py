@@ -9,6 +9,7 @@ import logging
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from google.protobuf import text_format
 from p4.config.v1 import p4info_pb2
@@ -54,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _read_p4info(path: str) -> p4info_pb2.P4Info:
     try:
-        data = open(path, "rb").read()
+        data = Path(path).read_bytes()
     except OSError as exc:
         raise SoftswitchError(f"cannot read P4Info '{path}': {exc.strerror}") from None
     info = p4info_pb2.P4Info()
@@ -103,7 +104,7 @@ def run(argv: list[str]) -> int:
     device = Device(args.device_id, args.cpu_port, cache=not args.no_flow_cache)
     if args.json:
         try:
-            text = open(args.json, "rb").read()
+            text = Path(args.json).read_bytes()
         except OSError as exc:
             raise SoftswitchError(f"cannot read JSON '{args.json}': {exc.strerror}") from None
         device.load_json(text, _read_p4info(args.p4info) if args.p4info else None)

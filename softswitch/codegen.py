@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .codegen_calc import CalcGen
 from .codegen_parser import ParserGen
@@ -216,7 +217,7 @@ class CodeGen(ParserGen, CalcGen):
         self.w(f"F[{f.slot}] = ({src_code}) & {self._mask(f.width)}")
 
     def _copy_header(self, dst: HeaderInfo, src: HeaderInfo) -> None:
-        for fd, fs in zip(dst.fields, src.fields):
+        for fd, fs in zip(dst.fields, src.fields, strict=False):
             self.w(f"F[{fd.slot}] = F[{fs.slot}]")
         self.w(f"F[{dst.valid_slot}] = F[{src.valid_slot}]")
         if dst.vl_slot is not None and src.vl_slot is not None:
@@ -394,7 +395,7 @@ class CodeGen(ParserGen, CalcGen):
                 hit_next, miss_next = ref(nt.get("__HIT__")), ref(nt.get("__MISS__"))
             else:
                 next_maps[nxname] = {aid: nodes.get(nt.get(aname)) if nt.get(aname) else None
-                                     for aid, aname in zip(t["action_ids"], t["actions"])}
+                                     for aid, aname in zip(t["action_ids"], t["actions"], strict=False)}
             w(f"def _t{t['id']}(F):")
             w.indent += 1
             if keyparts:
@@ -445,7 +446,7 @@ class CodeGen(ParserGen, CalcGen):
             code = compile(source, "<softswitch-generated>", "exec")
         except SyntaxError as exc:  # a generator bug, not a user error; say where
             raise SoftswitchError(f"internal code generation error: {exc}") from None
-        exec(code, self.ns)  # noqa: S102 - our own generated source
+        exec(code, self.ns)  # our own generated source
         for name, mapping in next_maps.items():
             self.ns[name] = {aid: (self.ns[n] if n else None) for aid, n in mapping.items()}
         pipelines = {name: (self.ns[init] if init != "None" else None) for name, init in inits.items()}

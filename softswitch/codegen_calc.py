@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import hashes
-from .errors import SoftswitchError, unimplemented
 from .codewriter import Writer as _Writer
+from .errors import SoftswitchError, unimplemented
 from .json_model import hexstr
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ class CounterArray:
     binding: str | None = None   # table name of a direct counter
 
     @classmethod
-    def from_json(cls, spec: dict[str, Any]) -> "CounterArray":
+    def from_json(cls, spec: dict[str, Any]) -> CounterArray:
         size = int(spec.get("size", 0))
         direct = bool(spec.get("is_direct"))
         return cls(spec["name"], size, [] if direct else [[0, 0] for _ in range(size)],
@@ -34,5 +34,5 @@ class RegisterArray:
     cells: list[int]
 
     @classmethod
-    def from_json(cls, spec: dict[str, Any]) -> "RegisterArray":
+    def from_json(cls, spec: dict[str, Any]) -> RegisterArray:
         return cls(spec["name"], int(spec["bitwidth"]), [0] * int(spec["size"]))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 from google.rpc import code_pb2
 from p4.config.v1 import p4info_pb2
@@ -359,19 +359,12 @@ def _carry_state(old: Dataplane, new: Dataplane) -> None:
         nt = new.tables.get(name)
         if nt is None or [(k.kind, k.width) for k in ot.keys] != [(k.kind, k.width) for k in nt.keys]:
             continue
-        old_names = dict(zip(ot.action_ids, ot.action_names))
-        new_ids = dict(zip(nt.action_names, nt.action_ids))
-
-        def remap(aid: int, params: list[int]) -> int | None:
-            nid = new_ids.get(old_names.get(aid, ""))
-            if nid is None or len(new.prog.actions[nid].get("runtime_data", [])) != len(params):
-                return None
-            return nid
-
+        old_names = dict(zip(ot.action_ids, ot.action_names, strict=False))
+        new_ids = dict(zip(nt.action_names, nt.action_ids, strict=False))
         for e in ot.entries.values():
             if e.is_const:
                 continue
-            nid = remap(e.action_id, e.params)
+            nid = _remap_action(new, old_names, new_ids, e.action_id, e.params)
             if nid is None:
                 continue
             ne = Entry(e.matches, e.priority, nid, list(e.params), cookie=e.cookie)
@@ -382,18 +375,27 @@ def _carry_state(old: Dataplane, new: Dataplane) -> None:
             if ne.counter is not None and e.counter is not None:
                 ne.counter[:] = e.counter
         if not nt.default_const:
-            nid = remap(ot.default_action_id, ot.default_params)
+            nid = _remap_action(new, old_names, new_ids, ot.default_action_id, ot.default_params)
             if nid is not None:
                 nt.set_default(nid, list(ot.default_params))
     for name, oc in old.counter_arrays.items():
         nc = new.counter_arrays.get(name)
         if nc is not None and nc.binding is None and len(nc.cells) == len(oc.cells):
-            for dst, src in zip(nc.cells, oc.cells):
+            for dst, src in zip(nc.cells, oc.cells, strict=True):
                 dst[:] = src
     for name, orr in old.register_arrays.items():
         nr = new.register_arrays.get(name)
         if nr is not None and nr.bitwidth == orr.bitwidth and len(nr.cells) == len(orr.cells):
             nr.cells[:] = orr.cells
+
+
+def _remap_action(new: Dataplane, old_names: dict[int, str], new_ids: dict[str, int], aid: int,
+                  params: list[int]) -> int | None:
+    """The new program's id of action `aid` (by name), None when gone or its parameter count changed."""
+    nid = new_ids.get(old_names.get(aid, ""))
+    if nid is None or len(new.prog.actions[nid].get("runtime_data", [])) != len(params):
+        return None
+    return nid
 
 
 def _build(json_text: bytes, cache: bool) -> Dataplane:

@@ -5,6 +5,7 @@ All P4Runtime validation of table entries (widths, masks, priorities, action sco
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 from google.rpc import code_pb2
 from p4.config.v1 import p4info_pb2
 from p4.v1 import p4runtime_pb2
@@ -109,7 +110,7 @@ class Binding:
                     raise SoftswitchError(f"table {t.preamble.name}: unsupported match type of {mf.name}",
                                           code_pb2.UNIMPLEMENTED)
                 fields[mf.id] = (i, kind, mf.bitwidth, mf.name)
-            json_ids = dict(zip(table.action_names, table.action_ids))
+            json_ids = dict(zip(table.action_names, table.action_ids, strict=False))
             to_json, to_p4, scopes = {}, {}, {}
             for ref in t.action_refs:
                 info = self.actions.get(ref.id)
@@ -321,7 +322,7 @@ class Binding:
         ta.action.action_id = p4_id
         info = self.actions.get(p4_id)
         if info is not None:
-            for pid, value in zip(info.param_ids, params):
+            for pid, value in zip(info.param_ids, params, strict=False):
                 ta.action.params.add(param_id=pid, value=int_to_bytes(value))
 
     def default_to_proto(self, tb: TableBinding, with_counter: bool) -> p4runtime_pb2.TableEntry:

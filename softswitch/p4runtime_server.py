@@ -7,8 +7,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable, Iterator
 from concurrent import futures
-from typing import Callable, Iterator
 
 import grpc
 from google.protobuf import any_pb2
@@ -51,10 +51,10 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
         self.inject = inject  # frame loop hook: inject a frame as if received on the CPU port
 
     # ------------------------------------------------------------- unary RPCs
-    def Capabilities(self, request, context):  # noqa: N802 (gRPC naming)
+    def Capabilities(self, request, context):  # gRPC's method names
         return p4runtime_pb2.CapabilitiesResponse(p4runtime_api_version=P4RUNTIME_API_VERSION)
 
-    def SetForwardingPipelineConfig(self, request, context):  # noqa: N802
+    def SetForwardingPipelineConfig(self, request, context):
         try:
             self.arb.check_primary(request.device_id, request.election_id, request.role)
             self.device.set_pipeline(request)
@@ -63,13 +63,13 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
             _abort(context, exc)
         return p4runtime_pb2.SetForwardingPipelineConfigResponse()
 
-    def GetForwardingPipelineConfig(self, request, context):  # noqa: N802
+    def GetForwardingPipelineConfig(self, request, context):
         try:
             return self.device.get_pipeline(request)
         except SoftswitchError as exc:
             _abort(context, exc)
 
-    def Write(self, request, context):  # noqa: N802
+    def Write(self, request, context):
         try:
             self.arb.check_primary(request.device_id, request.election_id, request.role)
             results = self.device.write(request)
@@ -93,7 +93,7 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
                                               (("grpc-status-details-bin", status.SerializeToString()),)))
         return None
 
-    def Read(self, request, context) -> Iterator[p4runtime_pb2.ReadResponse]:  # noqa: N802
+    def Read(self, request, context) -> Iterator[p4runtime_pb2.ReadResponse]:
         try:
             entities = list(self.device.read(request))
         except SoftswitchError as exc:
@@ -104,7 +104,7 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
             yield p4runtime_pb2.ReadResponse(entities=entities[i:i + 1000])
 
     # ------------------------------------------------------------- streaming
-    def StreamChannel(self, request_iterator, context):  # noqa: N802
+    def StreamChannel(self, request_iterator, context):
         stream = Stream()
         done = threading.Event()
 

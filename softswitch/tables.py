@@ -4,8 +4,9 @@ Exact tables are one dict; the others hash on each distinct mask (flow-director 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from google.rpc import code_pb2
 
@@ -117,7 +118,7 @@ class Table:
         self.default_fn = action_fns.get(self.default_action_id, lambda F, P: None)
         for spec in self._const_specs:
             matches = []
-            for kf, mk in zip(self.keys, spec["match_key"]):
+            for kf, mk in zip(self.keys, spec["match_key"], strict=False):
                 kind = mk["match_type"]
                 if kind in ("exact", "valid"):
                     v = hexstr(mk["key"]) if kind == "exact" else int(bool(mk["key"]))
@@ -248,7 +249,7 @@ class Table:
         for masks, buckets, maxp in self._order:
             if maxp <= bp:
                 break
-            bucket = buckets.get(tuple([k & m for k, m in zip(key, masks)]))
+            bucket = buckets.get(tuple([k & m for k, m in zip(key, masks, strict=False)]))
             if bucket:
                 for e in bucket:
                     if e.eff <= bp:

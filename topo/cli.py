@@ -55,7 +55,7 @@ class LabCLI(CLI):  # type: ignore[misc]  # Mininet has no type hints
 
         try:
             a = parse_argv(shlex.split(line))
-        except Exception:  # noqa: BLE001 - the tool already said what was wrong
+        except Exception:  # the tool already said what was wrong
             return
         if a["cmd"] not in ("add", "del") or ":" not in (a["addr"] or ""):
             return

@@ -13,7 +13,6 @@ import tomllib
 from pathlib import Path
 
 import tomli_w
-
 from mininet.log import setLogLevel
 from mininet.net import Mininet
 
@@ -64,7 +63,7 @@ class LabRun:
         self.fdirctl_log: list[str] = []
 
     # --- start ------------------------------------------------------------------------
-    def start(self) -> "LabRun":
+    def start(self) -> LabRun:
         if os.geteuid() != 0:
             raise LabError("the lab needs root (Mininet network namespaces)")
         left = lab_links()
@@ -127,9 +126,8 @@ class LabRun:
                    "--handoff-dir", str(handoff_dir),
                    "--handoff-depth", str(lab.lcores.handoff_depth)]
             log_path = self.log_dir / f"lcore-{i}.log"
-            log = open(log_path, "wb")
-            self.workers[i] = h.popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-            log.close()
+            with open(log_path, "wb") as log:
+                self.workers[i] = h.popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             # what `fdirctl worker restart i` needs to start it again in this host
             write_record(self.run_dir, WorkerRecord(i, cmd, os.getcwd(), h.pid, str(log_path),
                                                     self.workers[i].pid))
@@ -188,10 +186,9 @@ class LabRun:
             cmd = [PYTHON, "-m", "topo.realserver", "--name", name]
             cmd += [a for p in sorted(by_proto["tcp"]) for a in ("--http", str(p))]
             cmd += [a for p in sorted(by_proto["udp"]) for a in ("--udp-echo", str(p))]
-            log = open(self.log_dir / f"{name}.log", "wb")
-            self.servers[name] = self.net[name].popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                                      stdin=subprocess.DEVNULL, env=self._env())
-            log.close()
+            with open(self.log_dir / f"{name}.log", "wb") as log:
+                self.servers[name] = self.net[name].popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                                          stdin=subprocess.DEVNULL, env=self._env())
         for name in ports:
             self.net[name].cmd("iperf3 -s -D >/dev/null 2>&1")
         time.sleep(0.5)
@@ -310,7 +307,7 @@ class LabRun:
             sp.log_path.rename(sp.log_path.with_suffix(sp.log_path.suffix + ".killed"))
         sp.start()
 
-    def __enter__(self) -> "LabRun":
+    def __enter__(self) -> LabRun:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

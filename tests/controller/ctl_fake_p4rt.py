@@ -104,7 +104,7 @@ class FakeP4Runtime(p4runtime_pb2_grpc.P4RuntimeServicer):
                     if q.table_id in self.defaults:
                         rep.entities.add().table_entry.CopyFrom(self.defaults[q.table_id])
                     continue
-                for k, te in self.entries.items():
+                for te in self.entries.values():
                     if q.table_id in (0, te.table_id):
                         out = rep.entities.add().table_entry
                         out.CopyFrom(te)

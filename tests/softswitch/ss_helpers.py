@@ -292,7 +292,7 @@ class Target:
             if cpu_port is not None:
                 cmd += ["--cpu-port", str(cpu_port)]
         cmd += extra or []
-        self.log = open(f"/tmp/ss-test-{kind}-{self.grpc_port}.log", "wb")
+        self.log = open(f"/tmp/ss-test-{kind}-{self.grpc_port}.log", "wb")  # noqa: SIM115 - closed by stop()
         self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -343,7 +343,7 @@ class LocalSwitch(Names):
         self.packet_ins_list: list = []
 
     # Rig-like
-    def load(self, program: tuple[Path, Path]) -> "LocalSwitch":
+    def load(self, program: tuple[Path, Path]) -> LocalSwitch:
         p4info_path, json_path = program
         self.p4info = load_p4info(p4info_path)
         req = p4runtime_pb2.SetForwardingPipelineConfigRequest(
