@@ -4,18 +4,14 @@ A mixin of codegen.CodeGen: emits one function per parse state, `parse` and `dep
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .codegen_base import GenBase
 from .errors import SoftswitchError, unimplemented
 from .json_model import HeaderInfo, hexstr
 
-if TYPE_CHECKING:
-    from .codegen import CodeGen as _Base
-else:
-    _Base = object
 
-
-class ParserGen(_Base):
+class ParserGen(GenBase):
     # ----------------------------------------------------------------- parser
     def _extract(self, h: HeaderInfo) -> None:
         w = self.w
