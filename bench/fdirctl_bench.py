@@ -20,6 +20,10 @@ from pathlib import Path
 
 from p4.v1 import p4runtime_pb2
 
+from topo.rig.fake_p4rt import FakeSwitch
+from topo.rig.fdir_p4info import snapshot, synthetic_p4info
+from topo.rig.switches import bmv2_thrift_args, program_files  # program: the committed build, else p4c
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -30,8 +34,6 @@ def _free_port() -> int:
 
 
 def _program() -> tuple[Path, Path]:
-    sys.path.insert(0, str(REPO / "tests" / "controller"))
-    from ctl_helpers import program_files  # committed build, else a scratch p4c compile
     files = program_files()
     if files is None:
         sys.exit("fdirctl_bench: compiled program absent (p4src/build) and p4c not on PATH")
@@ -40,8 +42,6 @@ def _program() -> tuple[Path, Path]:
 
 def _start(target: str, addr: str, log: Path) -> subprocess.Popen:
     if target == "bmv2":
-        sys.path.insert(0, str(REPO / "tests" / "controller"))
-        from ctl_helpers import bmv2_thrift_args
         cmd = ["simple_switch_grpc", "--device-id", "1", "--no-p4", *bmv2_thrift_args(),
                "--", "--grpc-server-addr", addr]
     else:
@@ -152,8 +152,6 @@ def _plain_loop(addr: str, p4info_path: Path, laddrs: list[str], n_lcores: int, 
 
 
 def _entries_now(addr: str, p4info_path: Path) -> list:
-    sys.path.insert(0, str(REPO / "tests" / "controller"))
-    from ctl_helpers import snapshot
     return snapshot(addr, p4info_path)
 
 
@@ -170,9 +168,6 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit("fdirctl_bench: simple_switch_grpc is not on PATH")
     tmp = Path(tempfile.mkdtemp(prefix="fdirctl-bench-"))
     if args.target == "fake":
-        sys.path.insert(0, str(REPO / "tests" / "controller"))
-        from ctl_fake_p4rt import FakeSwitch
-        from ctl_helpers import synthetic_p4info
         from google.protobuf import text_format
         p4info, js = tmp / "fdir.p4info.txtpb", tmp / "fdir.json"
         p4info.write_text(text_format.MessageToString(synthetic_p4info()))
