@@ -15,7 +15,7 @@ import tomllib
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from controller import dpvs_conf_cmd, export, reta_ops, worker_restart
 from controller import errors as E
@@ -54,7 +54,7 @@ except ImportError:  # pragma: no cover - p4src is part of the same distribution
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage error in one line with exit code 2."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         print(f"fdirctl: error: {message} (see `{self.prog} --help`)", file=sys.stderr)
         sys.exit(E.EXIT_USAGE)
 

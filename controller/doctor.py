@@ -31,7 +31,7 @@ class Finding:
     message: str
     fix: str
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from controller.entries import COOKIE_HAND, Entry
 from controller.errors import BadInput, Conflict, RollbackFailed, StateError, WorkerError, WriteFailed
@@ -165,7 +166,7 @@ def _check_free(st: SwitchState, entries: list[Entry]) -> None:
             raise Conflict(f"entry {e.describe()} already exists on the switch, owned by {who}; nothing written")
 
 
-def add_laddrs(ctx: Ctx, addrs: list[str], slots: list[int] | None = None, attach: bool = False) -> dict:
+def add_laddrs(ctx: Ctx, addrs: list[str], slots: list[int] | None = None, attach: bool = False) -> dict[str, Any]:
     """Install every entry of the local addresses, then create the workers' sa_pools, then
     (attach) bind them to every worker service of their family (ipvsadm --add-laddr). All or
     nothing: a failure at any step undoes the earlier ones. Adding an address that is
@@ -242,7 +243,7 @@ def add_laddrs(ctx: Ctx, addrs: list[str], slots: list[int] | None = None, attac
             "workers": 0 if workers is None else len(workers), "attached": len(attached)}
 
 
-def del_laddrs(ctx: Ctx, addrs: list[str], force: bool = False) -> dict:
+def del_laddrs(ctx: Ctx, addrs: list[str], force: bool = False) -> dict[str, Any]:
     """Remove local addresses wherever they are: detach them from the workers' services
     (DPVS ipvsadm --del-laddr), drop the workers' pools (refused while conns use them unless
     force), then remove exactly the entries carrying their cookies. An address only the
@@ -351,7 +352,7 @@ def _check_no_equal_priority_overlap(st: SwitchState, entries: list[Entry]) -> N
                            f"(generated filters use {FILTER_PRIORITY}); nothing written")
 
 
-def list_laddrs(st: SwitchState) -> list[dict]:
+def list_laddrs(st: SwitchState) -> list[dict[str, Any]]:
     out = []
     for a, ls in sorted(st.laddrs.items(), key=lambda kv: (kv[1].slot, kv[0])):
         probs = st.laddr_problems(a) if st.layout else []
@@ -362,7 +363,7 @@ def list_laddrs(st: SwitchState) -> list[dict]:
 
 # --- hand-made filters ---------------------------------------------------------------
 
-def add_filter(ctx: Ctx, entry: Entry) -> dict:
+def add_filter(ctx: Ctx, entry: Entry) -> dict[str, Any]:
     st = ctx.state()
     _check_free(st, [entry])
     _check_no_equal_priority_overlap(st, [entry])
@@ -370,7 +371,7 @@ def add_filter(ctx: Ctx, entry: Entry) -> dict:
     return {"added": entry.describe()}
 
 
-def del_filter(ctx: Ctx, entry: Entry) -> dict:
+def del_filter(ctx: Ctx, entry: Entry) -> dict[str, Any]:
     st = ctx.state()
     cur = st.by_key().get(entry.key)
     if cur is None:
@@ -396,7 +397,7 @@ def ensure_pipeline(ctx: Ctx, force: bool = False) -> bool:
     return True
 
 
-def init(ctx: Ctx, layout: Layout, force: bool = False) -> dict:
+def init(ctx: Ctx, layout: Layout, force: bool = False) -> dict[str, Any]:
     """Push the pipeline and install the base state. Refuses a switch that already holds
     entries unless force (which re-pushes the pipeline: every entry is dropped)."""
     if ctx.p4info is None or ctx.device_config is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from typing import Any
 
 from controller.entries import COOKIE_BASE, COOKIE_HAND, Entry, cookie_laddr, cookie_lcore, make_match
 from controller.errors import BadInput
@@ -254,7 +255,7 @@ class SchemeCost:
     ports_per_lcore: list[int] = field(default_factory=list)   # local ports per lcore, all laddrs
     unowned_ports: int = 0          # per local address, ports in range no lcore may use
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"scheme": self.scheme, "lcores": self.n_lcores, "laddrs": self.n_laddrs,
                 "entries": self.entries, "ports_per_lcore": self.ports_per_lcore,
                 "min_ports": min(self.ports_per_lcore), "max_ports": max(self.ports_per_lcore),

@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import NoReturn
 
 from lcore.config import DEFAULT_HANDOFF_DEPTH, MODES, WorkerConfig, parse_port_range
 from lcore.errors import ConfigError, LcoreError
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:           # one line, exit 2 (argparse's default is 2 lines)
+    def error(self, message: str) -> NoReturn:           # one line, exit 2 (argparse's default is 2 lines)
         print(f"lcore: error: {message}", file=sys.stderr)
         raise SystemExit(2)
 

@@ -91,20 +91,20 @@ class ControlHandler:
         self.cfg = cfg
         self.now = now
 
-    def handle(self, req: Any) -> dict:
+    def handle(self, req: Any) -> dict[str, Any]:
         try:
             return {"ok": True, **self._dispatch(req)}
         except LcoreError as exc:
             return {"ok": False, "error": str(exc)}
 
-    def handle_line(self, line: bytes) -> dict:
+    def handle_line(self, line: bytes) -> dict[str, Any]:
         try:
             req = json.loads(line)
         except (ValueError, UnicodeDecodeError) as exc:
             return {"ok": False, "error": f"bad JSON: {str(exc).splitlines()[0]}"}
         return self.handle(req)
 
-    def _dispatch(self, req: Any) -> dict:
+    def _dispatch(self, req: Any) -> dict[str, Any]:
         if not isinstance(req, dict):
             raise ConfigError(f"request must be a JSON object, got {type(req).__name__}")
         op = req.get("op")
@@ -118,9 +118,10 @@ class ControlHandler:
             raise ConfigError(f"op {op} has unknown field(s) {', '.join(unknown)}")
         if op in ipvs_ops.HANDLERS:
             return ipvs_ops.HANDLERS[op](self.dp, req)
-        return getattr(self, f"op_{op}")(req)
+        handler: Callable[[dict[str, Any]], dict[str, Any]] = getattr(self, f"op_{op}")
+        return handler(req)
 
-    def op_info(self, req: dict) -> dict:
+    def op_info(self, req: dict[str, Any]) -> dict[str, Any]:
         c = self.cfg
         out = {"lcore": c.lcore_id, "n_lcores": c.n_lcores, "scheme": c.scheme, "mode": c.mode,
                "iface": c.iface, "mac": c.mac.lower(), "port_range": [c.port_low, c.port_high],
@@ -130,7 +131,7 @@ class ControlHandler:
             out["handoff_dir"] = c.handoff_dir
         return out
 
-    def op_pool_add(self, req: dict) -> dict:
+    def op_pool_add(self, req: dict[str, Any]) -> dict[str, Any]:
         if "slot" not in req and self.cfg.scheme == "laddr":
             raise ConfigError("pool_add needs slot with the laddr scheme")
         slot = req.get("slot", 0)
@@ -139,29 +140,29 @@ class ControlHandler:
         view = [p for p in self.dp.pools_view() if p["laddr"] == _norm(laddr)]
         return {"pool": view[0] if view else None}
 
-    def op_pool_del(self, req: dict) -> dict:
+    def op_pool_del(self, req: dict[str, Any]) -> dict[str, Any]:
         force = req.get("force", False)
         if not isinstance(force, bool):
             raise ConfigError(f"force must be true or false, got {force!r}")
         return {"dropped_conns": self.dp.pool_del(req["laddr"], force)}
 
-    def op_pools(self, req: dict) -> dict:
+    def op_pools(self, req: dict[str, Any]) -> dict[str, Any]:
         return {"pools": self.dp.pools_view()}
 
-    def op_service_add(self, req: dict) -> dict:
+    def op_service_add(self, req: dict[str, Any]) -> dict[str, Any]:
         args = {k: v for k, v in req.items() if k != "op"}
         return {"service": self.dp.service_add(**args).describe()}
 
-    def op_service_del(self, req: dict) -> dict:
+    def op_service_del(self, req: dict[str, Any]) -> dict[str, Any]:
         return {"dropped_conns": self.dp.service_del(req["vip"], req["vport"], req["proto"])}
 
-    def op_service_laddr_add(self, req: dict) -> dict:
+    def op_service_laddr_add(self, req: dict[str, Any]) -> dict[str, Any]:
         return {"laddrs": self.dp.service_laddr(req["vip"], req["vport"], req["proto"], req["laddr"], True)}
 
-    def op_service_laddr_del(self, req: dict) -> dict:
+    def op_service_laddr_del(self, req: dict[str, Any]) -> dict[str, Any]:
         return {"laddrs": self.dp.service_laddr(req["vip"], req["vport"], req["proto"], req["laddr"], False)}
 
-    def op_services(self, req: dict) -> dict:
+    def op_services(self, req: dict[str, Any]) -> dict[str, Any]:
         out = []
         for svc in self.dp.services.values():
             d = svc.describe()
@@ -170,34 +171,34 @@ class ControlHandler:
             out.append(d)
         return {"services": out}
 
-    def op_neigh_add(self, req: dict) -> dict:
+    def op_neigh_add(self, req: dict[str, Any]) -> dict[str, Any]:
         self.dp.neigh.add(req["addr"], req["mac"])
         return {}
 
-    def op_neigh_del(self, req: dict) -> dict:
+    def op_neigh_del(self, req: dict[str, Any]) -> dict[str, Any]:
         if not self.dp.neigh.delete(req["addr"]):
             raise ConfigError(f"no neighbour {req['addr']}")
         return {}
 
-    def op_neighs(self, req: dict) -> dict:
+    def op_neighs(self, req: dict[str, Any]) -> dict[str, Any]:
         return {"neighs": self.dp.neigh.describe()}
 
-    def op_stats(self, req: dict) -> dict:
+    def op_stats(self, req: dict[str, Any]) -> dict[str, Any]:
         return self.dp.stats_view()
 
-    def op_conns(self, req: dict) -> dict:
+    def op_conns(self, req: dict[str, Any]) -> dict[str, Any]:
         limit = req.get("limit", 100)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= MAX_CONNS_DUMP:
             raise ConfigError(f"limit must be an integer 0..{MAX_CONNS_DUMP}, got {limit!r}")
         now = self.now()
-        conns = []
+        conns: list[dict[str, Any]] = []
         for conn in self.dp.conns.by_in.values():
             if len(conns) >= limit:
                 break
             conns.append(conn.describe(now))
         return {"total": len(self.dp.conns), "conns": conns}
 
-    def op_set_timeouts(self, req: dict) -> dict:
+    def op_set_timeouts(self, req: dict[str, Any]) -> dict[str, Any]:
         changes = {k: v for k, v in req.items() if k != "op"}
         for k, v in changes.items():
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 86400 * 7:
@@ -318,7 +319,7 @@ def _claim_path(path: str) -> None:
     raise ConfigError(f"--ctl {path} is in use by a running worker")
 
 
-def request(path: str, req: dict, timeout: float = 5.0) -> dict:
+def request(path: str, req: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
     """Client helper (tests, tools): send one request, return the reply."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
@@ -330,4 +331,5 @@ def request(path: str, req: dict, timeout: float = 5.0) -> dict:
             if not chunk:
                 break
             buf += chunk
-    return json.loads(buf)
+    reply: dict[str, Any] = json.loads(buf)
+    return reply

@@ -24,7 +24,7 @@ log = logging.getLogger("softswitch.p4runtime")
 P4RUNTIME_API_VERSION = "1.4.1"  # the version of the protos shipped by the `p4runtime` package in use
 
 
-class _RichStatus(grpc.Status):  # type: ignore[misc]
+class _RichStatus(grpc.Status):
     """A grpc.Status with google.rpc.Status details (what grpcio-status's to_status builds)."""
 
     def __init__(self, code: grpc.StatusCode, details: str, trailing: tuple) -> None:
@@ -116,7 +116,7 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
                         try:
                             self.arb.update(stream, msg.arbitration)
                         except SoftswitchError as exc:
-                            stream.out.put(exc)  # type: ignore[arg-type]
+                            stream.out.put(exc)
                             return
                     elif kind == "packet":
                         self._packet_out(stream, msg.packet)
