@@ -145,6 +145,7 @@ def _plain_loop(addr: str, p4info_path: Path, laddrs: list[str], n_lcores: int, 
             p.param_id = 1
             p.value = canonical(lb_mac)
         if req is not None and len(req.updates):
+            assert client.stub is not None          # connected above
             client.stub.Write(req)
         return time.perf_counter() - t0, n
     finally:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller.entries import COOKIE_HAND, Entry
+from controller.entries import COOKIE_HAND, Entry, EntryKey
 from controller.errors import BadInput, Conflict, RollbackFailed, StateError, WorkerError, WriteFailed
 from controller.overlap import equal_priority_overlaps
 from controller.p4names import P4Names
@@ -26,7 +26,7 @@ from controller.p4rt_client import (
 )
 from controller.rules import FILTER_PRIORITY, Layout, base_entries, canonical_ip, laddr_entries, miss_entry
 from controller.state import SwitchState, read_state
-from controller.workers import WorkerSet, attach_laddr
+from controller.workers import WorkerClient, WorkerSet, attach_laddr
 from fdirlab.mask_math import DEFAULT_HIGH, DEFAULT_LOW
 
 Update = tuple[int, Entry]          # (INSERT | MODIFY | DELETE, entry); MODIFY/DELETE carry the new/old entry
@@ -62,7 +62,7 @@ class WriteReport:
 
 
 def write_all(ctx: Ctx, updates: list[Update], what: str,
-              old: dict[tuple, Entry] | None = None) -> WriteReport:
+              old: dict[EntryKey, Entry] | None = None) -> WriteReport:
     """Write the updates; if any fails, undo every one that took effect and raise WriteFailed
     naming the failed update and the switch's reason. `old` gives the previous value of
     MODIFY targets (needed to undo them)."""
@@ -105,7 +105,7 @@ def _describe(updates: list[Update], index: int) -> str:
 
 
 def _undo(ctx: Ctx, updates: list[Update], applied: set[int] | None,
-          old: dict[tuple, Entry]) -> tuple[int, set[int]]:
+          old: dict[EntryKey, Entry]) -> tuple[int, set[int]]:
     """Reverse the applied updates, newest first; returns (updates undone, indexes that had
     been applied). If the switch did not say which updates were applied, read it back and
     decide per entry (ours = same key and same cookie)."""
@@ -176,6 +176,7 @@ def add_laddrs(ctx: Ctx, addrs: list[str], slots: list[int] | None = None, attac
         raise BadInput("no local address given")
     st = ctx.initialised_state()
     layout = st.layout
+    assert layout is not None            # initialised_state() raised otherwise
     for a in wanted:
         if a in st.laddrs:
             raise Conflict(f"local address {a} is already present ({len(st.laddrs[a].entries)} entries); "
@@ -210,7 +211,7 @@ def add_laddrs(ctx: Ctx, addrs: list[str], slots: list[int] | None = None, attac
         workers.check_reachable()          # fail before writing if a worker is down
         adopted = _leftover_pools(workers, pairs)
     rep = write_all(ctx, [(INSERT, e) for e in entries], "laddr add")
-    attached: list[tuple] = []
+    attached: list[tuple[Any, ...]] = []
     if workers is not None:
         try:
             workers.add_pools(pairs, skip=adopted)
@@ -253,12 +254,14 @@ def del_laddrs(ctx: Ctx, addrs: list[str], force: bool = False) -> dict[str, Any
     if not wanted:
         raise BadInput("no local address given")
     st = ctx.initialised_state()
-    workers = ctx.workers_for(st.layout.n_lcores)
-    held: dict[str, list] = {a: [] for a in wanted}        # workers holding a pool of the address
-    attached: list[tuple] = []                             # (client, service, addr) to detach
+    layout = st.layout
+    assert layout is not None            # initialised_state() raised otherwise
+    workers = ctx.workers_for(layout.n_lcores)
+    held: dict[str, list[WorkerClient]] = {a: [] for a in wanted}   # workers holding a pool of the address
+    attached: list[tuple[Any, ...]] = []                   # (client, service, addr) to detach
     if workers is not None:
         workers.check_reachable()
-        part = st.layout.partition
+        part = layout.partition
         for c in workers.clients:
             lo, hi = c.info().get("port_range", [DEFAULT_LOW, DEFAULT_HIGH])
             pools = {p["laddr"]: int(p.get("slot", 0)) for p in c.pools().get("pools", []) if isinstance(p, dict)}
@@ -288,7 +291,7 @@ def del_laddrs(ctx: Ctx, addrs: list[str], force: bool = False) -> dict[str, Any
             raise Conflict(f"local address {a} is not present (not on the switch, no worker holds it)")
     pairs = [(a, st.laddrs[a].slot if a in st.laddrs else 0) for a in wanted]
     detached = []
-    dropped: list[tuple] = []
+    dropped: list[tuple[Any, ...]] = []
     try:
         for c, svc, a in attached:
             c.call("service_laddr_del", vip=svc["vip"], vport=svc["vport"], proto=svc["proto"], laddr=a)

@@ -181,7 +181,8 @@ class P4Names:
                     ms.append(Match(fname, int.from_bytes(fm.ternary.value, "big") & mask, mask))
         order = {f[0]: i for i, f in enumerate(tab.fields)}
         ms.sort(key=lambda m: order[m.field])
-        action, params = "NoAction", ()
+        action = "NoAction"
+        params: tuple[tuple[str, int], ...] = ()
         if te.action.HasField("action"):
             a = te.action.action
             action = self.action_names.get(a.action_id, f"#{a.action_id}")

@@ -140,8 +140,8 @@ def apply_worker(c: WorkerClient, v: WorkerView, want: WorkerWant, n: dict[str, 
                 c.service_del(*key)
                 n["services_removed"] += 1
         for key, w in want.services.items():
-            svc = have.get(key)
-            if svc is None or spec_differs(svc, w):
+            had = have.get(key)
+            if had is None or spec_differs(had, w):
                 c.service_add(w)
                 n["services"] += 1
                 continue

@@ -48,7 +48,7 @@ def int_to_mac(v: int) -> str:
     return ":".join(f"{(v >> s) & 0xff:02x}" for s in range(40, -1, -8))
 
 
-def _entry(table: str, action: str, params: tuple = (), priority: int = 0, cookie: bytes = b"",
+def _entry(table: str, action: str, params: tuple[tuple[str, int], ...] = (), priority: int = 0, cookie: bytes = b"",
            **match: int | tuple[int, int]) -> Entry:
     return Entry(table, make_match(TABLES[table], **match), action, params, priority, cookie)
 
@@ -90,9 +90,9 @@ class Layout:
             raise BadInput(f"miss policy lcore {self.miss.lcore}: {n} lcore(s) are 0..{n - 1}")
         if self.miss.kind not in ("rss", "drop", "lcore"):
             raise BadInput(f"miss policy {self.miss.kind!r}: use rss, drop or lcore N")
-        for p in self.protocols:
-            if p not in PROTOCOLS:
-                raise BadInput(f"protocol {p!r}: use tcp or udp")
+        for proto in self.protocols:
+            if proto not in PROTOCOLS:
+                raise BadInput(f"protocol {proto!r}: use tcp or udp")
         if self.lb_mac is not None:
             mac_to_int(self.lb_mac)
         for v in self.vips:

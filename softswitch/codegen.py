@@ -167,7 +167,8 @@ class CodeGen(ParserGen, CalcGen):
 
     def _op(self, e: dict[str, Any], parser: bool) -> str:
         op = e["op"]
-        left, right = e.get("left"), e.get("right")
+        left: Any = e.get("left")
+        right: Any = e.get("right")
         binops = {"+": "+", "-": "-", "*": "*", "<<": "<<", ">>": ">>", "==": "==", "!=": "!=",
                   ">": ">", ">=": ">=", "<": "<", "<=": "<=", "&": "&", "|": "|", "^": "^",
                   "/": "//", "%": "%"}

@@ -268,7 +268,7 @@ class Device:
                 if i < 0 or i >= len(cells):
                     raise SoftswitchError(f"counter {cb.name}: index {i} is out of range",
                                           code_pb2.OUT_OF_RANGE)
-                idx = [i]
+                idx: range | list[int] = [i]
             else:
                 idx = range(len(cells))
             for i in idx:

@@ -145,10 +145,10 @@ class Binding:
             self.direct_units[dc.preamble.id] = dc.spec.unit
         self.registers: dict[int, RegisterBinding] = {}
         for r in p4info.registers:
-            arr = dp.register_arrays.get(r.preamble.name)
-            if arr is None:
+            reg = dp.register_arrays.get(r.preamble.name)
+            if reg is None:
                 raise SoftswitchError(f"P4Info register {r.preamble.name} is not in the device config")
-            self.registers[r.preamble.id] = RegisterBinding(r.preamble.id, r.preamble.name, arr)
+            self.registers[r.preamble.id] = RegisterBinding(r.preamble.id, r.preamble.name, reg)
         if p4info.meters or p4info.direct_meters:
             raise SoftswitchError("meters are not supported", code_pb2.UNIMPLEMENTED)
         self.packet_in = PacketMeta()
@@ -247,15 +247,15 @@ class Binding:
                 if lo == 0 and hi == full:
                     raise SoftswitchError(f"{what}: a full range is a don't-care and must be omitted")
                 matches[pos] = (lo, hi)
-        out = []
-        for pos, m in enumerate(matches):
-            if m is None:
+        out: list[tuple[int, int]] = []
+        for pos, given in enumerate(matches):
+            if given is None:
                 fid = tb.field_ids[pos]
                 _, kind, width, fname = tb.fields[fid]
                 if kind == "exact":
                     raise SoftswitchError(f"table {tb.name}: exact match field {fname} is missing")
-                m = (0, (1 << width) - 1) if kind == "range" else (0, 0)
-            out.append(m)
+                given = (0, (1 << width) - 1) if kind == "range" else (0, 0)
+            out.append(given)
         return tuple(out)
 
     def entry_from_proto(self, te: p4runtime_pb2.TableEntry, need_action: bool = True) -> tuple[TableBinding, Entry]:

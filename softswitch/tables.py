@@ -88,7 +88,7 @@ class Table:
         if "action_ids" in spec:
             self.action_ids: list[int] = list(spec["action_ids"])
         else:  # older compilers (p4c-bm) name the actions only
-            by_name = {}
+            by_name: dict[str, int] = {}
             for aid, a in sorted(prog.actions.items()):
                 by_name.setdefault(a["name"], aid)
             self.action_ids = [by_name[n] for n in self.action_names]

@@ -11,6 +11,7 @@ import subprocess
 import time
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import tomli_w
 from mininet.log import setLogLevel
@@ -57,7 +58,7 @@ class LabRun:
         self.run_dir = Path(self.lab.run_dir)
         self.log_dir = self.run_dir / "logs"
         self.pcap_dir = self.run_dir / "pcap" if pcap else None
-        self.net: Mininet | None = None
+        self.net: Any = None                  # the Mininet (no type hints) once built
         self.workers: dict[int, subprocess.Popen] = {}
         self.servers: dict[str, subprocess.Popen] = {}
         self.fdirctl_log: list[str] = []

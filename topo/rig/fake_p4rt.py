@@ -24,7 +24,7 @@ class FakeP4Runtime(p4runtime_pb2_grpc.P4RuntimeServicer):
         self.primary: int = -1
 
     def _key(self, te: p4runtime_pb2.TableEntry) -> tuple:
-        ms = []
+        ms: list[tuple[int, bytes] | tuple[int, bytes, bytes]] = []
         for m in sorted(te.match, key=lambda m: m.field_id):
             if m.HasField("exact"):
                 ms.append((m.field_id, _norm(m.exact.value)))

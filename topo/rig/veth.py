@@ -69,7 +69,7 @@ class HostPort:
 
     def recv_all(self, wait: float) -> list[bytes]:
         """Frames arriving within `wait` seconds of the last one (or of the call)."""
-        frames = []
+        frames: list[bytes] = []
         deadline = time.monotonic() + wait
         while True:
             left = deadline - time.monotonic()
