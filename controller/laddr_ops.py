@@ -54,6 +54,12 @@ class Ctx:
                              f"run `fdirctl init` (or `reconcile --lab`) first")
         return st
 
+    def initialised(self) -> tuple[SwitchState, Layout]:
+        """The switch's state and its layout; StateError when fdirctl has not initialised it."""
+        st = self.initialised_state()
+        assert st.layout is not None      # initialised_state() raised otherwise
+        return st, st.layout
+
 
 @dataclass
 class WriteReport:
