@@ -31,9 +31,10 @@ ptf: setup
 
 # The live lab: Mininet hosts, the switch, lcore workers, real servers; MODE=fdir|rss|handoff.
 # DPVS_CONF=path/dpvs.conf builds the lab a DPVS config describes (ipvsadm/dpip at the prompt).
+# PCAP=1: the switch writes <iface>_in.pcap and <iface>_out.pcap per port into the lab's logs.
 run: setup
 	$(PY) -m topo run $(if $(DPVS_CONF),--dpvs-conf $(DPVS_CONF),--lab $(LAB)) \
-	  --target $(TARGET) $(if $(MODE),--mode $(MODE))
+	  --target $(TARGET) $(if $(MODE),--mode $(MODE)) $(if $(filter 1 yes true,$(PCAP)),--pcap)
 
 unit: setup
 	$(PY) -m pytest -q tests -m "not root"

@@ -57,7 +57,8 @@ class LabRun:
         self.target = resolve_target(target or self.lab.switch.target)
         self.run_dir = Path(self.lab.run_dir)
         self.log_dir = self.run_dir / "logs"
-        self.pcap_dir = self.run_dir / "pcap" if pcap else None
+        # pcaps beside the logs, as p4lang's tutorials keep them: <iface>_in.pcap, <iface>_out.pcap
+        self.pcap_dir = self.log_dir if pcap else None
         self.net: Any = None                  # the Mininet (no type hints) once built
         self.workers: dict[int, subprocess.Popen] = {}
         self.servers: dict[str, subprocess.Popen] = {}
@@ -254,7 +255,8 @@ class LabRun:
                   f"  at this prompt or in another shell (fdirctl, ipvsadm, dpip are in "
                   f"{Path(PYTHON).parent}):",
                   f"        sh fdirctl --lab {self.run_dir / 'lab.toml'} show fdir   (also: stats, doctor, laddr list)",
-                  f"  logs: {self.log_dir}" + (f"   pcaps: {self.pcap_dir}" if self.pcap_dir else ""),
+                  f"  logs: {self.log_dir}" + ("   (and a pcap per switch port and direction: "
+                                               "s1-ethN_in.pcap, s1-ethN_out.pcap)" if self.pcap_dir else ""),
                   "  configured with: " + "; ".join(self.fdirctl_log),
                   "  leave with 'exit' (or Ctrl-D): everything is torn down"]
         return "\n".join(lines)
