@@ -224,7 +224,9 @@ class DirectCountersCountPerEntry(FdirTest):
         tu.verify_no_other_packets(self)
         got = {}
         for e in self.read_table("fdir_v4"):
-            got[(e.param("port"), e.field("proto").value)] = e.packets
+            proto = e.field("proto")
+            assert proto is not None
+            got[(e.param("port"), proto.value)] = e.packets
         for lcore in range(4):
             self.assertEqual(got[(LCORE_PORTS[lcore], 6)], sent.get(lcore, 0), f"lcore {lcore} tcp")
             self.assertEqual(got[(LCORE_PORTS[lcore], 17)], 0, f"lcore {lcore} udp")
