@@ -46,7 +46,8 @@ def _start(target: str, addr: str, log: Path) -> subprocess.Popen:
                "--", "--grpc-server-addr", addr]
     else:
         cmd = [sys.executable, "-m", "softswitch", "--device-id", "1", "--no-p4", "--grpc-server-addr", addr]
-    proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=REPO)
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
     port = int(addr.rsplit(":", 1)[1])
     for _ in range(300):
         if proc.poll() is not None:
