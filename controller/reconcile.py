@@ -145,7 +145,7 @@ def apply_worker(c: WorkerClient, v: WorkerView, want: WorkerWant, n: dict[str, 
                 c.service_add(w)
                 n["services"] += 1
                 continue
-            cur = list(svc.get("laddrs", []))
+            cur = list(had.get("laddrs", []))
             for a in w["laddrs"]:
                 if a not in cur:
                     c.call("service_laddr_add", vip=key[0], vport=key[1], proto=key[2], laddr=a)
