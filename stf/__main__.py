@@ -1,0 +1,6 @@
+"""`python -m stf`."""
+import sys
+
+from stf.cli import main
+
+sys.exit(main())
