@@ -136,14 +136,14 @@ class P4RuntimeMap:
             digits = "".join(c for c in tail[:4] if c.isdigit())
             if digits and tail.startswith(digits):
                 name = f"{head}[{digits}]{tail[len(digits):]}"
-        for cand in (name, name + "$", name + ".$valid$"):
+        cands = [name, name + "$", name + ".$valid$"]
+        if name.endswith(".valid"):
+            cands.append(name[:-5] + "$valid$")
+        for cand in cands:
             if cand in fields:
                 return fields[cand]
-        if name.endswith(".valid") and name[:-5] + "$valid$" in fields:
-            return fields[name[:-5] + "$valid$"]
         hits = [f for n, f in fields.items()
-                if n.endswith("." + name) or n.endswith("." + name + "$")
-                or (name == "valid" and n.endswith(".$valid$"))]
+                if any(n.endswith("." + c) for c in cands) or (name == "valid" and n.endswith(".$valid$"))]
         if len(hits) == 1:
             return hits[0]
         if hits:
