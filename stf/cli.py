@@ -12,6 +12,8 @@ Exit 0 when the run completed (whatever the verdicts), 2 on bad input or a missi
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -21,6 +23,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Iterator
 
 from rich.console import Console
 
@@ -53,12 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
                        "outside the repository)")
         p.add_argument("--select", help="only programs whose name matches this regular expression")
         p.add_argument("--p4c", default="p4c", help="the p4c binary (default: p4c on PATH)")
+        p.add_argument("--jobs", type=int, default=2, help="p4c processes / runs at a time (default 2)")
         if name == "run":
             p.add_argument("--programs", type=Path,
                            help="run the compiled programs in this directory instead of the corpus")
-            p.add_argument("--targets", default=",".join(TARGETS),
-                           help="comma-separated targets (default bmv2,softswitch)")
-            p.add_argument("--jobs", type=int, default=2, help="runs at a time (default 2)")
+            p.add_argument("--targets", default="auto",
+                           help="comma-separated: bmv2, softswitch; auto (default): both, or "
+                           "softswitch alone when simple_switch_grpc is not installed")
             p.add_argument("--json", type=Path, help="results file (default OUT/results.json)")
             p.add_argument("--port-kind", choices=KINDS, default="tun",
                            help="device per STF port (default tun: carries frames of any length)")
@@ -66,16 +70,22 @@ def build_parser() -> argparse.ArgumentParser:
                            help="s to wait for expected frames at the end of a test")
             p.add_argument("--differences", action="store_true",
                            help="print only programs whose verdicts are not all pass")
+            p.add_argument("--lock", type=Path,
+                           help="hold an flock on this file while the switches run (compiling "
+                           "happens before), e.g. /tmp/fdirlab-root.lock on a shared machine")
+            p.add_argument("--if-present", action="store_true",
+                           help="without p4c or a corpus, say so in one line and exit 0")
     return ap
 
 
-def _compile_all(progs: list[CorpusProgram], out: Path, p4c: str, console: Console) -> list[Compiled]:
-    done = []
-    for i, prog in enumerate(progs, 1):
-        c = compile_program(prog, out / "build", p4c)
+def _compile_all(progs: list[CorpusProgram], out: Path, p4c: str, jobs: int,
+                 console: Console) -> list[Compiled]:
+    """Compile (or find compiled) every program, `jobs` p4c processes at a time."""
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        done = list(pool.map(lambda prog: compile_program(prog, out / "build", p4c), progs))
+    for c in done:
         if c.error:
-            console.print(f"[{i}/{len(progs)}] {prog.name}: {c.error}", style="yellow")
-        done.append(c)
+            console.print(f"{c.program.name}: {c.error}", style="yellow", highlight=False)
     return done
 
 
@@ -99,6 +109,24 @@ def _from_dir(d: Path, select: str | None) -> list[Compiled]:
     return out
 
 
+@contextlib.contextmanager
+def _locked(path: Path | None, console: Console) -> Iterator[None]:
+    """flock(path) for the duration, if a path is given."""
+    if path is None:
+        yield
+        return
+    with open(path, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            console.print(f"stf: waiting for {path} (another root-networking run holds it)")
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def _version(cmd: list[str]) -> str:
     if shutil.which(cmd[0]) is None:
         return "absent"
@@ -119,7 +147,10 @@ def _git_commit() -> str:
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
-    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    if args.targets == "auto":
+        targets = list(TARGETS) if shutil.which(BMV2_BINARY) else ["softswitch"]
+    else:
+        targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     for t in targets:
         if t not in TARGETS:
             raise StfError(f"unknown target {t!r}: use bmv2 and/or softswitch")
@@ -133,12 +164,22 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         compiled = _from_dir(args.programs, args.select)
         source = str(args.programs)
     else:
-        samples = find_samples(args.p4c_src)
+        try:
+            samples = find_samples(args.p4c_src)
+            if shutil.which(args.p4c) is None:
+                raise StfError(f"{args.p4c} is not on PATH: the corpus cannot be compiled")
+        except StfError as exc:
+            if not args.if_present:
+                raise
+            console.print(f"stf: {exc}; nothing run", highlight=False)
+            return 0
         progs = discover(samples, args.select)
         if not progs:
             raise StfError(f"no v1model program with an .stf file in {samples}")
-        compiled = _compile_all(progs, args.out, args.p4c, console)
+        compiled = _compile_all(progs, args.out, args.p4c, args.jobs, console)
         source = str(samples)
+    if args.targets == "auto" and targets == ["softswitch"]:
+        console.print(f"stf: {BMV2_BINARY} is not installed: running softswitch alone")
     opts = RunOptions(port_kind=args.port_kind, out_wait=args.out_wait, log_dir=args.out / "logs")
     res = CorpusResult(targets)
     res.meta = {
@@ -184,7 +225,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
                           + (f" -- {r.reason}" if r.reason else ""), highlight=False, soft_wrap=True)
         return r
 
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+    with _locked(args.lock, console), ThreadPoolExecutor(max_workers=args.jobs) as pool:
         list(pool.map(one, tasks))
     res.programs.sort()
     res.meta["seconds"] = round(time.monotonic() - t0, 1)
@@ -197,8 +238,10 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_compile(args: argparse.Namespace, console: Console) -> int:
+    if args.jobs < 1:
+        raise StfError(f"--jobs {args.jobs}: must be at least 1")
     progs = discover(find_samples(args.p4c_src), args.select)
-    compiled = _compile_all(progs, args.out, args.p4c, console)
+    compiled = _compile_all(progs, args.out, args.p4c, args.jobs, console)
     bad = sum(1 for c in compiled if c.error)
     console.print(f"compiled {len(compiled) - bad} of {len(compiled)} programs into {args.out / 'build'}")
     return 0

@@ -76,6 +76,22 @@ class _Verdict(Exception):
         self.details = details or []
 
 
+@dataclass
+class StfSwitch(SwitchProcess):
+    """topo's switch process, with BMv2's other listeners (Thrift, notifications) moved off
+    their defaults, so concurrent runs and a lab's BMv2 do not collide."""
+
+    slot: str = "0"
+
+    def command(self) -> list[str]:
+        cmd = super().command()
+        if self.target == "bmv2":
+            at = cmd.index("--")
+            cmd[at:at] = ["--thrift-port", str(free_tcp_port()),
+                          "--notifications-addr", f"ipc:///tmp/fdirlab-stf-{self.slot}-notifications.ipc"]
+        return cmd
+
+
 def free_tcp_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -237,8 +253,8 @@ def _run(name: str, commands: list[Command], p4info_path: Path, json_path: Path,
     opts.log_dir.mkdir(parents=True, exist_ok=True)
     log_path = opts.log_dir / f"{name}.{target}.log"
     with PortSet(f"stf{slot}p", ports_used, opts.port_kind) as ports:
-        sw = SwitchProcess(target, dict(ports.names), grpc_addr=f"127.0.0.1:{free_tcp_port()}",
-                           device_id=DEVICE_ID, log_path=log_path)
+        sw = StfSwitch(target, dict(ports.names), grpc_addr=f"127.0.0.1:{free_tcp_port()}",
+                       device_id=DEVICE_ID, log_path=log_path, slot=slot)
         try:
             sw.start(timeout=opts.start_timeout)
         except SwitchStartError as exc:
