@@ -1,4 +1,5 @@
 """`python -m stf`."""
+
 import sys
 
 from stf.cli import main

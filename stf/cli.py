@@ -9,6 +9,7 @@
 of a program side by side, `--jobs` runs at a time), prints the table and writes the JSON.
 Exit 0 when the run completed (whatever the verdicts), 2 on bad input or a missing corpus.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,9 +22,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterator
 
 from rich.console import Console
 
@@ -40,7 +41,7 @@ TARGETS = ("bmv2", "softswitch")
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:   # one line, no usage dump
+    def error(self, message: str) -> NoReturn:  # one line, no usage dump
         raise StfError(message)
 
 
@@ -49,37 +50,70 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="cmd", required=True)
     for name in ("compile", "run"):
         p = sub.add_parser(name)
-        p.add_argument("--p4c-src", help="p4c source tree (default: $P4C_SRC, then "
-                       "/usr/local/src/p4c, /work/p4build/p4c, ../p4c)")
-        p.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                       help=f"compiled outputs, logs and results (default {DEFAULT_OUT}; keep it "
-                       "outside the repository)")
+        p.add_argument(
+            "--p4c-src",
+            help="p4c source tree (default: $P4C_SRC, then "
+            "/usr/local/src/p4c, /work/p4build/p4c, ../p4c)",
+        )
+        p.add_argument(
+            "--out",
+            type=Path,
+            default=DEFAULT_OUT,
+            help=f"compiled outputs, logs and results (default {DEFAULT_OUT}; keep it "
+            "outside the repository)",
+        )
         p.add_argument("--select", help="only programs whose name matches this regular expression")
         p.add_argument("--p4c", default="p4c", help="the p4c binary (default: p4c on PATH)")
-        p.add_argument("--jobs", type=int, default=2, help="p4c processes / runs at a time (default 2)")
+        p.add_argument(
+            "--jobs", type=int, default=2, help="p4c processes / runs at a time (default 2)"
+        )
         if name == "run":
-            p.add_argument("--programs", type=Path,
-                           help="run the compiled programs in this directory instead of the corpus")
-            p.add_argument("--targets", default="auto",
-                           help="comma-separated: bmv2, softswitch; auto (default): both, or "
-                           "softswitch alone when simple_switch_grpc is not installed")
+            p.add_argument(
+                "--programs",
+                type=Path,
+                help="run the compiled programs in this directory instead of the corpus",
+            )
+            p.add_argument(
+                "--targets",
+                default="auto",
+                help="comma-separated: bmv2, softswitch; auto (default): both, or "
+                "softswitch alone when simple_switch_grpc is not installed",
+            )
             p.add_argument("--json", type=Path, help="results file (default OUT/results.json)")
-            p.add_argument("--port-kind", choices=KINDS, default="tun",
-                           help="device per STF port (default tun: carries frames of any length)")
-            p.add_argument("--out-wait", type=float, default=3.0,
-                           help="s to wait for expected frames at the end of a test")
-            p.add_argument("--differences", action="store_true",
-                           help="print only programs whose verdicts are not all pass")
-            p.add_argument("--lock", type=Path,
-                           help="hold an flock on this file while the switches run (compiling "
-                           "happens before), e.g. /tmp/fdirlab-root.lock on a shared machine")
-            p.add_argument("--if-present", action="store_true",
-                           help="without p4c or a corpus, say so in one line and exit 0")
+            p.add_argument(
+                "--port-kind",
+                choices=KINDS,
+                default="tun",
+                help="device per STF port (default tun: carries frames of any length)",
+            )
+            p.add_argument(
+                "--out-wait",
+                type=float,
+                default=3.0,
+                help="s to wait for expected frames at the end of a test",
+            )
+            p.add_argument(
+                "--differences",
+                action="store_true",
+                help="print only programs whose verdicts are not all pass",
+            )
+            p.add_argument(
+                "--lock",
+                type=Path,
+                help="hold an flock on this file while the switches run (compiling "
+                "happens before), e.g. /tmp/fdirlab-root.lock on a shared machine",
+            )
+            p.add_argument(
+                "--if-present",
+                action="store_true",
+                help="without p4c or a corpus, say so in one line and exit 0",
+            )
     return ap
 
 
-def _compile_all(progs: list[CorpusProgram], out: Path, p4c: str, jobs: int,
-                 console: Console) -> list[Compiled]:
+def _compile_all(
+    progs: list[CorpusProgram], out: Path, p4c: str, jobs: int, console: Console
+) -> list[Compiled]:
     """Compile (or find compiled) every program, `jobs` p4c processes at a time."""
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         done = list(pool.map(lambda prog: compile_program(prog, out / "build", p4c), progs))
@@ -94,6 +128,7 @@ def _from_dir(d: Path, select: str | None) -> list[Compiled]:
         raise StfError(f"--programs {d}: not a directory")
     out = []
     import re
+
     pat = re.compile(select) if select else None
     for stf in sorted(d.glob("*.stf")):
         if pat is not None and not pat.search(stf.stem):
@@ -132,15 +167,24 @@ def _version(cmd: list[str]) -> str:
         return "absent"
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
-        return (r.stdout or r.stderr).strip().splitlines()[0] if (r.stdout or r.stderr).strip() else "?"
+        return (
+            (r.stdout or r.stderr).strip().splitlines()[0]
+            if (r.stdout or r.stderr).strip()
+            else "?"
+        )
     except (OSError, subprocess.TimeoutExpired):
         return "?"
 
 
 def _git_commit() -> str:
     try:
-        r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                           cwd=Path(__file__).resolve().parent, timeout=10)
+        r = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parent,
+            timeout=10,
+        )
         return r.stdout.strip() or "?"
     except (OSError, subprocess.TimeoutExpired):
         return "?"
@@ -183,15 +227,21 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     opts = RunOptions(port_kind=args.port_kind, out_wait=args.out_wait, log_dir=args.out / "logs")
     res = CorpusResult(targets)
     res.meta = {
-        "source": source, "programs": len(compiled), "port_kind": args.port_kind,
-        "p4c": _version([args.p4c, "--version"]), "bmv2": _version([BMV2_BINARY, "--version"]),
-        "fdirlab_commit": _git_commit(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "source": source,
+        "programs": len(compiled),
+        "port_kind": args.port_kind,
+        "p4c": _version([args.p4c, "--version"]),
+        "bmv2": _version([BMV2_BINARY, "--version"]),
+        "fdirlab_commit": _git_commit(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": "python -m stf " + " ".join(sys.argv[1:]),
     }
     parsed: dict[str, list[Command] | str] = {}
     for c in compiled:
         try:
-            parsed[c.program.name] = parse(c.program.stf.read_text(errors="replace"), str(c.program.stf))
+            parsed[c.program.name] = parse(
+                c.program.stf.read_text(errors="replace"), str(c.program.stf)
+            )
         except StfError as exc:
             parsed[c.program.name] = str(exc)
     tasks = [(c, t) for c in compiled for t in targets]
@@ -221,8 +271,12 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         with done_lock:
             finished[0] += 1
             res.add(r)
-            console.print(f"[{finished[0]}/{total}] {name} {target}: {r.status}"
-                          + (f" -- {r.reason}" if r.reason else ""), highlight=False, soft_wrap=True)
+            console.print(
+                f"[{finished[0]}/{total}] {name} {target}: {r.status}"
+                + (f" -- {r.reason}" if r.reason else ""),
+                highlight=False,
+                soft_wrap=True,
+            )
         return r
 
     with _locked(args.lock, console), ThreadPoolExecutor(max_workers=args.jobs) as pool:
@@ -243,7 +297,9 @@ def cmd_compile(args: argparse.Namespace, console: Console) -> int:
     progs = discover(find_samples(args.p4c_src), args.select)
     compiled = _compile_all(progs, args.out, args.p4c, args.jobs, console)
     bad = sum(1 for c in compiled if c.error)
-    console.print(f"compiled {len(compiled) - bad} of {len(compiled)} programs into {args.out / 'build'}")
+    console.print(
+        f"compiled {len(compiled) - bad} of {len(compiled)} programs into {args.out / 'build'}"
+    )
     return 0
 
 

@@ -9,6 +9,7 @@ tools/testutils.py compare_pkt):
   a frame longer than its pattern matches, unless the pattern ended with `$`;
 - `expect PORT` without data: that port is not checked.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from stf.parser import Expect
 class PortExpectation:
     """What one port must send: patterns in order (with their `$`), or anything."""
 
-    patterns: list[tuple[str, bool, int]] = field(default_factory=list)   # (pattern, exact, line)
+    patterns: list[tuple[str, bool, int]] = field(default_factory=list)  # (pattern, exact, line)
     any_frames: bool = False
 
 
@@ -45,13 +46,16 @@ def frame_mismatch(pattern: str, exact_length: bool, frame: bytes) -> str | None
         return f"frame is {len(frame)} bytes, shorter than the {len(pattern) / 2:g} expected"
     for i, want in enumerate(pattern):
         if want != "*" and want != got[i]:
-            return (f"nibble {i} (byte {i // 2}) is {got[i]}, expected {want}: "
-                    f"got {got[max(0, i - 8):i + 8]} around it")
+            return (
+                f"nibble {i} (byte {i // 2}) is {got[i]}, expected {want}: "
+                f"got {got[max(0, i - 8) : i + 8]} around it"
+            )
     return None
 
 
-def check(expected: dict[int, PortExpectation], received: dict[int, list[bytes]],
-          ports: list[int]) -> list[str]:
+def check(
+    expected: dict[int, PortExpectation], received: dict[int, list[bytes]], ports: list[int]
+) -> list[str]:
     """Every difference, one line each; empty when the run passes."""
     problems: list[str] = []
     for port in ports:
@@ -63,7 +67,8 @@ def check(expected: dict[int, PortExpectation], received: dict[int, list[bytes]]
             problems.append(f"port {port}: expected {len(pe.patterns)} frame(s), got {len(frames)}")
             if not pe.patterns:
                 continue
-        for idx, ((pattern, exact, line), frame) in enumerate(zip(pe.patterns, frames)):
+        pairs = zip(pe.patterns, frames, strict=False)
+        for idx, ((pattern, exact, line), frame) in enumerate(pairs):
             why = frame_mismatch(pattern, exact, frame)
             if why is not None:
                 problems.append(f"port {port} frame {idx} (expect on line {line}): {why}")

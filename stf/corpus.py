@@ -6,6 +6,7 @@ Compile command, per program (as the brief of issue 12 gives it; p4c's own drive
 same backend, p4c-bm2-ss):
     p4c --target bmv2 --arch v1model --p4runtime-files OUT/NAME.p4info.txtpb -o OUT NAME.p4
 """
+
 from __future__ import annotations
 
 import os
@@ -43,15 +44,21 @@ class Compiled:
 def find_samples(p4c_src: str | None) -> Path:
     """testdata/p4_16_samples of the given p4c source tree (or of the first default that has
     one). Raises CorpusError naming the places looked at."""
-    cands = [Path(p4c_src)] if p4c_src else \
-        ([Path(os.environ["P4C_SRC"])] if os.environ.get("P4C_SRC") else list(DEFAULT_P4C_SRC))
+    cands = (
+        [Path(p4c_src)]
+        if p4c_src
+        else ([Path(os.environ["P4C_SRC"])] if os.environ.get("P4C_SRC") else list(DEFAULT_P4C_SRC))
+    )
     for c in cands:
         if (c / SAMPLES).is_dir():
             return c / SAMPLES
         if c.name == "p4_16_samples" and c.is_dir():
             return c
-    raise CorpusError("no p4c source tree with testdata/p4_16_samples at "
-                      + ", ".join(str(c) for c in cands) + " (set P4C_SRC or --p4c-src)")
+    raise CorpusError(
+        "no p4c source tree with testdata/p4_16_samples at "
+        + ", ".join(str(c) for c in cands)
+        + " (set P4C_SRC or --p4c-src)"
+    )
 
 
 def discover(samples: Path, select: str | None = None) -> list[CorpusProgram]:
@@ -75,7 +82,9 @@ def discover(samples: Path, select: str | None = None) -> list[CorpusProgram]:
     return out
 
 
-def compile_program(prog: CorpusProgram, out_dir: Path, p4c: str = "p4c", timeout: float = 300) -> Compiled:
+def compile_program(
+    prog: CorpusProgram, out_dir: Path, p4c: str = "p4c", timeout: float = 300
+) -> Compiled:
     """Compile into out_dir/NAME/ unless outputs newer than the source are there. A failure is
     remembered in out_dir/NAME/p4c.err (removed by the next successful compile)."""
     d = out_dir / prog.name
@@ -89,11 +98,22 @@ def compile_program(prog: CorpusProgram, out_dir: Path, p4c: str = "p4c", timeou
     if shutil.which(p4c) is None:
         raise CorpusError(f"{p4c} is not on PATH (needed to compile {prog.name})")
     d.mkdir(parents=True, exist_ok=True)
-    cmd = [p4c, "--target", "bmv2", "--arch", "v1model", "--p4runtime-files", str(p4info),
-           "-o", str(d), str(prog.p4)]
+    cmd = [
+        p4c,
+        "--target",
+        "bmv2",
+        "--arch",
+        "v1model",
+        "--p4runtime-files",
+        str(p4info),
+        "-o",
+        str(d),
+        str(prog.p4),
+    ]
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                           preexec_fn=lambda: os.nice(10))   # shared machine: compile in the background
+        r = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout, preexec_fn=lambda: os.nice(10)
+        )  # shared machine: compile in the background
         rc, text = r.returncode, r.stdout + r.stderr
     except subprocess.TimeoutExpired:
         rc, text = -1, f"p4c did not finish within {timeout:.0f}s"

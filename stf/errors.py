@@ -1,5 +1,6 @@
 """Errors of the STF runner. Every expected failure is one of these, with a one-line message
 naming the bad value; the CLI prints it and exits non-zero without a traceback."""
+
 from __future__ import annotations
 
 

@@ -22,6 +22,7 @@ field need one; an `add` without it gets 1.
 Multicast and clone sessions follow simple_switch_CLI: mc_node_create gets node handles 0, 1, 2,...
 in order; a group's replicas are (port, rid) of every port of every node associated with it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -30,8 +31,18 @@ from p4.config.v1 import p4info_pb2
 from p4.v1 import p4runtime_pb2
 
 from stf.errors import StfMappingError
-from stf.parser import (ActionCall, Add, McGroupCreate, McNodeAssociate, McNodeCreate, McNodeUpdate,
-                        MirroringAdd, MirroringAddMc, MirroringDelete, SetDefault)
+from stf.parser import (
+    ActionCall,
+    Add,
+    McGroupCreate,
+    McNodeAssociate,
+    McNodeCreate,
+    McNodeUpdate,
+    MirroringAdd,
+    MirroringAddMc,
+    MirroringDelete,
+    SetDefault,
+)
 
 MF = p4info_pb2.MatchField
 INSERT = p4runtime_pb2.Update.INSERT
@@ -72,8 +83,9 @@ def _fit(value: int, width: int, what: str) -> int:
 def _suffix_pick(name: str, candidates: dict[str, int], what: str) -> int:
     if name in candidates:
         return candidates[name]
-    hits = {n: i for n, i in candidates.items() if n.endswith("." + name)} or \
-        {n: i for n, i in candidates.items() if n.endswith(name)}
+    hits = {n: i for n, i in candidates.items() if n.endswith("." + name)} or {
+        n: i for n, i in candidates.items() if n.endswith(name)
+    }
     if len(set(hits.values())) == 1:
         return next(iter(hits.values()))
     if hits:
@@ -87,11 +99,15 @@ class Replication:
 
     nodes: list[tuple[int, tuple[int, ...]]] = field(default_factory=list)
     groups: dict[int, list[int]] = field(default_factory=dict)
-    written: set[int] = field(default_factory=set)     # groups the target already has
-    dirty: set[int] = field(default_factory=set)       # groups to (re)write before the next frame
+    written: set[int] = field(default_factory=set)  # groups the target already has
+    dirty: set[int] = field(default_factory=set)  # groups to (re)write before the next frame
 
     def replicas(self, group: int) -> list[tuple[int, int]]:
-        return [(port, self.nodes[n][0]) for n in self.groups.get(group, []) for port in self.nodes[n][1]]
+        return [
+            (port, self.nodes[n][0])
+            for n in self.groups.get(group, [])
+            for port in self.nodes[n][1]
+        ]
 
 
 class P4RuntimeMap:
@@ -135,39 +151,55 @@ class P4RuntimeMap:
             head, _, tail = name.partition("$")
             digits = "".join(c for c in tail[:4] if c.isdigit())
             if digits and tail.startswith(digits):
-                name = f"{head}[{digits}]{tail[len(digits):]}"
+                name = f"{head}[{digits}]{tail[len(digits) :]}"
         cands = [name, name + "$", name + ".$valid$"]
         if name.endswith(".valid"):
             cands.append(name[:-5] + "$valid$")
         for cand in cands:
             if cand in fields:
                 return fields[cand]
-        hits = [f for n, f in fields.items()
-                if any(n.endswith("." + c) for c in cands) or (name == "valid" and n.endswith(".$valid$"))]
+        hits = [
+            f
+            for n, f in fields.items()
+            if any(n.endswith("." + c) for c in cands)
+            or (name == "valid" and n.endswith(".$valid$"))
+        ]
         if len(hits) == 1:
             return hits[0]
         if hits:
-            raise StfMappingError(f"table {table.preamble.name}: key field {name!r} is ambiguous: "
-                                  f"{', '.join(f.name for f in hits)}")
-        raise StfMappingError(f"table {table.preamble.name}: no key field {name!r} "
-                              f"(fields: {', '.join(fields) or 'none'})")
+            raise StfMappingError(
+                f"table {table.preamble.name}: key field {name!r} is ambiguous: "
+                f"{', '.join(f.name for f in hits)}"
+            )
+        raise StfMappingError(
+            f"table {table.preamble.name}: no key field {name!r} "
+            f"(fields: {', '.join(fields) or 'none'})"
+        )
 
-    def action_call(self, table: p4info_pb2.Table, call: ActionCall, into: p4runtime_pb2.Action) -> None:
+    def action_call(
+        self, table: p4info_pb2.Table, call: ActionCall, into: p4runtime_pb2.Action
+    ) -> None:
         action = self.action(table, call.name)
         into.action_id = action.preamble.id
         params = {p.name: p for p in action.params}
         given = dict(call.args)
         for name in given:
             if name not in params:
-                raise StfMappingError(f"action {action.preamble.name}: no parameter {name!r} "
-                                      f"(parameters: {', '.join(params) or 'none'})")
+                raise StfMappingError(
+                    f"action {action.preamble.name}: no parameter {name!r} "
+                    f"(parameters: {', '.join(params) or 'none'})"
+                )
         for p in action.params:
             if p.name not in given:
-                raise StfMappingError(f"action {action.preamble.name}: parameter {p.name!r} not given")
+                raise StfMappingError(
+                    f"action {action.preamble.name}: parameter {p.name!r} not given"
+                )
             value, mask, _ = parse_value(given[p.name])
             if mask is not None:
-                raise StfMappingError(f"action {action.preamble.name}: parameter {p.name} "
-                                      f"= {given[p.name]!r} has don't-care digits")
+                raise StfMappingError(
+                    f"action {action.preamble.name}: parameter {p.name} "
+                    f"= {given[p.name]!r} has don't-care digits"
+                )
             out = into.params.add()
             out.param_id = p.id
             out.value = canonical(_fit(value, p.bitwidth, f"parameter {p.name}"))
@@ -187,15 +219,16 @@ class P4RuntimeMap:
                 text, plen = given[f.id]
                 self._match(f, text, plen, entry)
             elif f.match_type == MF.EXACT:
-                fm = entry.match.add(field_id=f.id)      # bmv2stf.py: a left-out exact field is 0
+                fm = entry.match.add(field_id=f.id)  # bmv2stf.py: a left-out exact field is 0
                 fm.exact.value = canonical(0)
         if any(f.match_type in _PRIORITY_KINDS for f in table.match_fields):
             entry.priority = (cmd.priority if cmd.priority is not None else 0) + 1
         self.action_call(table, cmd.action, entry.action.action)
         return entry
 
-    def _match(self, f: p4info_pb2.MatchField, text: str, plen: int | None,
-               entry: p4runtime_pb2.TableEntry) -> None:
+    def _match(
+        self, f: p4info_pb2.MatchField, text: str, plen: int | None, entry: p4runtime_pb2.TableEntry
+    ) -> None:
         width = f.bitwidth
         what = f"key field {f.name}"
         value, mask, written = parse_value(text)
@@ -226,7 +259,9 @@ class P4RuntimeMap:
                 else:
                     plen = written or width
             if plen > width:
-                raise StfMappingError(f"{what}: prefix /{plen} is longer than the field ({width} bits)")
+                raise StfMappingError(
+                    f"{what}: prefix /{plen} is longer than the field ({width} bits)"
+                )
             _fit(value, width, what)
             if plen:
                 pmask = full ^ ((1 << (width - plen)) - 1)
@@ -270,7 +305,9 @@ class P4RuntimeMap:
             mc.dirty.add(cmd.group)
         elif isinstance(cmd, McNodeAssociate):
             if cmd.group not in mc.groups:
-                raise StfMappingError(f"mc_node_associate: no group {cmd.group} (mc_mgrp_create it first)")
+                raise StfMappingError(
+                    f"mc_node_associate: no group {cmd.group} (mc_mgrp_create it first)"
+                )
             if not 0 <= cmd.node < len(mc.nodes):
                 raise StfMappingError(f"mc_node_associate: no node {cmd.node}")
             mc.groups[cmd.group].append(cmd.node)

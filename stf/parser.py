@@ -17,11 +17,11 @@ One command per line, keywords case-insensitive, `#` starts a comment:
 VALUEs are decimal, 0x hex or 0b binary; `*` digits in hex/binary are don't-care (ternary).
 Names may use `$` for an index (`extra$0.h` is `extra[0].h`, as bmv2stf.py reads it).
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Union
 
 from stf.errors import StfSyntaxError
 
@@ -140,21 +140,37 @@ class Unsupported:
     text: str
 
 
-Command = Union[Add, SetDefault, Packet, Expect, Wait, MirroringAdd, MirroringAddMc, MirroringDelete,
-                McGroupCreate, McNodeCreate, McNodeUpdate, McNodeAssociate, Unsupported]
+Command = (
+    Add | SetDefault | Packet | Expect | Wait | MirroringAdd | MirroringAddMc | MirroringDelete
+    | McGroupCreate | McNodeCreate | McNodeUpdate | McNodeAssociate | Unsupported
+)
 
 # Commands of bmv2stf.py that this runner parses but does not carry out.
-_UNSUPPORTED = {"remove", "check_counter", "no_packet", "mirroring_get", "counter_read", "counter_write",
-                "register_read", "register_write", "register_reset", "meter_get_rates",
-                "meter_set_rates", "meter_array_set_rates"}
+_UNSUPPORTED = {
+    "remove",
+    "check_counter",
+    "no_packet",
+    "mirroring_get",
+    "counter_read",
+    "counter_write",
+    "register_read",
+    "register_write",
+    "register_reset",
+    "meter_get_rates",
+    "meter_set_rates",
+    "meter_array_set_rates",
+}
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     \s*(?:
       (?P<qid>"[^"]+")
      |(?P<num>0[xX][0-9a-fA-F*]+|0[bB][01*]+|[0-9]+)
      |(?P<id>[A-Za-z_$][A-Za-z_$0-9]*)
      |(?P<punct>[:.,()\[\]/=])
-    )""", re.VERBOSE)
+    )""",
+    re.VERBOSE,
+)
 _NUMBER = re.compile(r"0[xX][0-9a-fA-F*]+|0[bB][01*]+|[0-9]+")
 _NAME_PUNCT = (("punct", "."), ("punct", "["), ("punct", "]"))
 _HEX_DATA = re.compile(r"[0-9a-fA-F]*")
@@ -296,7 +312,9 @@ def _parse_line(text: str, line: int, where: str) -> Command | None:
         if not data or not _HEX_DATA.fullmatch(data):
             raise StfSyntaxError(f"{where}: packet data must be hex digits, got {data!r}")
         if len(data) % 2:
-            raise StfSyntaxError(f"{where}: packet data has an odd number of hex digits ({len(data)})")
+            raise StfSyntaxError(
+                f"{where}: packet data has an odd number of hex digits ({len(data)})"
+            )
         return Packet(line, port, bytes.fromhex(data))
     if kw == "expect":
         words = rest.split()
@@ -307,8 +325,9 @@ def _parse_line(text: str, line: int, where: str) -> Command | None:
         if not data:
             return Expect(line, port, None)
         if not _EXPECT_DATA.fullmatch(data):
-            raise StfSyntaxError(f"{where}: expect data must be hex digits, '*' and a final '$', "
-                                 f"got {data!r}")
+            raise StfSyntaxError(
+                f"{where}: expect data must be hex digits, '*' and a final '$', got {data!r}"
+            )
         exact = data.endswith("$")
         return Expect(line, port, data.rstrip("$").upper(), exact)
     if kw == "add":

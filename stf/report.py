@@ -1,4 +1,5 @@
 """The result table (rich) and the JSON of a corpus run. Pure apart from printing."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -36,9 +37,16 @@ class CorpusResult:
 
     def relative(self, base: str, other: str) -> tuple[int, int]:
         """(programs `other` passes among those `base` passes, programs `base` passes)."""
-        base_pass = [p for p in self.programs if self.results[p].get(base) and
-                     self.results[p][base].status == PASS]
-        both = [p for p in base_pass if self.results[p].get(other) and self.results[p][other].status == PASS]
+        base_pass = [
+            p
+            for p in self.programs
+            if self.results[p].get(base) and self.results[p][base].status == PASS
+        ]
+        both = [
+            p
+            for p in base_pass
+            if self.results[p].get(other) and self.results[p][other].status == PASS
+        ]
         return len(both), len(base_pass)
 
     def to_json(self) -> dict[str, object]:
@@ -46,15 +54,24 @@ class CorpusResult:
             "meta": self.meta,
             "targets": self.targets,
             "totals": self.totals(),
-            "programs": {p: {t: r.to_json() for t, r in self.results[p].items()} for p in self.programs},
+            "programs": {
+                p: {t: r.to_json() for t, r in self.results[p].items()} for p in self.programs
+            },
         }
         if len(self.targets) == 2:
             n, d = self.relative(*self.targets)
-            doc["relative"] = {"base": self.targets[0], "other": self.targets[1], "passes": n, "of": d}
+            doc["relative"] = {
+                "base": self.targets[0],
+                "other": self.targets[1],
+                "passes": n,
+                "of": d,
+            }
         return doc
 
 
-def print_table(res: CorpusResult, console: Console | None = None, only_differences: bool = False) -> None:
+def print_table(
+    res: CorpusResult, console: Console | None = None, only_differences: bool = False
+) -> None:
     console = console or Console(width=200)
     table = Table(title="p4c STF corpus over P4Runtime", show_lines=False)
     table.add_column("program", no_wrap=True)
@@ -66,12 +83,20 @@ def print_table(res: CorpusResult, console: Console | None = None, only_differen
         statuses = [row[t].status if t in row else "-" for t in res.targets]
         if only_differences and all(s == PASS for s in statuses):
             continue
-        reason = next((f"{t}: {row[t].reason}" for t in res.targets if t in row and row[t].status != PASS), "")
-        table.add_row(p, *(f"[{STYLE.get(s, '')}]{s}[/]" if s in STYLE else s for s in statuses), reason)
+        reason = next(
+            (f"{t}: {row[t].reason}" for t in res.targets if t in row and row[t].status != PASS), ""
+        )
+        table.add_row(
+            p, *(f"[{STYLE.get(s, '')}]{s}[/]" if s in STYLE else s for s in statuses), reason
+        )
     console.print(table)
     for t, c in res.totals().items():
-        console.print(f"{t:>11}: {c[PASS]} pass, {c[FAIL]} fail, {c[REFUSED]} refused, of {c['total']}")
+        console.print(
+            f"{t:>11}: {c[PASS]} pass, {c[FAIL]} fail, {c[REFUSED]} refused, of {c['total']}"
+        )
     if len(res.targets) == 2:
         n, d = res.relative(*res.targets)
         share = f" ({n / d:.2f})" if d else ""
-        console.print(f"{res.targets[1]} passes {n} of the {d} programs {res.targets[0]} passes{share}")
+        console.print(
+            f"{res.targets[1]} passes {n} of the {d} programs {res.targets[0]} passes{share}"
+        )

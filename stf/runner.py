@@ -15,6 +15,7 @@ it waits for the frames expected so far and then for `settle` s of silence, so e
 never see later entries; at the end it waits for every expected frame (at most `out_wait` s)
 and `settle` s more for frames nobody expected.
 """
+
 from __future__ import annotations
 
 import socket
@@ -33,7 +34,7 @@ from controller.p4rt_client import P4RTClient
 from stf.compare import check, expectations
 from stf.errors import StfError
 from stf.p4rt_map import DELETE, INSERT, MODIFY, P4RuntimeMap
-from stf.parser import (Add, Command, Expect, Packet, SetDefault, Unsupported, Wait, ports_of)
+from stf.parser import Add, Command, Expect, Packet, SetDefault, Unsupported, Wait, ports_of
 from stf.tunports import PortSet
 from topo.errors import SwitchStartError
 from topo.switch import SwitchProcess
@@ -46,11 +47,11 @@ UPDATE_NAMES = {INSERT: "INSERT", MODIFY: "MODIFY", DELETE: "DELETE"}
 @dataclass
 class RunOptions:
     port_kind: str = "tun"
-    start_timeout: float = 30.0     # s for the switch to open its gRPC port
-    rpc_timeout: float = 20.0       # s for one P4Runtime call
-    gap: float = 0.05               # s to wait for a frame's first output before the next frame
-    settle: float = 0.2             # s of silence at barriers and at the end
-    out_wait: float = 3.0           # s to wait for the expected frames after the last one
+    start_timeout: float = 30.0  # s for the switch to open its gRPC port
+    rpc_timeout: float = 20.0  # s for one P4Runtime call
+    gap: float = 0.05  # s to wait for a frame's first output before the next frame
+    settle: float = 0.2  # s of silence at barriers and at the end
+    out_wait: float = 3.0  # s to wait for the expected frames after the last one
     log_dir: Path = Path("/tmp/fdirlab-stf/logs")
 
 
@@ -64,8 +65,12 @@ class RunResult:
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, object]:
-        return {"status": self.status, "reason": self.reason, "details": self.details,
-                "seconds": round(self.seconds, 2)}
+        return {
+            "status": self.status,
+            "reason": self.reason,
+            "details": self.details,
+            "seconds": round(self.seconds, 2),
+        }
 
 
 class _Verdict(Exception):
@@ -87,8 +92,12 @@ class StfSwitch(SwitchProcess):
         cmd = super().command()
         if self.target == "bmv2":
             at = cmd.index("--")
-            cmd[at:at] = ["--thrift-port", str(free_tcp_port()),
-                          "--notifications-addr", f"ipc:///tmp/fdirlab-stf-{self.slot}-notifications.ipc"]
+            cmd[at:at] = [
+                "--thrift-port",
+                str(free_tcp_port()),
+                "--notifications-addr",
+                f"ipc:///tmp/fdirlab-stf-{self.slot}-notifications.ipc",
+            ]
         return cmd
 
 
@@ -121,7 +130,9 @@ def _rpc_reason(exc: grpc.RpcError, n: int) -> str:
     return f"{exc.code().name}: {exc.details()}"
 
 
-def write(client: P4RTClient, updates: list[tuple[int, p4runtime_pb2.Entity]], timeout: float) -> None:
+def write(
+    client: P4RTClient, updates: list[tuple[int, p4runtime_pb2.Entity]], timeout: float
+) -> None:
     """One Write with these updates; raises _Verdict(FAIL) naming the target's error."""
     if not updates:
         return
@@ -141,7 +152,8 @@ def _describe(typ: int, ent: p4runtime_pb2.Entity) -> str:
     pre = ent.packet_replication_engine_entry
     if pre.HasField("multicast_group_entry"):
         g = pre.multicast_group_entry
-        return f"{UPDATE_NAMES[typ]} multicast group {g.multicast_group_id} ({len(g.replicas)} replicas)"
+        n = len(g.replicas)
+        return f"{UPDATE_NAMES[typ]} multicast group {g.multicast_group_id} ({n} replicas)"
     if pre.HasField("clone_session_entry"):
         return f"{UPDATE_NAMES[typ]} clone session {pre.clone_session_entry.session_id}"
     return UPDATE_NAMES[typ] + " entity"
@@ -150,7 +162,9 @@ def _describe(typ: int, ent: p4runtime_pb2.Entity) -> str:
 class _Execution:
     """The commands of one STF file against one started target."""
 
-    def __init__(self, client: P4RTClient, ports: PortSet, mapper: P4RuntimeMap, opts: RunOptions) -> None:
+    def __init__(
+        self, client: P4RTClient, ports: PortSet, mapper: P4RuntimeMap, opts: RunOptions
+    ) -> None:
         self.client = client
         self.ports = ports
         self.mapper = mapper
@@ -167,7 +181,9 @@ class _Execution:
         self.ports.wait_quiet(self.opts.settle, self.opts.out_wait)
         self.frames_since_barrier = 0
 
-    def do_write(self, line: int, what: str, updates: list[tuple[int, p4runtime_pb2.Entity]]) -> None:
+    def do_write(
+        self, line: int, what: str, updates: list[tuple[int, p4runtime_pb2.Entity]]
+    ) -> None:
         self.barrier()
         try:
             write(self.client, updates, self.opts.rpc_timeout)
@@ -222,8 +238,15 @@ class _Execution:
         self.ports.wait_quiet(self.opts.settle, self.opts.out_wait)
 
 
-def run_program(name: str, commands: list[Command], p4info_path: Path, json_path: Path,
-                target: str, slot: str, opts: RunOptions) -> RunResult:
+def run_program(
+    name: str,
+    commands: list[Command],
+    p4info_path: Path,
+    json_path: Path,
+    target: str,
+    slot: str,
+    opts: RunOptions,
+) -> RunResult:
     """Run one compiled program's STF commands on `target` (bmv2 | softswitch). `slot` makes
     the device names unique among concurrent runs (`stf{slot}p{port}`)."""
     t0 = time.monotonic()
@@ -238,8 +261,15 @@ def run_program(name: str, commands: list[Command], p4info_path: Path, json_path
     return result
 
 
-def _run(name: str, commands: list[Command], p4info_path: Path, json_path: Path, target: str,
-         slot: str, opts: RunOptions) -> None:
+def _run(
+    name: str,
+    commands: list[Command],
+    p4info_path: Path,
+    json_path: Path,
+    target: str,
+    slot: str,
+    opts: RunOptions,
+) -> None:
     unsupported = [c for c in commands if isinstance(c, Unsupported)]
     if unsupported:
         c = unsupported[0]
@@ -253,8 +283,14 @@ def _run(name: str, commands: list[Command], p4info_path: Path, json_path: Path,
     opts.log_dir.mkdir(parents=True, exist_ok=True)
     log_path = opts.log_dir / f"{name}.{target}.log"
     with PortSet(f"stf{slot}p", ports_used, opts.port_kind) as ports:
-        sw = StfSwitch(target, dict(ports.names), grpc_addr=f"127.0.0.1:{free_tcp_port()}",
-                       device_id=DEVICE_ID, log_path=log_path, slot=slot)
+        sw = StfSwitch(
+            target,
+            dict(ports.names),
+            grpc_addr=f"127.0.0.1:{free_tcp_port()}",
+            device_id=DEVICE_ID,
+            log_path=log_path,
+            slot=slot,
+        )
         try:
             sw.start(timeout=opts.start_timeout)
         except SwitchStartError as exc:
@@ -265,8 +301,14 @@ def _run(name: str, commands: list[Command], p4info_path: Path, json_path: Path,
             sw.stop()
 
 
-def _drive(commands: list[Command], p4info: p4info_pb2.P4Info, device_config: bytes, ports: PortSet,
-           sw: SwitchProcess, opts: RunOptions) -> None:
+def _drive(
+    commands: list[Command],
+    p4info: p4info_pb2.P4Info,
+    device_config: bytes,
+    ports: PortSet,
+    sw: SwitchProcess,
+    opts: RunOptions,
+) -> None:
     try:
         client = P4RTClient(sw.grpc_addr, device_id=DEVICE_ID, timeout=opts.rpc_timeout).connect()
     except ControllerError as exc:
@@ -277,17 +319,25 @@ def _drive(commands: list[Command], p4info: p4info_pb2.P4Info, device_config: by
         except ControllerError as exc:
             reason = str(exc).split("set pipeline: ", 1)[-1]
             if not sw.running():
-                raise _Verdict(FAIL, f"switch exited at SetForwardingPipelineConfig: {reason}") from None
+                raise _Verdict(
+                    FAIL, f"switch exited at SetForwardingPipelineConfig: {reason}"
+                ) from None
             raise _Verdict(REFUSED, reason) from None
         ports.clear()
         ex = _Execution(client, ports, P4RuntimeMap(p4info), opts)
         ex.run(commands)
         ex.finish()
         if not sw.running():
-            raise _Verdict(FAIL, "switch exited while running the test; log: "
-                           + sw.log_tail(3).strip().replace("\n", " | "))
-        problems = check(expectations([c for c in commands if isinstance(c, Expect)]),
-                         ports.snapshot(), ports_of(commands))
+            raise _Verdict(
+                FAIL,
+                "switch exited while running the test; log: "
+                + sw.log_tail(3).strip().replace("\n", " | "),
+            )
+        problems = check(
+            expectations([c for c in commands if isinstance(c, Expect)]),
+            ports.snapshot(),
+            ports_of(commands),
+        )
         if problems:
             raise _Verdict(FAIL, problems[0], problems)
     finally:

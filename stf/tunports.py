@@ -11,6 +11,7 @@ The proto written (0x88B5, IEEE 802 local experimental) is one no kernel protoco
 so the kernel does nothing with the frames but hand them to the switch's packet socket.
 `kind="tap"` (IFF_TAP|IFF_NO_PI) is there to show the difference.
 """
+
 from __future__ import annotations
 
 import errno
@@ -70,7 +71,7 @@ class PortSet:
         self._thread: threading.Thread | None = None
 
     # --- set-up -----------------------------------------------------------------------
-    def __enter__(self) -> "PortSet":
+    def __enter__(self) -> PortSet:
         try:
             for port, name in self.names.items():
                 self.fds[port] = self._open(name)
@@ -99,9 +100,16 @@ class PortSet:
             fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), flags))
         except OSError as exc:
             os.close(fd)
-            hint = " (needs root)" if exc.errno == errno.EPERM else \
-                " (the name is taken by another device)" if exc.errno == errno.EBUSY else ""
-            raise PortError(f"cannot create {self.kind} device {name}: {exc.strerror}{hint}") from None
+            hint = (
+                " (needs root)"
+                if exc.errno == errno.EPERM
+                else " (the name is taken by another device)"
+                if exc.errno == errno.EBUSY
+                else ""
+            )
+            raise PortError(
+                f"cannot create {self.kind} device {name}: {exc.strerror}{hint}"
+            ) from None
         os.set_blocking(fd, False)
         return fd
 
@@ -131,8 +139,10 @@ class PortSet:
         try:
             os.write(self.fds[port], data)
         except OSError as exc:
-            raise PortError(f"port {port} ({self.kind} {self.names[port]}) refused a {len(frame)}-byte "
-                            f"frame: {exc.strerror}") from None
+            raise PortError(
+                f"port {port} ({self.kind} {self.names[port]}) refused a {len(frame)}-byte "
+                f"frame: {exc.strerror}"
+            ) from None
 
     def clear(self) -> None:
         with self._cond:

@@ -1,5 +1,6 @@
 """The STF runner's pure parts: the parser, the P4Runtime mapping and the frame comparison.
 No root, no switch: values are checked against bmv2stf.py's meaning of each STF construct."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,8 +11,20 @@ from p4.v1 import p4runtime_pb2
 from stf.compare import check, expectations, frame_mismatch
 from stf.errors import StfMappingError, StfSyntaxError
 from stf.p4rt_map import INSERT, MODIFY, P4RuntimeMap, canonical, parse_value
-from stf.parser import (Add, Expect, McGroupCreate, McNodeAssociate, McNodeCreate, MirroringAdd, Packet,
-                        SetDefault, Unsupported, Wait, parse, ports_of)
+from stf.parser import (
+    Add,
+    Expect,
+    McGroupCreate,
+    McNodeAssociate,
+    McNodeCreate,
+    MirroringAdd,
+    Packet,
+    SetDefault,
+    Unsupported,
+    Wait,
+    parse,
+    ports_of,
+)
 
 P4INFO = """
 tables { preamble { id: 1 name: "ingress.acl" alias: "acl" }
@@ -31,7 +44,8 @@ tables { preamble { id: 4 name: "egress.route" alias: "egress.route" }
   action_refs { id: 12 } size: 4 }
 actions { preamble { id: 10 name: "ingress.mark" alias: "mark" }
   params { id: 1 name: "v" bitwidth: 8 } params { id: 2 name: "port" bitwidth: 9 } }
-actions { preamble { id: 11 name: "ingress.fwd" alias: "fwd" } params { id: 1 name: "port" bitwidth: 9 } }
+actions { preamble { id: 11 name: "ingress.fwd" alias: "fwd" }
+  params { id: 1 name: "port" bitwidth: 9 } }
 actions { preamble { id: 12 name: "NoAction" alias: "NoAction" } }
 """
 
@@ -62,14 +76,27 @@ check_counter cnt(1) packets == 2
 """
     cmds = parse(text, "t.stf")
     assert [type(c).__name__ for c in cmds] == [
-        "Add", "Add", "SetDefault", "Packet", "Expect", "Expect", "Wait", "MirroringAdd",
-        "McGroupCreate", "McNodeCreate", "McNodeAssociate", "Unsupported"]
+        "Add",
+        "Add",
+        "SetDefault",
+        "Packet",
+        "Expect",
+        "Expect",
+        "Wait",
+        "MirroringAdd",
+        "McGroupCreate",
+        "McNodeCreate",
+        "McNodeAssociate",
+        "Unsupported",
+    ]
     add = cmds[0]
     assert isinstance(add, Add)
     assert (add.table, add.priority, add.handle, add.line) == ("ingress.acl", 20, "E1", 3)
     assert [(m.field, m.value) for m in add.matches] == [("tag.val", "0x12**"), ("tag.kind", "5")]
     assert add.action.name == "mark" and add.action.args == (("v", "0x11"), ("port", "1"))
-    assert isinstance(cmds[1], Add) and cmds[1].matches[0].prefix_len == 8 and cmds[1].priority is None
+    assert (
+        isinstance(cmds[1], Add) and cmds[1].matches[0].prefix_len == 8 and cmds[1].priority is None
+    )
     assert isinstance(cmds[2], SetDefault) and cmds[2].action.args == (("port", "3"),)
     assert cmds[3] == Packet(6, 0, bytes.fromhex("01020304"))
     assert cmds[4] == Expect(7, 1, "01**0304", True)
@@ -89,16 +116,19 @@ def test_parse_names_with_index_and_dollar() -> None:
     assert [m.field for m in add.matches] == ["extra$0.h", "hdr.s[1].f"]
 
 
-@pytest.mark.parametrize("line, needle", [
-    ("packet 0 0102 0", "odd number of hex digits"),
-    ("packet x 0102", "port must be a decimal number"),
-    ("packet 0 01zz", "hex digits"),
-    ("expect 1 01 $ 02", "final '$'"),
-    ("add t f:1 act(", "expected"),
-    ("add t f:1 act(p:1) junk", "after the action"),
-    ("mc_node_associate 1", "takes 2 number(s)"),
-    ("frobnicate 1 2", "unknown command 'frobnicate'"),
-])
+@pytest.mark.parametrize(
+    "line, needle",
+    [
+        ("packet 0 0102 0", "odd number of hex digits"),
+        ("packet x 0102", "port must be a decimal number"),
+        ("packet 0 01zz", "hex digits"),
+        ("expect 1 01 $ 02", "final '$'"),
+        ("add t f:1 act(", "expected"),
+        ("add t f:1 act(p:1) junk", "after the action"),
+        ("mc_node_associate 1", "takes 2 number(s)"),
+        ("frobnicate 1 2", "unknown command 'frobnicate'"),
+    ],
+)
 def test_parse_errors_name_file_line_and_value(line: str, needle: str) -> None:
     with pytest.raises(StfSyntaxError) as e:
         parse("# first\n" + line, "bad.stf")
@@ -122,7 +152,7 @@ def test_ternary_entry_priority_and_left_out_exact(mapper: P4RuntimeMap) -> None
     assert e.priority == 11
     by_id = {m.field_id: m for m in e.match}
     assert by_id[1].ternary.value == b"\x12\x00" and by_id[1].ternary.mask == b"\xff\x00"
-    assert by_id[2].exact.value == b"\x00"          # left out: 0, as bmv2stf.py
+    assert by_id[2].exact.value == b"\x00"  # left out: 0, as bmv2stf.py
     assert e.action.action.action_id == 10
     assert [(p.param_id, p.value) for p in e.action.action.params] == [(1, b"\x11"), (2, b"\x01")]
 
@@ -135,15 +165,20 @@ def test_ternary_short_constant_masks_only_its_digits(mapper: P4RuntimeMap) -> N
 
 
 def test_lpm_prefix_from_digits_and_slash(mapper: P4RuntimeMap) -> None:
-    a, b, c = parse("add route ipv4.dst:0x0a01****  fwd(port:1)\n"
-                    "add route ipv4.dst:0x0a0b0c0d/12 fwd(port:1)\n"
-                    "add route ipv4.dst:0/0 fwd(port:1)")
+    a, b, c = parse(
+        "add route ipv4.dst:0x0a01****  fwd(port:1)\n"
+        "add route ipv4.dst:0x0a0b0c0d/12 fwd(port:1)\n"
+        "add route ipv4.dst:0/0 fwd(port:1)"
+    )
     assert isinstance(a, Add) and isinstance(b, Add) and isinstance(c, Add)
     la = mapper.table_entry(a).match[0].lpm
     assert (la.value, la.prefix_len) == (bytes.fromhex("0a010000"), 16)
     lb = mapper.table_entry(b).match[0].lpm
-    assert (lb.value, lb.prefix_len) == (bytes.fromhex("0a000000"), 12)   # bits past the prefix cleared
-    assert len(mapper.table_entry(c).match) == 0                         # /0: don't care
+    assert (lb.value, lb.prefix_len) == (
+        bytes.fromhex("0a000000"),
+        12,
+    )  # bits past the prefix cleared
+    assert len(mapper.table_entry(c).match) == 0  # /0: don't care
 
 
 def test_range_valid_optional_and_index_names(mapper: P4RuntimeMap) -> None:
@@ -154,7 +189,7 @@ def test_range_valid_optional_and_index_names(mapper: P4RuntimeMap) -> None:
     assert (by_id[1].range.low, by_id[1].range.high) == (b"\x07", b"\x07")
     assert by_id[2].exact.value == b"\x01"
     assert by_id[3].optional.value == b"\x03"
-    assert e.priority == 1                               # needed (range, optional), none given
+    assert e.priority == 1  # needed (range, optional), none given
 
 
 def test_setdefault_is_a_modify_of_the_default_entry(mapper: P4RuntimeMap) -> None:
@@ -165,17 +200,20 @@ def test_setdefault_is_a_modify_of_the_default_entry(mapper: P4RuntimeMap) -> No
     assert e.action.action.params[0].value == b"\x07"
 
 
-@pytest.mark.parametrize("line, needle", [
-    ("add nosuch f:1 fwd(port:1)", "no table 'nosuch'"),
-    ("add route nope:1 fwd(port:1)", "no key field 'nope'"),
-    ("add acl 1 tag.val:1 nope(port:1)", "no action 'nope'"),
-    ("add acl 1 tag.val:1 fwd(prt:1)", "no parameter 'prt'"),
-    ("add acl 1 tag.val:1 fwd()", "parameter 'port' not given"),
-    ("add acl 1 tag.val:1 fwd(port:512)", "does not fit in 9 bits"),
-    ("add acl 1 tag.kind:0x1** tag.val:1 fwd(port:1)", "is exact"),
-    ("add route route:1 fwd(port:1)", "no key field"),
-    ("add route ipv4.dst:1/40 fwd(port:1)", "longer than the field"),
-])
+@pytest.mark.parametrize(
+    "line, needle",
+    [
+        ("add nosuch f:1 fwd(port:1)", "no table 'nosuch'"),
+        ("add route nope:1 fwd(port:1)", "no key field 'nope'"),
+        ("add acl 1 tag.val:1 nope(port:1)", "no action 'nope'"),
+        ("add acl 1 tag.val:1 fwd(prt:1)", "no parameter 'prt'"),
+        ("add acl 1 tag.val:1 fwd()", "parameter 'port' not given"),
+        ("add acl 1 tag.val:1 fwd(port:512)", "does not fit in 9 bits"),
+        ("add acl 1 tag.kind:0x1** tag.val:1 fwd(port:1)", "is exact"),
+        ("add route route:1 fwd(port:1)", "no key field"),
+        ("add route ipv4.dst:1/40 fwd(port:1)", "longer than the field"),
+    ],
+)
 def test_mapping_errors_name_the_bad_value(mapper: P4RuntimeMap, line: str, needle: str) -> None:
     (add,) = parse(line)
     assert isinstance(add, Add)
@@ -195,8 +233,10 @@ def test_ambiguous_table_suffix(mapper: P4RuntimeMap) -> None:
 
 
 def test_multicast_groups_written_once_their_nodes_are_in(mapper: P4RuntimeMap) -> None:
-    cmds = parse("mc_mgrp_create 1113\nmc_node_create 400 6\nmc_node_create 401 7 8\n"
-                 "mc_node_associate 1113 0\nmc_node_associate 1113 1")
+    cmds = parse(
+        "mc_mgrp_create 1113\nmc_node_create 400 6\nmc_node_create 401 7 8\n"
+        "mc_node_associate 1113 0\nmc_node_associate 1113 1"
+    )
     for c in cmds:
         assert mapper.replication(c) == []
     ((typ, ent),) = mapper.pending_groups()
@@ -208,8 +248,10 @@ def test_multicast_groups_written_once_their_nodes_are_in(mapper: P4RuntimeMap) 
         mapper.replication(c)
     ((typ, ent),) = mapper.pending_groups()
     assert typ == MODIFY
-    assert [(r.egress_port, r.instance) for r in
-            ent.packet_replication_engine_entry.multicast_group_entry.replicas][0] == (9, 400)
+    assert [
+        (r.egress_port, r.instance)
+        for r in ent.packet_replication_engine_entry.multicast_group_entry.replicas
+    ][0] == (9, 400)
 
 
 def test_clone_session(mapper: P4RuntimeMap) -> None:
@@ -226,8 +268,8 @@ def test_clone_session(mapper: P4RuntimeMap) -> None:
 def test_frame_mismatch_rules() -> None:
     f = bytes.fromhex("0a0b0c")
     assert frame_mismatch("0A0B0C", False, f) is None
-    assert frame_mismatch("0A**", False, f) is None                 # longer frame: fine without $
-    assert "longer" in (frame_mismatch("0A**", True, f) or "")     # ... not with $
+    assert frame_mismatch("0A**", False, f) is None  # longer frame: fine without $
+    assert "longer" in (frame_mismatch("0A**", True, f) or "")  # ... not with $
     assert "shorter" in (frame_mismatch("0A0B0C0D", False, f) or "")
     why = frame_mismatch("0A0B0D", False, f) or ""
     assert "nibble 5 (byte 2) is C, expected D" in why
