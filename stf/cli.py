@@ -105,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
                 "happens before), e.g. /tmp/fdirlab-root.lock on a shared machine",
             )
             p.add_argument(
+                "--softswitch-src",
+                type=Path,
+                help="run the softswitch/ of this checkout (e.g. another worktree)",
+            )
+            p.add_argument(
                 "--if-present",
                 action="store_true",
                 help="without p4c or a corpus, say so in one line and exit 0",
@@ -177,13 +182,13 @@ def _version(cmd: list[str]) -> str:
         return "?"
 
 
-def _git_commit() -> str:
+def _git_commit(where: Path) -> str:
     try:
         r = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
             capture_output=True,
             text=True,
-            cwd=Path(__file__).resolve().parent,
+            cwd=where,
             timeout=10,
         )
         return r.stdout.strip() or "?"
@@ -203,6 +208,14 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         raise StfError(f"target bmv2 needs {BMV2_BINARY} on PATH (or use --targets softswitch)")
     if args.jobs < 1:
         raise StfError(f"--jobs {args.jobs}: must be at least 1")
+    if args.softswitch_src is not None:
+        if not (args.softswitch_src / "softswitch" / "__main__.py").is_file():
+            raise StfError(f"--softswitch-src {args.softswitch_src}: no softswitch/ package there")
+        # The switch processes are children: they import softswitch from there first.
+        src = str(args.softswitch_src.resolve())
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [src, os.environ.get("PYTHONPATH")])
+        )
     if os.geteuid() != 0:
         raise StfError("run needs root (TUN devices and the switches' raw sockets)")
     if args.programs:
@@ -233,7 +246,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         "port_kind": args.port_kind,
         "p4c": _version([args.p4c, "--version"]),
         "bmv2": _version([BMV2_BINARY, "--version"]),
-        "fdirlab_commit": _git_commit(),
+        "fdirlab_commit": _git_commit(Path(__file__).resolve().parent),
+        "softswitch_src": str(args.softswitch_src or Path(__file__).resolve().parent.parent),
+        "softswitch_commit": _git_commit(args.softswitch_src or Path(__file__).resolve().parent),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": "python -m stf " + " ".join(sys.argv[1:]),
     }

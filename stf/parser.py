@@ -141,8 +141,19 @@ class Unsupported:
 
 
 Command = (
-    Add | SetDefault | Packet | Expect | Wait | MirroringAdd | MirroringAddMc | MirroringDelete
-    | McGroupCreate | McNodeCreate | McNodeUpdate | McNodeAssociate | Unsupported
+    Add
+    | SetDefault
+    | Packet
+    | Expect
+    | Wait
+    | MirroringAdd
+    | MirroringAddMc
+    | MirroringDelete
+    | McGroupCreate
+    | McNodeCreate
+    | McNodeUpdate
+    | McNodeAssociate
+    | Unsupported
 )
 
 # Commands of bmv2stf.py that this runner parses but does not carry out.
