@@ -18,7 +18,9 @@ and `settle` s more for frames nobody expected.
 
 from __future__ import annotations
 
+import functools
 import socket
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +39,7 @@ from stf.p4rt_map import DELETE, INSERT, MODIFY, P4RuntimeMap
 from stf.parser import Add, Command, Expect, Packet, SetDefault, Unsupported, Wait, ports_of
 from stf.tunports import PortSet
 from topo.errors import SwitchStartError
-from topo.switch import SwitchProcess
+from topo.switch import BMV2_BINARY, SwitchProcess
 
 PASS, FAIL, REFUSED = "pass", "fail", "refused"
 DEVICE_ID = 1
@@ -91,14 +93,22 @@ class StfSwitch(SwitchProcess):
     def command(self) -> list[str]:
         cmd = super().command()
         if self.target == "bmv2":
+            extra = ["--notifications-addr", f"ipc:///tmp/fdirlab-stf-{self.slot}-notifications.ipc"]
+            if _bmv2_has_thrift():
+                extra += ["--thrift-port", str(free_tcp_port())]
             at = cmd.index("--")
-            cmd[at:at] = [
-                "--thrift-port",
-                str(free_tcp_port()),
-                "--notifications-addr",
-                f"ipc:///tmp/fdirlab-stf-{self.slot}-notifications.ipc",
-            ]
+            cmd[at:at] = extra
         return cmd
+
+
+@functools.cache
+def _bmv2_has_thrift() -> bool:
+    """Whether simple_switch_grpc was built with Thrift (then it listens on 9090 unless told)."""
+    try:
+        r = subprocess.run([BMV2_BINARY, "--help"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "--thrift-port" in r.stdout + r.stderr
 
 
 def free_tcp_port() -> int:
