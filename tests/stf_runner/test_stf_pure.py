@@ -3,13 +3,16 @@ No root, no switch: values are checked against bmv2stf.py's meaning of each STF 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from google.protobuf import text_format
 from p4.config.v1 import p4info_pb2
 from p4.v1 import p4runtime_pb2
 
 from stf.compare import check, expectations, frame_mismatch
-from stf.errors import StfMappingError, StfSyntaxError
+from stf.corpus import discover, find_samples
+from stf.errors import CorpusError, StfMappingError, StfSyntaxError
 from stf.p4rt_map import INSERT, MODIFY, P4RuntimeMap, canonical, parse_value
 from stf.parser import (
     Add,
@@ -25,6 +28,8 @@ from stf.parser import (
     parse,
     ports_of,
 )
+from stf.report import CorpusResult
+from stf.runner import FAIL, PASS, REFUSED, RunResult
 
 P4INFO = """
 tables { preamble { id: 1 name: "ingress.acl" alias: "acl" }
@@ -284,3 +289,39 @@ def test_check_counts_order_and_silent_ports() -> None:
     assert check(exp, {1: [one]}, [1]) == ["port 1: expected 2 frame(s), got 1"]
     # a port without expect lines must stay silent
     assert check(exp, {0: [one], 1: [one, two]}, [0, 1]) == ["port 0: expected 0 frame(s), got 1"]
+
+
+# --- corpus discovery and the result table ----------------------------------------------------
+def test_discover_takes_v1model_programs_with_an_stf(tmp_path: Path) -> None:
+    (tmp_path / "a-bmv2.p4").write_text("#include <core.p4>\n#include <v1model.p4>\n")
+    (tmp_path / "a-bmv2.stf").write_text("packet 0 00\n")
+    (tmp_path / "b-bmv2.p4").write_text('#include "v1model.p4"\n')  # no .stf
+    (tmp_path / "c-bmv2.p4").write_text("#include <psa.p4>\n")  # not v1model
+    (tmp_path / "c-bmv2.stf").write_text("packet 0 00\n")
+    (tmp_path / "d-bmv2.p4").write_text("// #include <v1model.p4>\n")  # commented out
+    (tmp_path / "d-bmv2.stf").write_text("packet 0 00\n")
+    assert [p.name for p in discover(tmp_path)] == ["a-bmv2"]
+    assert discover(tmp_path, "^b") == []
+    with pytest.raises(CorpusError, match="no p4c source tree"):
+        find_samples(str(tmp_path / "nowhere"))
+
+
+def test_totals_and_relative_share() -> None:
+    res = CorpusResult(["bmv2", "softswitch"])
+    for prog, b, s in [
+        ("p1", PASS, PASS),
+        ("p2", PASS, REFUSED),
+        ("p3", FAIL, FAIL),
+        ("p4", PASS, FAIL),
+    ]:
+        res.add(RunResult(prog, "bmv2", b))
+        res.add(RunResult(prog, "softswitch", s))
+    assert res.totals()["bmv2"] == {"pass": 3, "fail": 1, "refused": 0, "total": 4}
+    assert res.totals()["softswitch"] == {"pass": 1, "fail": 2, "refused": 1, "total": 4}
+    assert res.relative("bmv2", "softswitch") == (1, 3)
+    assert res.to_json()["relative"] == {
+        "base": "bmv2",
+        "other": "softswitch",
+        "passes": 1,
+        "of": 3,
+    }
