@@ -31,7 +31,7 @@ from google.rpc import code_pb2, status_pb2
 from p4.config.v1 import p4info_pb2
 from p4.v1 import p4runtime_pb2
 
-from controller.errors import ControllerError
+from controller.errors import ControllerError, SwitchUnreachable
 from controller.p4rt_client import P4RTClient
 from stf.compare import check, expectations
 from stf.errors import StfError
@@ -267,6 +267,8 @@ def run_program(
         result = RunResult(name, target, v.status, v.reason, v.details)
     except StfError as exc:
         result = RunResult(name, target, FAIL, str(exc))
+    except Exception as exc:  # noqa: BLE001 -- one program's surprise must not end the corpus run
+        result = RunResult(name, target, FAIL, f"runner error: {type(exc).__name__}: {exc}")
     result.seconds = time.monotonic() - t0
     return result
 
@@ -332,6 +334,8 @@ def _drive(
                 raise _Verdict(
                     FAIL, f"switch exited at SetForwardingPipelineConfig: {reason}"
                 ) from None
+            if isinstance(exc, SwitchUnreachable):   # no answer is not a refusal
+                raise _Verdict(FAIL, f"SetForwardingPipelineConfig: {reason}") from None
             raise _Verdict(REFUSED, reason) from None
         ports.clear()
         ex = _Execution(client, ports, P4RuntimeMap(p4info), opts)
