@@ -211,11 +211,18 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     if args.softswitch_src is not None:
         if not (args.softswitch_src / "softswitch" / "__main__.py").is_file():
             raise StfError(f"--softswitch-src {args.softswitch_src}: no softswitch/ package there")
-        # The switch processes are children: they import softswitch from there first.
+        # The switch processes are children started as `python -m softswitch`: they import it
+        # from their working directory first, then PYTHONPATH. Paths given are made absolute.
+        for attr in ("out", "json", "programs", "lock", "softswitch_src"):
+            if getattr(args, attr) is not None:
+                setattr(args, attr, getattr(args, attr).resolve())
+        if args.p4c_src:
+            args.p4c_src = str(Path(args.p4c_src).resolve())
         src = str(args.softswitch_src.resolve())
         os.environ["PYTHONPATH"] = os.pathsep.join(
             filter(None, [src, os.environ.get("PYTHONPATH")])
         )
+        os.chdir(src)
     if os.geteuid() != 0:
         raise StfError("run needs root (TUN devices and the switches' raw sockets)")
     if args.programs:
