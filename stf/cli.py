@@ -273,7 +273,6 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     done_lock = threading.Lock()
     total = len(tasks)
     finished = [0]
-    t0 = time.monotonic()
 
     def one(task: tuple[Compiled, str]) -> RunResult:
         c, target = task
@@ -303,6 +302,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         return r
 
     with _locked(args.lock, console), ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        t0 = time.monotonic()  # the run's time, without the wait for the lock
         list(pool.map(one, tasks))
     res.programs.sort()
     res.meta["seconds"] = round(time.monotonic() - t0, 1)

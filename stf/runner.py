@@ -93,7 +93,10 @@ class StfSwitch(SwitchProcess):
     def command(self) -> list[str]:
         cmd = super().command()
         if self.target == "bmv2":
-            extra = ["--notifications-addr", f"ipc:///tmp/fdirlab-stf-{self.slot}-notifications.ipc"]
+            extra = [
+                "--notifications-addr",
+                f"ipc:///tmp/fdirlab-stf-{self.slot}-notifications.ipc",
+            ]
             if _bmv2_has_thrift():
                 extra += ["--thrift-port", str(free_tcp_port())]
             at = cmd.index("--")
@@ -334,7 +337,7 @@ def _drive(
                 raise _Verdict(
                     FAIL, f"switch exited at SetForwardingPipelineConfig: {reason}"
                 ) from None
-            if isinstance(exc, SwitchUnreachable):   # no answer is not a refusal
+            if isinstance(exc, SwitchUnreachable):  # no answer is not a refusal
                 raise _Verdict(FAIL, f"SetForwardingPipelineConfig: {reason}") from None
             raise _Verdict(REFUSED, reason) from None
         ports.clear()
