@@ -16,6 +16,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable
 
+from controller import dpvs_conf_cmd, export
 from controller import errors as E
 from controller.entries import Entry
 from controller.laddr_ops import (Ctx, add_filter, add_laddrs, del_filter, del_laddrs, init,
@@ -24,8 +25,13 @@ from controller.p4names import DROP_REASONS, RETA_SIZE, P4Names
 from controller.p4rt_client import P4RTClient, load_device_config, load_p4info_text, pipeline_cookie
 from controller.reconcile import reconcile
 from controller.rules import PROTO_NAMES, Layout, canonical_ip, hand_filter, scheme_costs
-from controller.doctor import Finding, diagnose
-from controller.workers import WorkerSet, attach_laddr, conns_on, detach_laddr
+from controller import reta_ops, worker_restart
+from controller.desired import wanted
+from controller.doctor import WorkerView, diagnose
+from controller.reconcile import apply_worker
+from controller.state import interpret
+from controller.workers import WorkerClient, WorkerSet, conns_on, detach_laddr, read_view
+from controller.writelock import WriteLock
 from fdirlab import mask_math
 from fdirlab.errors import FdirlabError
 from fdirlab.lab_config import (DEFAULT_GRPC_ADDR, LabConfigError, MissPolicy, default_lab,
@@ -61,6 +67,9 @@ def _common(p: argparse.ArgumentParser, suppress: bool) -> None:
     g.add_argument("--bmv2-json", default=d(None), help="compiled program to push (default: p4src/build/fdir.json)")
     g.add_argument("--batch-size", type=int, default=d(1000), help="updates per P4Runtime Write")
     g.add_argument("--debug", action="store_true", default=d(False), help="tracebacks for internal errors")
+    g.add_argument("--lock-wait", type=float, default=d(60.0), metavar="SECONDS",
+                   help="commands that change the switch wait this long for another writer to finish "
+                        "(default 60; 0: fail at once); reads never wait")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,12 +154,37 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--check", action="store_true", help="exit 7 if anything is inconsistent (or drifts from --lab)")
     sp = cmd("reconcile", "make the switch and workers match the lab file, touching only what differs")
     sp.add_argument("--check", action="store_true", help="change nothing; exit 7 if anything differs")
-    cmd("doctor", "check that filters and sa_pools agree; find misconfigurations, each with its fix")
+    cmd("doctor", "every disagreement between lab file, switch and workers, and misconfigurations, each with its fix")
+    sp = cmd("rss", "take an lcore out of the RETA (a dead worker) or give it back its slots")
+    rsub = sp.add_subparsers(dest="sub", metavar="exclude|include", parser_class=_Parser)
+    rsub.required = True
+    for name, hlp in (("exclude", "spread lcore N's RETA slots over the others: RSS stops sending it new flows"),
+                      ("include", "give lcore N back its standard RETA slots (slot i -> lcore i %% n)")):
+        rp = rsub.add_parser(name, help=hlp)
+        _common(rp, suppress=True)
+        rp.add_argument("lcore", type=int, metavar="N")
+    sp = cmd("worker", "lcore workers: restart a dead one in its host and restore its pools and services")
+    wsub = sp.add_subparsers(dest="sub", metavar="restart", parser_class=_Parser)
+    wsub.required = True
+    wr = wsub.add_parser("restart", help="start lcore N's worker again from the lab's start record, then "
+                                         "give it the switch's local addresses and the lab's services")
+    _common(wr, suppress=True)
+    wr.add_argument("lcore", type=int, metavar="N")
+    wr.add_argument("--replace", action="store_true", help="restart it even if it still answers")
     cmd("stats", "per lcore: conns, packets, replies that found their conn here, misses, handoffs, pools")
     sp = cmd("schemes", "entries and ports per lcore each partition scheme costs (no switch needed)")
     sp.add_argument("--lcores", type=int, help="default: lab file or 4")
     sp.add_argument("--laddrs", type=int, help="number of local addresses (default: lab file or 2)")
     sp.add_argument("--port-range", help="LOW-HIGH (default: lab file or 1025-65535)")
+    sp = cmd("export", "the installed filters as commands for a real NIC "
+                       "(queues from the lab's rx queues)")
+    sp.add_argument("--format", required=True, choices=export.FORMATS)
+    sp.add_argument("--dev", help="NIC name (default: the lab's nic.device, dpdk0)")
+    sp.add_argument("--port-id", type=int, default=0, help="DPDK port id for rte-flow (default 0)")
+    sp = cmd("dpvs-conf", "turn a DPVS dpvs.conf into a lab file (no switch needed)")
+    sp.add_argument("file", help="the dpvs.conf")
+    sp.add_argument("-o", "--output", help="lab file to write (default: print it)")
+    sp.add_argument("--name", help="lab name (default: from the file name)")
     return p
 
 
@@ -197,10 +231,19 @@ class Session:
             raise E.BadInput(f"device id {self.device_id}: must be >= 0")
         self.client: P4RTClient | None = None
         self._ws: list[WorkerSet] = []
+        self.lock: WriteLock | None = None
 
-    def ctx(self) -> Ctx:
+    def ctx(self, write: bool = False) -> Ctx:
+        """Connect to the switch. write=True: first take the switch's writer lock (held until
+        close(), so reading, validating and writing are one step no other writer interleaves
+        with), then arbitrate as primary. Reads connect without arbitration."""
         a = self.args
-        self.client = P4RTClient(self.grpc_addr, self.device_id, timeout=a.timeout).connect()
+        if write:
+            if a.lock_wait < 0:
+                raise E.BadInput(f"--lock-wait {a.lock_wait:g}: must be >= 0")
+            what = " ".join(x for x in (a.cmd, getattr(a, "sub", None)) if x)
+            self.lock = WriteLock(self.grpc_addr, self.device_id, a.lock_wait, what).acquire()
+        self.client = P4RTClient(self.grpc_addr, self.device_id, timeout=a.timeout).connect(arbitrate=write)
         p4info_path = a.p4info or DEFAULT_P4INFO
         p4info = None
         if p4info_path and Path(p4info_path).exists():
@@ -236,6 +279,8 @@ class Session:
             ws.close()
         if self.client is not None:
             self.client.close()
+        if self.lock is not None:
+            self.lock.release()
 
 
 # --- commands ---------------------------------------------------------------------------
@@ -252,6 +297,8 @@ def cmd_init(s: Session) -> Result:
         if a.lcores < 1 or a.lcores > mask_math.MAX_LCORES:
             raise E.BadInput(f"lcore count {a.lcores}: must be 1..{mask_math.MAX_LCORES}")
         data.setdefault("lcores", {})["count"] = a.lcores
+    if a.scheme is not None:        # validated with the lab's addresses: every lcore needs ports
+        data.setdefault("lab", {})["scheme"] = a.scheme
     try:
         lab = parse_lab(data, a.lab or "<defaults>") if (data or s.lab is None) else s.lab
     except LabConfigError as e:
@@ -284,7 +331,7 @@ def cmd_init(s: Session) -> Result:
     layout = Layout(lcore_ports=lports, wire_ports=wports, scheme=a.scheme or layout.scheme,
                     mode=a.mode or layout.mode, miss=miss, lb_mac=a.lb_mac or layout.lb_mac,
                     vips=layout.vips, l2=tuple(l2))
-    res = init(s.ctx(), layout, force=a.force)
+    res = init(s.ctx(write=True), layout, force=a.force)
     text = (f"initialised {s.grpc_addr}: {res['lcores']} lcores on ports {_plist(res['lcore_ports'])}, "
             f"wire ports {_plist(res['wire_ports'])}, scheme {res['scheme']}, mode {res['mode']}, "
             f"miss policy {res['miss_policy']}, {res['entries']} entries"
@@ -313,18 +360,16 @@ def cmd_laddr(s: Session) -> Result:
     a = s.args
     if a.sub == "add":
         addrs = _addr_args(a)
-        ctx = s.ctx()
-        res = add_laddrs(ctx, addrs, a.slot)
+        ctx = s.ctx(write=True)
+        res = add_laddrs(ctx, addrs, a.slot, attach=not a.no_attach)
         names = ", ".join(x["laddr"] for x in res["added"][:8]) + (" ..." if len(res["added"]) > 8 else "")
         w = f"; sa_pools created on {res['workers']} workers" if res["workers"] else ""
-        ws = s.workers_for(ctx.initialised_state().layout.n_lcores) if res["workers"] and not a.no_attach else None
-        if ws is not None:
-            res["attached"] = sum(attach_laddr(ws, x["laddr"]) for x in res["added"])
+        if res["workers"] and not a.no_attach:
             w += f", attached to {res['attached']} worker service(s)"
         return res, f"added {len(res['added'])} local address(es) ({names}): {res['entries']} entries{w}", 0
     if a.sub == "del":
         addrs = [canonical_ip(x, "local address") for x in _addr_args(a)]
-        ctx = s.ctx()
+        ctx = s.ctx(write=True)
         if a.drain is not None:
             _drain(s, ctx, addrs, a.drain)
         res = del_laddrs(ctx, addrs, force=a.force)
@@ -423,7 +468,7 @@ def _fdir_table(rows: list[dict[str, Any]]) -> str:
 
 def cmd_filter(s: Session) -> Result:
     a = s.args
-    ctx = s.ctx()
+    ctx = s.ctx(write=a.sub in ("add", "del"))
     if a.sub == "add":
         res = add_filter(ctx, _filter_entry(s, ctx, True))
         return res, f"added hand-made filter {res['added']}", 0
@@ -501,35 +546,68 @@ def cmd_show(s: Session) -> Result:
     return res, "\n".join(lines), 0
 
 
-def _workers_answers(s: Session, n: int) -> list[tuple[dict, list[dict]]]:
+def _views(s: Session, n: int, full: bool = True) -> list[WorkerView]:
     ws = s.workers_for(n)
-    if ws is None:
-        return []
-    out = []
-    for c in ws.clients:
-        try:
-            out.append((c.info(), c.pools().get("pools", [])))
-        except E.WorkerError:
-            out.append(({"lcore": c.lcore, "unreachable": True}, []))
-    return out
+    return [] if ws is None else [read_view(c, full) for c in ws.clients]
 
 
 def cmd_doctor(s: Session) -> Result:
+    # judge a settled state: wait for a writer that is mid-way (its half-written address is
+    # not a finding); readers that do not judge (laddr list, show) never wait
+    s.lock = WriteLock(s.grpc_addr, s.device_id, s.args.lock_wait, "doctor", shared=True).acquire()
     ctx = s.ctx()
-    st = ctx.state()
-    answers = _workers_answers(s, st.layout.n_lcores) if st.layout else []
-    found = diagnose(st, [w for w in answers if not w[0].get("unreachable")])
-    for info, _ in answers:
-        if info.get("unreachable"):
-            found.insert(0, Finding(
-                "error", "worker-unreachable", f"lcore {info['lcore']}'s worker does not answer",
-                "start the lab (`make run`) or check --run-dir"))
+    p4info, _ = ctx.client.get_pipeline()
+    st = ctx.state() if p4info is not None else interpret([])   # a restarted switch runs nothing
+    views = _views(s, st.layout.n_lcores) if st.layout else []
+    found = diagnose(st, views, s.lab, s.args.lab or "FILE")
     errors = [f for f in found if f.severity == "error"]
     lines = [f"{f.severity.upper():7} {f.code}: {f.message}\n        fix: {f.fix}" for f in found]
+    dead = [v.lcore for v in views if not v.alive]
     lines.append(f"{len(errors)} error(s), {len(found) - len(errors)} other finding(s)"
-                 + ("" if answers else " (switch only: no workers)"))
-    return {"findings": [f.to_json() for f in found], "errors": len(errors)}, "\n".join(lines), \
+                 + ("" if views else " (switch only: no workers)")
+                 + (f"; lcores answering: {[v.lcore for v in views if v.alive]}, dead: {dead}" if dead else ""))
+    return {"findings": [f.to_json() for f in found], "errors": len(errors),
+            "lcores_alive": [v.lcore for v in views if v.alive], "lcores_dead": dead}, "\n".join(lines), \
         E.EXIT_STATE if errors else 0
+
+
+def cmd_worker(s: Session) -> Result:
+    a = s.args
+    ctx = s.ctx(write=True)           # no laddr add/del may interleave with the restore
+    st = ctx.initialised_state()
+    n = st.layout.n_lcores
+    if not 0 <= a.lcore < n:
+        raise E.BadInput(f"lcore {a.lcore}: the switch has {n} lcore(s), 0..{n - 1}")
+    run_dir = a.run_dir or (s.lab.run_dir if s.lab else None)
+    if run_dir is None:
+        raise E.BadInput("worker restart needs the lab's run directory: give --lab FILE or --run-dir")
+    sock = str(Path(run_dir) / f"lcore-{a.lcore}.sock")
+    rec = worker_restart.restart(run_dir, a.lcore, sock, replace=a.replace, timeout=a.timeout, lab=s.lab)
+    c = WorkerClient(a.lcore, sock, a.timeout)
+    try:
+        done = {k: 0 for k in ("pools", "pools_removed", "services", "services_removed", "laddrs_attached",
+                               "laddrs_detached", "neighs")}
+        want = wanted(s.lab, {x: ls.slot for x, ls in st.laddrs.items()})
+        apply_worker(c, read_view(c), want, done, services=s.lab is not None)
+    finally:
+        c.close()
+    reta = reta_ops.apply(ctx, st, a.lcore, include=True) if not reta_ops.slots_per_lcore(st)[a.lcore] else 0
+    res = {"lcore": a.lcore, "pid": rec.pid, "restored": done, "reta_slots_back": reta}
+    return res, (f"lcore {a.lcore}'s worker restarted (pid {rec.pid}): {done['pools']} sa_pool(s), "
+                 f"{done['services']} service(s), {done['neighs']} neighbour(s) restored"
+                 + (f", {reta} RETA slots back" if reta else "")
+                 + ("" if s.lab else " (no --lab: services and neighbours not restored)")), 0
+
+
+def cmd_rss(s: Session) -> Result:
+    a = s.args
+    ctx = s.ctx(write=True)
+    st = ctx.initialised_state()
+    moved = reta_ops.apply(ctx, st, a.lcore, include=a.sub == "include")
+    per = reta_ops.slots_per_lcore(ctx.state())
+    return ({"lcore": a.lcore, "moved": moved, "slots_per_lcore": per},
+            f"RETA: {moved} slot(s) {'given back to' if a.sub == 'include' else 'taken from'} lcore {a.lcore}; "
+            + ", ".join(f"lcore {k}: {v}" for k, v in per.items()), 0)
 
 
 def cmd_stats(s: Session) -> Result:
@@ -539,8 +617,14 @@ def cmd_stats(s: Session) -> Result:
     if ws is None:
         raise E.BadInput("stats needs the workers: give --lab or --run-dir (and not --no-workers)")
     rows = []
+    dead: list[dict[str, Any]] = []
     for c in ws.clients:
-        d = c.stats()
+        try:
+            d = c.stats()
+        except E.WorkerError as e:
+            c.close()
+            dead.append({"lcore": c.lcore, "error": str(e)})
+            continue
         hits, misses = int(d.get("reply_hits", 0)), int(d.get("reply_misses", 0))
         ho = d.get("handoff", {})
         pools = d.get("pools", [])
@@ -566,9 +650,15 @@ def cmd_stats(s: Session) -> Result:
     misses = sum(r["reply_misses"] for r in rows)
     total = {"reply_hits": hits, "reply_misses": misses,
              "affinity": round(100.0 * hits / (hits + misses), 1) if hits + misses else None}
+    for d in dead:
+        lines.append(f"{d['lcore']:>5} DEAD: {d['error']}")
     lines.append(f"return-path affinity: {total['affinity'] if total['affinity'] is not None else '-'}% "
                  f"({hits} replies found their conn on the lcore they reached, {misses} did not)")
-    return {"lcores": rows, "total": total, "mode": st.layout.mode}, "\n".join(lines), 0
+    if dead:
+        fl = f"fdirctl --lab {s.args.lab}" if s.args.lab else "fdirctl --lab FILE"
+        lines.append(f"lcores {[d['lcore'] for d in dead]} do not answer: `{fl} worker restart N`")
+    return {"lcores": rows, "dead": dead, "total": total, "mode": st.layout.mode}, "\n".join(lines), \
+        E.EXIT_WORKER if dead else 0
 
 
 def cmd_status(s: Session) -> Result:
@@ -583,7 +673,8 @@ def cmd_status(s: Session) -> Result:
     lay = st.layout
     problems = st.check()
     res: dict[str, Any] = {
-        "switch": s.grpc_addr, "device_id": s.device_id, "primary": ctx.client.is_primary,
+        "switch": s.grpc_addr, "device_id": s.device_id,
+        "read_only": True,   # status reads without arbitration: it never takes primacy
         "pipeline": "none" if p4info is None else ("fdirlab (current build)" if ours else "other/unknown build"),
         "initialised": lay is not None, "entries": len(st.entries), "tables": tables,
         "laddrs": len(st.laddrs), "hand_filters": len(st.hand), "foreign_filters": len(st.foreign),
@@ -623,7 +714,8 @@ def cmd_status(s: Session) -> Result:
 def cmd_reconcile(s: Session) -> Result:
     if s.lab is None:
         raise E.BadInput("reconcile needs --lab FILE (the desired state)")
-    res = reconcile(s.ctx(), s.lab, check_only=s.args.check, workers=not s.args.no_workers)
+    res = reconcile(s.ctx(write=not s.args.check), s.lab, check_only=s.args.check,
+                    workers=not s.args.no_workers)
     verb = "would" if s.args.check else "did"
     text = (f"reconcile {s.grpc_addr} with {s.args.lab}: "
             + ("pipeline pushed; " if res["pipeline_pushed"] else "")
@@ -631,9 +723,16 @@ def cmd_reconcile(s: Session) -> Result:
                if res["changed"] else "already in sync"))
     if res["blocked"]:
         text += "\nBLOCKED (key held by a hand-made/foreign entry): " + "; ".join(res["blocked"])
-    if res.get("workers"):
-        text += "\nworkers: " + ", ".join(f"{k} +{v}" for k, v in res["workers"].items())
+    wk = res.get("workers") or {}
+    changes = {k: v for k, v in wk.items() if k != "unreachable" and v}
+    if changes:
+        text = text.replace("already in sync", "switch already in sync")
+        text += "\nworkers: " + ", ".join(f"{k} {v}" for k, v in changes.items())
     code = E.EXIT_STATE if (s.args.check and res["changed"]) or res["blocked"] else 0
+    if wk.get("unreachable"):
+        text += (f"\nlcores {wk['unreachable']} do not answer: `fdirctl --lab {s.args.lab} worker restart N`, "
+                 f"then reconcile again")
+        code = code or E.EXIT_WORKER
     return res, text, code
 
 
@@ -668,7 +767,8 @@ def cmd_schemes(s: Session) -> Result:
 COMMANDS: dict[str, Callable[[Session], Result]] = {
     "init": cmd_init, "laddr": cmd_laddr, "filter": cmd_filter, "show": cmd_show,
     "status": cmd_status, "reconcile": cmd_reconcile, "schemes": cmd_schemes,
-    "doctor": cmd_doctor, "stats": cmd_stats}
+    "doctor": cmd_doctor, "stats": cmd_stats, "export": export.cmd_export,
+    "dpvs-conf": dpvs_conf_cmd.cmd_dpvs_conf, "worker": cmd_worker, "rss": cmd_rss}
 
 
 def main(argv: list[str] | None = None) -> int:

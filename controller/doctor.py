@@ -1,17 +1,26 @@
-"""`fdirctl doctor`: check that the switch's filters and the workers' sa_pools agree, and
-find the misconfigurations DPVS users report, each with the fix. Pure: no I/O here.
+"""`fdirctl doctor`: every disagreement between the lab file, the switch and the lcore
+workers, and the misconfigurations DPVS users report, each with a fix that works
+(docs/doctor.md lists them all). Pure: no I/O here.
 
-Inputs are what fdirctl read: the switch state (controller.state) and, per worker, its
-`info` and `pools` answers (lcore control protocol).
+Inputs are what fdirctl read: the switch state (controller.state), per worker a WorkerView
+(its `info`, `pools`, `services`, `neighs` answers, or why it did not answer), and the lab
+file when one was given.
 """
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import asdict, dataclass
 
+from dataclasses import field
+from typing import Any
+
+from controller.desired import service_key, spec_differs, wanted
 from controller.entries import Entry
+from controller.overlap import ambiguous_pairs
+from controller.rules import Layout
 from controller.state import SwitchState
 from fdirlab import mask_math
+from fdirlab.lab_config import Lab
 from fdirlab.partition import Partition
 
 PROTO_NAMES = {6: "tcp", 17: "udp"}
@@ -28,8 +37,28 @@ class Finding:
         return asdict(self)
 
 
+@dataclass
+class WorkerView:
+    """What one lcore worker answered; `info` None: it did not answer (`error` says why)."""
+
+    lcore: int
+    info: dict[str, Any] | None
+    pools: list[dict[str, Any]] = field(default_factory=list)
+    services: list[dict[str, Any]] | None = None     # None: not asked
+    neighs: list[dict[str, Any]] | None = None
+    error: str = ""
+
+    @property
+    def alive(self) -> bool:
+        return self.info is not None
+
+
+AMBIGUOUS = -1        # steered_port: overlapping entries of equal priority disagree
+
+
 def _filters_for(st: SwitchState, addr: str) -> list[Entry]:
-    """Every flow-director entry (generated or hand-made) that can match `addr`."""
+    """Every flow-director entry (generated or hand-made) that can match `addr`,
+    highest priority first (ties in key order: the verdict never depends on read order)."""
     a = ipaddress.ip_address(addr)
     table = "fdir_v4" if a.version == 4 else "fdir_v6"
     out = []
@@ -39,34 +68,124 @@ def _filters_for(st: SwitchState, addr: str) -> list[Entry]:
         m = e.field("dst_addr")
         if m is None or (int(a) & (m.mask or 0)) == (m.value & (m.mask or 0)):
             out.append(e)
-    # P4Runtime: the highest priority wins.
-    return sorted(out, key=lambda e: -e.priority)
+    return sorted(out, key=lambda e: (-e.priority, repr(e.key)))
 
 
 def steered_port(filters: list[Entry], port: int, proto: int) -> int | None:
+    """The port the highest-priority matching filter steers to; None on a miss; AMBIGUOUS
+    when matching filters of that same priority steer to different ports (P4Runtime §9.1
+    leaves the winner to the target)."""
+    best: int | None = None
+    result: int | None = None
+    for e in filters:
+        if best is not None and e.priority < best:
+            break
+        p = e.field("proto")
+        if p is not None and p.value != proto:
+            continue
+        m = e.field("l4_dport")
+        if m is None or (port & (m.mask or 0)) == (m.value & (m.mask or 0)):
+            got = e.param("port") if e.action == "steer" else None
+            if best is None:
+                best, result = e.priority, got
+            elif got != result:
+                return AMBIGUOUS
+    return result
+
+
+def filter_del_cmd(e: Entry) -> str:
+    """The `fdirctl filter del` command that removes flow-director entry e."""
+    width = 32 if e.table == "fdir_v4" else 128
+    dst, dport, proto = e.field("dst_addr"), e.field("l4_dport"), e.field("proto")
+    full = (1 << width) - 1
+    if dst is None:
+        addr = "0.0.0.0/0" if width == 32 else "::/0"
+    else:
+        ip = str(ipaddress.ip_address(dst.value) if width == 32 else ipaddress.IPv6Address(dst.value))
+        m = dst.mask if dst.mask is not None else full
+        plen = bin(m).count("1")
+        addr = ip if m == full else f"{ip}/{plen}"
+    pv, pm = (dport.value, dport.mask or 0) if dport else (0, 0)
+    pname = PROTO_NAMES.get(proto.value, str(proto.value)) if proto else "tcp"
+    return (f"fdirctl filter del --addr {addr} --port {pv} --port-mask {pm:#x} --proto {pname} "
+            f"--priority {e.priority}")
+
+
+def winner(filters: list[Entry], port: int, proto: int) -> Entry | None:
+    """The highest-priority filter matching (port, proto), None on a miss."""
     for e in filters:
         p = e.field("proto")
         if p is not None and p.value != proto:
             continue
         m = e.field("l4_dport")
         if m is None or (port & (m.mask or 0)) == (m.value & (m.mask or 0)):
-            return e.param("port")
+            return e
     return None
 
 
-def diagnose(st: SwitchState, workers: list[tuple[dict, list[dict]]]) -> list[Finding]:
-    """workers: per lcore worker, (info answer, pools list). Empty when none is reachable."""
+def _views(workers: list[Any]) -> list[WorkerView]:
+    """Accepts WorkerViews or the older (info, pools) pairs."""
+    out = []
+    for w in workers:
+        if isinstance(w, WorkerView):
+            out.append(w)
+        else:
+            info, pools = w
+            out.append(WorkerView(int(info.get("lcore", len(out))), info, list(pools)))
+    return out
+
+
+def _layout_drift(layout: Layout, lab: Lab) -> list[str]:
+    want = Layout.from_lab(lab)
+    out = []
+    for name in ("lcore_ports", "wire_ports", "scheme", "mode", "miss", "lb_mac"):
+        if getattr(layout, name) != getattr(want, name):
+            out.append(f"{name} {getattr(layout, name)} (lab: {getattr(want, name)})")
+    return out
+
+
+def _worker_ports(part: Partition, lcore: int, slot: int, lo: int, hi: int) -> int:
+    try:
+        return len(part.owned_ports(lcore, slot, lo, hi))
+    except Exception:
+        return 0
+
+
+def diagnose(st: SwitchState, workers: list[Any], lab: Lab | None = None,
+             lab_path: str = "FILE") -> list[Finding]:
+    """workers: one WorkerView per lcore (dead ones included); empty when there are no
+    workers to ask. lab: the lab file, to compare against (what should be)."""
     out: list[Finding] = []
+    fl = f"fdirctl --lab {lab_path}"
     for p in st.check():
-        out.append(Finding("error", "switch-state", p, "run `fdirctl --lab FILE reconcile`"))
+        out.append(Finding("error", "switch-state", p, f"`{fl} reconcile`"))
     layout = st.layout
     if layout is None:
-        out.append(Finding("error", "not-initialised", "the switch holds no lcore layout",
-                           "run `fdirctl --lab FILE init`"))
+        out.append(Finding("error", "not-initialised", "the switch holds no lcore layout (restarted, or never "
+                           "initialised)", f"`{fl} reconcile` (pushes the program, installs the lab's state)"))
         return out
     n = layout.n_lcores
     mask = mask_math.fdir_mask(n).mask
     fdir_mode = layout.mode == "fdir"
+    on_switch = {a: ls.slot for a, ls in st.laddrs.items()}
+
+    # 0. The switch against the lab file.
+    if lab is not None:
+        drift = _layout_drift(layout, lab)
+        if drift:
+            out.append(Finding("error", "switch-layout-drift", "the switch's layout differs from the lab file: "
+                               + "; ".join(drift), f"`{fl} reconcile`"))
+        for a in lab.laddrs:
+            if a not in on_switch:
+                out.append(Finding("error", "laddr-missing-on-switch",
+                                   f"local address {a} is in the lab file but not on the switch",
+                                   f"`{fl} reconcile` (or `fdirctl laddr add {a}`)"))
+        for a in sorted(on_switch):
+            if a not in lab.laddrs:
+                out.append(Finding("warning", "laddr-not-in-lab",
+                                   f"local address {a} is on the switch but not in the lab file (added at run "
+                                   f"time); a reconcile removes it",
+                                   f"list it in laddrs.addrs of the lab file, or `fdirctl laddr del {a}`"))
 
     # 1. Filter masks that do not fit the lcore count (the NIC has ONE global mask).
     for e in st.hand + [x for ls in st.laddrs.values() for x in ls.entries if x.table.startswith("fdir")]:
@@ -77,7 +196,14 @@ def diagnose(st: SwitchState, workers: list[tuple[dict, list[dict]]]) -> list[Fi
         if layout.scheme == "lsb" and pm not in (mask, 0) and pm & (pm + 1) == 0 and pm != 0xFFFF:
             out.append(Finding("error", "mask-mismatch",
                                f"filter {e.describe()} uses port mask {pm:#x}, but {n} lcores need mask {mask:#x}",
-                               f"delete it (`fdirctl filter del ...`) or set the lcore count to match"))
+                               f"delete it (`{filter_del_cmd(e)}`) or set the lcore count to match"))
+    # 1b. Overlapping filters of equal priority: the switch picks either (P4Runtime §9.1).
+    for a, b in ambiguous_pairs(st.entries, st.hand + st.foreign):
+        out.append(Finding("error", "equal-priority-overlap",
+                           f"filters {a.describe()} and {b.describe()} overlap at the same priority "
+                           f"{a.priority}: which one steers is up to the switch",
+                           f"delete the hand-made one (`{filter_del_cmd(a)}`) and add it again with "
+                           f"another --priority (generated filters use {mask_math.FILTER_PRIORITY})"))
     # 2. Ports owned by nobody.
     part = Partition(layout.scheme, n)
     if layout.scheme != "laddr":
@@ -88,47 +214,75 @@ def diagnose(st: SwitchState, workers: list[tuple[dict, list[dict]]]) -> list[Fi
                                f"{nobody} local ports per local address belong to no lcore "
                                f"({layout.scheme} scheme, {n} lcores)",
                                "use a power-of-two lcore count (lsb), or accept the lost capacity"))
-    if not workers:
-        out.append(Finding("info", "no-workers", "no lcore worker answered: only the switch was checked",
-                           "start the lab, or pass --run-dir"))
+    views = _views(workers)
+    if not views:
+        out.append(Finding("info", "no-workers", "no lcore workers to ask: only the switch was checked",
+                           "give --lab FILE (or --run-dir) of a running lab"))
         return out
+    reta_slots = {i: 0 for i in range(n)}
+    for e in st.entries:
+        if e.table == "reta":
+            lc = layout.lcore_of_port(e.param("port") or -1)
+            if lc is not None:
+                reta_slots[lc] += 1
+    for v in views:
+        if not v.alive:
+            rss = (f"RSS still hashes new flows to it ({reta_slots.get(v.lcore, 0)} RETA slots; "
+                   f"`fdirctl rss exclude {v.lcore}` stops that)") if reta_slots.get(v.lcore) else \
+                "it is out of the RETA"
+            out.append(Finding("error", "worker-unreachable",
+                               f"lcore {v.lcore}'s worker does not answer ({v.error or 'no answer'}); {rss}",
+                               f"`{fl} worker restart {v.lcore}` (restarts it in its host and restores its "
+                               f"pools, services and RETA slots)"))
+        elif layout.miss.kind == "rss" and not reta_slots.get(v.lcore) and any(reta_slots.values()):
+            out.append(Finding("warning", "reta-excludes-lcore",
+                               f"lcore {v.lcore}'s worker answers but has no RETA slot: RSS gives it no new flows",
+                               f"`fdirctl rss include {v.lcore}`"))
+    live = [v for v in views if v.alive]
     # 3. Workers that disagree with the switch about lcores, scheme or mode.
-    for info, _ in workers:
-        i = info.get("lcore")
+    for v in live:
+        info = v.info or {}
         if info.get("n_lcores") != n or info.get("scheme") != layout.scheme or info.get("mode") != layout.mode:
             out.append(Finding("error", "worker-config",
-                               f"lcore {i} runs n={info.get('n_lcores')} scheme={info.get('scheme')} "
+                               f"lcore {v.lcore} runs n={info.get('n_lcores')} scheme={info.get('scheme')} "
                                f"mode={info.get('mode')}, the switch has n={n} scheme={layout.scheme} "
                                f"mode={layout.mode}",
-                               "restart the workers with the switch's settings (or re-init the switch)"))
-    # 4. Pools without filters, filters without pools.
+                               f"`{fl} worker restart {v.lcore} --replace` (with the lab's settings; "
+                               f"if the switch is the odd one, `{fl} reconcile` first)"))
+    # 4. Pools without filters, filters without pools, pools with another slot.
     pooled: dict[str, set[int]] = {}
-    for info, pools in workers:
-        for p in pools:
-            pooled.setdefault(p["laddr"], set()).add(info.get("lcore"))
+    for v in live:
+        for p in v.pools:
+            pooled.setdefault(p["laddr"], set()).add(v.lcore)
+            if p["laddr"] in on_switch and int(p.get("slot", 0)) != on_switch[p["laddr"]]:
+                out.append(Finding("error", "pool-slot-mismatch",
+                                   f"lcore {v.lcore}'s sa_pool of {p['laddr']} has slot {p.get('slot')}, the "
+                                   f"switch's filters slot {on_switch[p['laddr']]}",
+                                   f"`{fl} reconcile`"))
     for addr, lcores in sorted(pooled.items()):
-        if addr not in st.laddrs:
+        if addr not in on_switch:
             out.append(Finding("error", "pool-without-filters",
                                f"local address {addr} has sa_pools on lcores {sorted(lcores)} but the switch "
                                f"has no entries for it: its replies are not steered",
-                               f"`fdirctl laddr add {addr}` (or drop the pools with `laddr del --force`)"))
-    for addr in sorted(st.laddrs):
-        missing = sorted(set(range(n)) - pooled.get(addr, set()))
+                               f"`fdirctl --lab {lab_path} laddr del {addr} --force` (drops the pools; or "
+                               f"`laddr add {addr}` to install its filters)"))
+    for addr in sorted(on_switch):
+        missing = sorted({v.lcore for v in live} - pooled.get(addr, set()))
         if missing:
             out.append(Finding("error", "filters-without-pool",
                                f"local address {addr} has filters but no sa_pool on lcores {missing}",
-                               f"`fdirctl --lab FILE reconcile` (or `laddr del {addr}` and add it again)"))
+                               f"`{fl} reconcile` (or `laddr del {addr} --force` and add it again)"))
     # 5. Pools that hand out ports the filters steer elsewhere.
     if fdir_mode:
-        for info, pools in workers:
-            i = info.get("lcore")
-            if not isinstance(i, int) or not 0 <= i < n:
+        for v in live:
+            i = v.lcore
+            if not 0 <= i < n:
                 continue
-            lo, hi = info.get("port_range", [mask_math.DEFAULT_LOW, mask_math.DEFAULT_HIGH])
+            lo, hi = (v.info or {}).get("port_range", [mask_math.DEFAULT_LOW, mask_math.DEFAULT_HIGH])
             want = layout.lcore_ports[i]
-            for p in pools:
+            for p in v.pools:
                 addr = p["laddr"]
-                if addr not in st.laddrs:
+                if addr not in on_switch:
                     continue
                 filters = _filters_for(st, addr)
                 for proto in (6, 17):
@@ -136,15 +290,82 @@ def diagnose(st: SwitchState, workers: list[tuple[dict, list[dict]]]) -> list[Fi
                     example = None
                     for port in part.owned_ports(i, p.get("slot", 0), lo, hi):
                         got = steered_port(filters, port, proto)
-                        if got != want:
+                        if got != want and got != AMBIGUOUS:   # ambiguity is reported above
                             wrong[got] = wrong.get(got, 0) + 1
                             example = example or port
                     for got, count in wrong.items():
+                        lc = layout.lcore_of_port(got) if got is not None else None
                         where = "nowhere (the miss path)" if got is None else \
-                            f"port {got}" + (f" (lcore {layout.lcore_of_port(got)})" if layout.lcore_of_port(got) is not None else "")
+                            f"port {got}" + (f" (lcore {lc})" if lc is not None else "")
+                        w = winner(filters, example or 0, proto)
+                        if w is not None and w.owner[0] != "laddr":
+                            fix = (f"delete the filter that overrides them: `{filter_del_cmd(w)}` (reconcile "
+                                   f"leaves hand-made filters alone)")
+                        else:
+                            fix = f"`{fl} reconcile` (its own filters are missing or wrong)"
                         out.append(Finding("error", "pool-steered-elsewhere",
                                            f"lcore {i} hands out {count} {PROTO_NAMES[proto]} ports of {addr} "
                                            f"(e.g. {example}) whose replies go to {where}, not to its port {want}",
-                                           "delete the hand-made filter that overrides them (`fdirctl filter list`) "
-                                           "(reconcile leaves hand-made filters alone)"))
+                                           fix))
+    # 6. Services: every lcore must be able to bind each service's conns from an address
+    #    that has a pool (and filters) and gives this lcore ports; and match the lab file.
+    want = wanted(lab, on_switch)
+    for v in live:
+        if v.services is None:
+            continue
+        lo, hi = (v.info or {}).get("port_range", [mask_math.DEFAULT_LOW, mask_math.DEFAULT_HIGH])
+        pools_here = {p["laddr"]: int(p.get("slot", 0)) for p in v.pools}
+        have = {service_key(s): s for s in v.services}
+        for key, svc in sorted(have.items()):
+            name = f"{key[2]} {key[0]}:{key[1]}"
+            stale = [a for a in svc.get("laddrs", []) if a not in on_switch or a not in pools_here]
+            for a in stale:
+                why = "not on the switch" if a not in on_switch else "without an sa_pool here"
+                out.append(Finding("error", "service-laddr-stale",
+                                   f"lcore {v.lcore}'s service {name} binds local address {a}, {why}: conns "
+                                   f"bound from it get no reply", f"`{fl} reconcile` (detaches it)"))
+            ports = sum(_worker_ports(part, v.lcore, pools_here[a], lo, hi)
+                        for a in svc.get("laddrs", []) if a in pools_here and a in on_switch)
+            if not ports:
+                out.append(Finding("error", "lcore-without-ports",
+                                   f"lcore {v.lcore} has no local port for service {name} (its local addresses "
+                                   f"{svc.get('laddrs', [])} give this lcore none): new conns RSS sends it fail",
+                                   f"`fdirctl laddr add ADDR` of a new address (with the laddr scheme one per "
+                                   f"lcore) and list it in the lab file; then `{fl} reconcile`"))
+            if lab is not None:
+                if key not in want.services:
+                    out.append(Finding("warning", "service-not-in-lab",
+                                       f"lcore {v.lcore} runs service {name}, which the lab file does not list "
+                                       f"(added at run time, e.g. by ipvsadm); a reconcile deletes it",
+                                       f"list it in the lab file's [[services]], or `{fl} reconcile` (deletes it)"))
+                    continue
+                w = want.services[key]
+                if spec_differs(svc, w):
+                    out.append(Finding("error", "service-differs",
+                                       f"lcore {v.lcore}'s service {name} has another scheduler or real servers "
+                                       f"than the lab file", f"`{fl} reconcile`"))
+                missing = [a for a in w["laddrs"] if a not in svc.get("laddrs", [])]
+                if missing:
+                    out.append(Finding("warning", "service-laddr-missing",
+                                       f"lcore {v.lcore}'s service {name} does not bind local address(es) "
+                                       f"{missing}", f"`{fl} reconcile` (attaches them)"))
+        if lab is not None:
+            for key in sorted(set(want.services) - set(have)):
+                out.append(Finding("error", "service-missing",
+                                   f"lcore {v.lcore} lacks service {key[2]} {key[0]}:{key[1]} of the lab file",
+                                   f"`{fl} reconcile`"))
+        if lab is not None and v.neighs is not None:
+            known = {str(x.get("addr")) for x in v.neighs}
+            servers = sorted({b.addr for s in lab.services for b in s.backends} - known)
+            if servers:
+                out.append(Finding("error", "neigh-missing",
+                                   f"lcore {v.lcore} has no neighbour entry for real server(s) {servers}",
+                                   f"`{fl} reconcile`"))
+    if lab is not None:
+        for svc in lab.services:
+            if (svc.vip, svc.vport, svc.proto) not in want.services:
+                out.append(Finding("error", "service-without-laddr",
+                                   f"service {svc.name} ({svc.proto} {svc.vip}:{svc.vport}): none of its local "
+                                   f"addresses {list(svc.laddrs)} is on the switch",
+                                   f"`{fl} reconcile`"))
     return out

@@ -16,9 +16,12 @@ from controller.errors import (BadInput, Conflict, RollbackFailed, StateError, W
 from controller.p4names import P4Names
 from controller.p4rt_client import (DELETE, INSERT, MODIFY, UPDATE_NAMES, P4RTClient,
                                     P4RuntimeWriteError, pipeline_cookie)
-from controller.rules import Layout, canonical_ip, laddr_entries, base_entries, miss_entry
+from controller.overlap import equal_priority_overlaps
+from fdirlab.mask_math import DEFAULT_HIGH, DEFAULT_LOW
+from controller.rules import (FILTER_PRIORITY, Layout, base_entries, canonical_ip, laddr_entries,
+                              miss_entry)
 from controller.state import SwitchState, read_state
-from controller.workers import WorkerSet, pool_laddrs
+from controller.workers import WorkerSet, attach_laddr
 
 Update = tuple[int, Entry]          # (INSERT | MODIFY | DELETE, entry); MODIFY/DELETE carry the new/old entry
 
@@ -65,27 +68,41 @@ def write_all(ctx: Ctx, updates: list[Update], what: str,
         ctx.client.write(updates, ctx.batch_size, fill=lambda te, e: encode(e, te))
     except P4RuntimeWriteError as err:
         first = err.failed[0]
-        bad = updates[first.index][1] if first.index < len(updates) else None
-        desc = f"{UPDATE_NAMES.get(updates[first.index][0], '?')} {bad.describe()}" if bad else "?"
-        applied = err.applied
+        detailed = err.applied is not None
         try:
-            n_undone = _undo(ctx, updates, applied, old or {})
+            n_undone, applied = _undo(ctx, updates, err.applied, old or {})
         except Exception as e:  # the switch now holds a partial set: say so loudly
+            desc = _describe(updates, first.index)
             raise RollbackFailed(f"{what}: update {first.index} ({desc}) failed: {first.code}: {first.message}; "
                                  f"ROLLBACK FAILED too ({e}): run `fdirctl status` and `reconcile`",
                                  update=first.index) from None
-        raise WriteFailed(f"{what}: update {first.index + 1} of {len(updates)} ({desc}) rejected by the switch: "
+        index = first.index
+        if not detailed:
+            # The switch gave no per-update status (P4Runtime spec §12.3 makes it optional):
+            # the failed update is the first of the failed batch that did not take effect.
+            index = next((i for i in range(first.index, len(updates)) if i not in applied), first.index)
+        desc = _describe(updates, index)
+        raise WriteFailed(f"{what}: update {index + 1} of {len(updates)} ({desc}) rejected by the switch: "
                           f"{first.code}: {first.message}; the {n_undone} applied update(s) were undone",
-                          update=first.index, code=first.code, reason=first.message, undone=n_undone) from None
+                          update=index, code=first.code, reason=first.message, undone=n_undone) from None
     rep.written = len(updates)
     for t, _ in updates:
         rep.by_type[UPDATE_NAMES[t]] = rep.by_type.get(UPDATE_NAMES[t], 0) + 1
     return rep
 
 
-def _undo(ctx: Ctx, updates: list[Update], applied: set[int] | None, old: dict[tuple, Entry]) -> int:
-    """Reverse the applied updates, newest first. If the switch did not say which updates
-    were applied, read it back and decide per entry (ours = same key and same cookie)."""
+def _describe(updates: list[Update], index: int) -> str:
+    if not 0 <= index < len(updates):
+        return "?"
+    t, e = updates[index]
+    return f"{UPDATE_NAMES.get(t, '?')} {e.describe()}"
+
+
+def _undo(ctx: Ctx, updates: list[Update], applied: set[int] | None,
+          old: dict[tuple, Entry]) -> tuple[int, set[int]]:
+    """Reverse the applied updates, newest first; returns (updates undone, indexes that had
+    been applied). If the switch did not say which updates were applied, read it back and
+    decide per entry (ours = same key and same cookie)."""
     if applied is None:
         now = ctx.state().by_key()
         applied = set()
@@ -113,7 +130,7 @@ def _undo(ctx: Ctx, updates: list[Update], applied: set[int] | None, old: dict[t
             ctx.client.write(undo, ctx.batch_size, fill=lambda te, e: ctx.names.encode(e, te))
         finally:
             ctx.client.inject_fail_at = saved
-    return len(undo)
+    return len(undo), applied
 
 
 # --- local addresses ------------------------------------------------------------------
@@ -142,9 +159,11 @@ def _check_free(st: SwitchState, entries: list[Entry]) -> None:
             raise Conflict(f"entry {e.describe()} already exists on the switch, owned by {who}; nothing written")
 
 
-def add_laddrs(ctx: Ctx, addrs: list[str], slots: list[int] | None = None) -> dict:
-    """Install every entry of the local addresses, then create the workers' sa_pools.
-    Adding an address that is already present is an error (exit 4), never a duplicate."""
+def add_laddrs(ctx: Ctx, addrs: list[str], slots: list[int] | None = None, attach: bool = False) -> dict:
+    """Install every entry of the local addresses, then create the workers' sa_pools, then
+    (attach) bind them to every worker service of their family (ipvsadm --add-laddr). All or
+    nothing: a failure at any step undoes the earlier ones. Adding an address that is
+    already present is an error (exit 4), never a duplicate."""
     wanted = _parse_laddrs(addrs)
     if not wanted:
         raise BadInput("no local address given")
@@ -177,13 +196,35 @@ def add_laddrs(ctx: Ctx, addrs: list[str], slots: list[int] | None = None) -> di
     for a, s in pairs:
         entries += laddr_entries(layout, a, s)
     _check_free(st, entries)
+    _check_no_equal_priority_overlap(st, entries)
     workers = ctx.workers_for(layout.n_lcores)
+    adopted: set[tuple[int, str]] = set()
     if workers is not None:
         workers.check_reachable()          # fail before writing if a worker is down
+        adopted = _leftover_pools(workers, pairs)
     rep = write_all(ctx, [(INSERT, e) for e in entries], "laddr add")
+    attached: list[tuple] = []
     if workers is not None:
         try:
-            workers.add_pools(pairs)
+            workers.add_pools(pairs, skip=adopted)
+            if attach:
+                try:
+                    for a, _ in pairs:
+                        attach_laddr(workers, a, attached)
+                except WorkerError:
+                    for c, svc, a in reversed(attached):
+                        try:
+                            c.call("service_laddr_del", vip=svc["vip"], vport=svc["vport"], proto=svc["proto"],
+                                   laddr=a)
+                        except WorkerError:
+                            pass
+                    for a, s in pairs:
+                        holders = [c for c in workers.clients if (c.lcore, a) not in adopted]
+                        try:
+                            WorkerSet.of(holders).del_pools([(a, s)], force=True)
+                        except WorkerError:
+                            pass
+                    raise
         except WorkerError as e:
             try:
                 write_all(ctx, [(DELETE, x) for x in reversed(entries)], "laddr add rollback")
@@ -192,42 +233,116 @@ def add_laddrs(ctx: Ctx, addrs: list[str], slots: list[int] | None = None) -> di
                                      f"run `fdirctl laddr del` or `reconcile`") from None
             raise type(e)(f"{e}; the {len(entries)} switch entries were removed again", **e.details) from None
     return {"added": [{"laddr": a, "slot": s} for a, s in pairs], "entries": rep.written,
-            "workers": 0 if workers is None else len(workers)}
+            "workers": 0 if workers is None else len(workers), "attached": len(attached)}
 
 
 def del_laddrs(ctx: Ctx, addrs: list[str], force: bool = False) -> dict:
-    """Drop the workers' pools (refused while conns use them unless force), then remove
-    exactly the entries carrying these addresses' cookies."""
+    """Remove local addresses wherever they are: detach them from the workers' services
+    (DPVS ipvsadm --del-laddr), drop the workers' pools (refused while conns use them unless
+    force), then remove exactly the entries carrying their cookies. An address only the
+    workers still hold (a leftover) is removed from them. Refused, with nothing changed, if
+    it is the last local address of a worker's service."""
     wanted = _parse_laddrs(addrs)
     if not wanted:
         raise BadInput("no local address given")
     st = ctx.initialised_state()
-    for a in wanted:
-        if a not in st.laddrs:
-            raise Conflict(f"local address {a} is not present")
-    pairs = [(a, st.laddrs[a].slot) for a in wanted]
     workers = ctx.workers_for(st.layout.n_lcores)
-    dropped: list[tuple[str, int]] = []
+    held: dict[str, list] = {a: [] for a in wanted}        # workers holding a pool of the address
+    attached: list[tuple] = []                             # (client, service, addr) to detach
     if workers is not None:
         workers.check_reachable()
-        # only workers that have the pool (a crashed add may have left some without one)
-        for a, s in pairs:
-            holders = [c for c in workers.clients if a in pool_laddrs(c.pools())]
-            WorkerSet.of(holders).del_pools([(a, s)], force)
-            dropped += [(a, s)] if holders else []
-    # lb_addr/ARP first, filters last: the reverse of add
-    entries = [e for a in wanted for e in reversed(st.laddrs[a].entries)]
-    entries.sort(key=lambda e: e.table.startswith("fdir_"))
+        part = st.layout.partition
+        for c in workers.clients:
+            lo, hi = c.info().get("port_range", [DEFAULT_LOW, DEFAULT_HIGH])
+            pools = {p["laddr"]: int(p.get("slot", 0)) for p in c.pools().get("pools", []) if isinstance(p, dict)}
+            for a in wanted:
+                if a in pools:
+                    held[a].append(c)
+            for svc in c.services().get("services", []):
+                laddrs = svc.get("laddrs", [])
+                gone = [a for a in wanted if a in laddrs]
+                if not gone:
+                    continue
+                if len(gone) == len(laddrs):
+                    raise Conflict(f"local address {gone[0]} is the last local address of lcore {c.lcore}'s "
+                                   f"service {svc['proto']} {svc['vip']}:{svc['vport']}: add another "
+                                   f"first (`fdirctl laddr add ADDR`); nothing changed")
+                # every lcore must keep a local port for every service (DPVS sa_pool.c: an lcore
+                # binds only ports it owns); the laddr scheme gives each address one lcore
+                left = [x for x in laddrs if x not in wanted and x in pools]
+                if not any(len(part.owned_ports(c.lcore, pools[x], lo, hi)) for x in left) and \
+                        any(len(part.owned_ports(c.lcore, pools[x], lo, hi)) for x in gone if x in pools):
+                    raise Conflict(f"deleting {', '.join(gone)} leaves lcore {c.lcore} no local port for its "
+                                   f"service {svc['proto']} {svc['vip']}:{svc['vport']}: add another local "
+                                   f"address first (`fdirctl laddr add ADDR`); nothing changed")
+                attached += [(c, svc, a) for a in gone]
+    for a in wanted:
+        if a not in st.laddrs and not held[a] and not any(x[2] == a for x in attached):
+            raise Conflict(f"local address {a} is not present (not on the switch, no worker holds it)")
+    pairs = [(a, st.laddrs[a].slot if a in st.laddrs else 0) for a in wanted]
+    detached = []
+    dropped: list[tuple] = []
     try:
+        for c, svc, a in attached:
+            c.call("service_laddr_del", vip=svc["vip"], vport=svc["vport"], proto=svc["proto"], laddr=a)
+            detached.append((c, svc, a))
+        for a, s in pairs:
+            if held[a]:
+                slots = {c.lcore: s for c in held[a]}
+                WorkerSet.of(held[a]).del_pools([(a, s)], force)
+                dropped += [(c, a, slots[c.lcore]) for c in held[a]]
+        # lb_addr/ARP first, filters last: the reverse of add
+        entries = [e for a in wanted if a in st.laddrs for e in reversed(st.laddrs[a].entries)]
+        entries.sort(key=lambda e: e.table.startswith("fdir_"))
         rep = write_all(ctx, [(DELETE, e) for e in entries], "laddr del")
-    except WriteFailed:
-        if workers is not None and dropped:
+    except (WorkerError, WriteFailed):
+        # put the workers back as they were: pools, then service attachments
+        for c, a, s in reversed(dropped):
             try:
-                workers.add_pools(dropped)
+                c.pool_add(a, s)
+            except WorkerError:
+                pass
+        for c, svc, a in reversed(detached):
+            try:
+                c.call("service_laddr_add", vip=svc["vip"], vport=svc["vport"], proto=svc["proto"], laddr=a)
             except WorkerError:
                 pass
         raise
-    return {"deleted": [{"laddr": a, "slot": s} for a, s in pairs], "entries": rep.written}
+    return {"deleted": [{"laddr": a, "slot": s} for a, s in pairs], "entries": rep.written,
+            "detached": len(detached)}
+
+
+def _leftover_pools(workers: WorkerSet, pairs: list[tuple[str, int]]) -> set[tuple[int, str]]:
+    """Pools the workers already hold for addresses being added (left by a crash or a switch
+    restart): with the same slot they are adopted; with another slot adding is refused."""
+    out: set[tuple[int, str]] = set()
+    want = dict(pairs)
+    for c in workers.clients:
+        for p in c.pools().get("pools", []):
+            a = p.get("laddr") if isinstance(p, dict) else None
+            if a in want:
+                if int(p.get("slot", 0)) != want[a]:
+                    raise Conflict(f"lcore {c.lcore} already has an sa_pool for {a} with slot {p.get('slot')} "
+                                   f"(a leftover): `fdirctl laddr del {a} --force` first; nothing written")
+                out.add((c.lcore, a))
+    return out
+
+
+def _check_no_equal_priority_overlap(st: SwitchState, entries: list[Entry]) -> None:
+    """Refuse a filter that overlaps an existing one of the same priority: P4Runtime (§9.1)
+    leaves the winner to the switch, so the steering would be undefined."""
+    fdir = [e for e in st.entries if e.table in ("fdir_v4", "fdir_v6")]
+    for e in entries:
+        if e.table not in ("fdir_v4", "fdir_v6"):
+            continue
+        clash = equal_priority_overlaps(e, fdir)
+        if clash:
+            c = clash[0]
+            kind, subject, _ = c.owner
+            who = {"hand": "a hand-made filter", "laddr": f"local address {subject}"}.get(kind, "a foreign entry")
+            raise Conflict(f"filter {e.describe()} overlaps {c.describe()} ({who}) at the same priority "
+                           f"{e.priority}: the switch would pick either; use another --priority "
+                           f"(generated filters use {FILTER_PRIORITY}); nothing written")
 
 
 def list_laddrs(st: SwitchState) -> list[dict]:
@@ -244,6 +359,7 @@ def list_laddrs(st: SwitchState) -> list[dict]:
 def add_filter(ctx: Ctx, entry: Entry) -> dict:
     st = ctx.state()
     _check_free(st, [entry])
+    _check_no_equal_priority_overlap(st, [entry])
     write_all(ctx, [(INSERT, entry)], "filter add")
     return {"added": entry.describe()}
 

@@ -1,5 +1,10 @@
-"""P4Runtime client on the p4runtime protos + grpcio: connect and arbitrate as primary, push
-the pipeline, batched writes with per-update errors, reads of entries and counters.
+"""P4Runtime client on the p4runtime protos + grpcio: connect (arbitrating as primary only
+when the session will write), push the pipeline, batched writes with per-update errors,
+reads of entries and counters.
+
+Reads need no arbitration (P4Runtime spec §5, "Client Arbitration": only Write and
+SetForwardingPipelineConfig are restricted to the primary), so a read-only session opens no
+StreamChannel and can never demote a writer.
 
 One object per switch (no module globals), so one process can drive several switches --
 p4runtime-shell's shell cannot (its issue #48), and its client calls sys.exit on errors.
@@ -28,6 +33,14 @@ MODIFY = p4runtime_pb2.Update.MODIFY
 DELETE = p4runtime_pb2.Update.DELETE
 UPDATE_NAMES = {INSERT: "INSERT", MODIFY: "MODIFY", DELETE: "DELETE"}
 DEFAULT_BATCH = 1000
+# gRPC's default limit on received metadata is 16 KiB; a failed Write returns one p4.v1.Error
+# per update in the grpc-status-details-bin trailer (P4Runtime spec §12.3), ~35 bytes each, so
+# past ~460 updates the details were dropped. 64 MiB covers a million updates.
+MAX_METADATA = 64 << 20
+CHANNEL_OPTIONS = [("grpc.max_send_message_length", 64 << 20),
+                   ("grpc.max_receive_message_length", 64 << 20),
+                   ("grpc.max_metadata_size", MAX_METADATA),
+                   ("grpc.absolute_max_metadata_size", MAX_METADATA)]
 # Fault injection for tests (and for users who want to watch the rollback): the N-th INSERT
 # (0-based) this client sends is made invalid, so the switch itself rejects it mid-batch.
 INJECT_ENV = "FDIRCTL_INJECT_FAIL"
@@ -88,8 +101,10 @@ class P4RTClient:
         self._inserts_sent = 0
 
     # --- session -----------------------------------------------------------------------
-    def connect(self, require_primary: bool = True) -> "P4RTClient":
-        opts = [("grpc.max_send_message_length", 64 << 20), ("grpc.max_receive_message_length", 64 << 20)]
+    def connect(self, require_primary: bool = True, arbitrate: bool = True) -> "P4RTClient":
+        """Open the channel; with `arbitrate` also the StreamChannel, asking to be primary
+        (needed to write). arbitrate=False: a read-only session, invisible to arbitration."""
+        opts = CHANNEL_OPTIONS
         self.channel = grpc.insecure_channel(self.grpc_addr, options=opts)
         self.stub = p4runtime_pb2_grpc.P4RuntimeStub(self.channel)
         # A Capabilities call that waits for the connection (grpc.channel_ready_future would
@@ -107,6 +122,8 @@ class P4RTClient:
                                         f"{e.details()}") from None
             self.channel = grpc.insecure_channel(self.grpc_addr, options=opts)
             self.stub = p4runtime_pb2_grpc.P4RuntimeStub(self.channel)
+        if not arbitrate:
+            return self
 
         def requests() -> Iterator[p4runtime_pb2.StreamMessageRequest]:
             while True:

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from controller.desired import WorkerWant, service_key, spec_differs, wanted
+from controller.doctor import WorkerView
 from controller.entries import Entry
-from controller.errors import WorkerError
 from controller.laddr_ops import Ctx, ensure_pipeline, write_all
 from controller.p4rt_client import DELETE, INSERT, MODIFY
 from controller.rules import Layout, desired_entries, miss_entry
 from controller.state import SwitchState
-from controller.workers import pool_laddrs
+from controller.workers import WorkerClient, WorkerSet, read_view
 from fdirlab.lab_config import Lab
 
 MANAGED = ("lcore", "base", "laddr")      # cookie kinds reconcile owns
@@ -63,6 +64,10 @@ def lab_laddrs(lab: Lab) -> list[tuple[str, int]]:
     return [(a, i) for i, a in enumerate(lab.laddrs)]
 
 
+def lab_laddrs_map(lab: Lab) -> dict[str, int]:
+    return dict(lab_laddrs(lab))
+
+
 def reconcile(ctx: Ctx, lab: Lab, check_only: bool = False, workers: bool = True) -> dict:
     """Push the pipeline if the switch does not run ours, then diff and apply. With
     check_only nothing is changed; the result says what would be."""
@@ -87,34 +92,73 @@ def reconcile(ctx: Ctx, lab: Lab, check_only: bool = False, workers: bool = True
     if workers:
         ws = ctx.workers_for(layout.n_lcores)
         if ws is not None:
-            out["workers"] = reconcile_workers(ws, lab)
+            out["workers"] = reconcile_workers(ws, lab, lab_laddrs_map(lab))
     return out
 
 
-def reconcile_workers(ws, lab: Lab) -> dict:
-    """Each worker gets the lab's pools, neighbours and services it lacks (nothing is removed:
-    a worker's extra pools may still carry conns)."""
-    added = {"pools": 0, "neighs": 0, "services": 0}
-    want = lab_laddrs(lab)
-    neigh = [(h.ip, h.mac) for h in lab.hosts] + [(h.ip6, h.mac) for h in lab.hosts if h.ip6]
+def reconcile_workers(ws: WorkerSet, lab: Lab | None, laddrs: dict[str, int]) -> dict:
+    """Make every live worker hold exactly what `desired.wanted(lab, laddrs)` says, in both
+    directions, touching only what differs: missing pools first (so services can bind
+    them), then services (missing added, foreign deleted, changed re-created, local
+    addresses attached before stale ones are detached), then pools nobody should hold
+    (dropped with their conns: their replies are not steered any more), and neighbours.
+    Unreachable workers are listed under "unreachable" (`fdirctl worker restart N`)."""
+    want = wanted(lab, laddrs)
+    n = {"pools": 0, "pools_removed": 0, "services": 0, "services_removed": 0, "laddrs_attached": 0,
+         "laddrs_detached": 0, "neighs": 0}
+    unreachable: list[int] = []
     for c in ws.clients:
-        have = pool_laddrs(c.pools())
-        for a, s in want:
-            if a not in have:
-                c.pool_add(a, s)
-                added["pools"] += 1
-        try:
-            known = {n.get("addr") for n in c.neighs().get("neighs", []) if isinstance(n, dict)}
-        except WorkerError:
-            known = set()
-        for addr, mac in neigh:
-            if addr not in known:
-                c.neigh_add(addr, mac)
-                added["neighs"] += 1
-        svcs = c.services().get("services", [])
-        have_svc = {(s.get("vip"), s.get("vport"), s.get("proto")) for s in svcs if isinstance(s, dict)}
-        for svc in lab.services:
-            if (svc.vip, svc.vport, svc.proto) not in have_svc:
-                c.service_add(svc.worker_spec())
-                added["services"] += 1
-    return added
+        v = read_view(c)
+        if not v.alive:
+            unreachable.append(c.lcore)
+            continue
+        apply_worker(c, v, want, n, lab is not None)
+    out: dict = dict(n)
+    if unreachable:
+        out["unreachable"] = unreachable
+    return out
+
+
+def apply_worker(c: WorkerClient, v: WorkerView, want: WorkerWant, n: dict[str, int],
+                 services: bool = True) -> None:
+    """Bring one worker from what it holds (v) to `want`, counting the changes in n."""
+    have_pools = {p["laddr"]: int(p.get("slot", 0)) for p in v.pools}
+    for a, slot in want.pools.items():
+        if a in have_pools and have_pools[a] != slot:
+            c.pool_del(a, force=True)
+            n["pools_removed"] += 1
+            del have_pools[a]
+        if a not in have_pools:
+            c.pool_add(a, slot)
+            n["pools"] += 1
+    if services:
+        have = {service_key(s): s for s in (v.services or [])}
+        for key, svc in have.items():
+            w = want.services.get(key)
+            if w is None or spec_differs(svc, w):
+                c.service_del(*key)
+                n["services_removed"] += 1
+        for key, w in want.services.items():
+            svc = have.get(key)
+            if svc is None or spec_differs(svc, w):
+                c.service_add(w)
+                n["services"] += 1
+                continue
+            cur = list(svc.get("laddrs", []))
+            for a in w["laddrs"]:
+                if a not in cur:
+                    c.call("service_laddr_add", vip=key[0], vport=key[1], proto=key[2], laddr=a)
+                    n["laddrs_attached"] += 1
+            for a in cur:
+                if a not in w["laddrs"]:
+                    c.call("service_laddr_del", vip=key[0], vport=key[1], proto=key[2], laddr=a)
+                    n["laddrs_detached"] += 1
+    for a in have_pools:
+        if a not in want.pools:
+            c.pool_del(a, force=True)
+            n["pools_removed"] += 1
+    known = {str(x.get("addr")) for x in (v.neighs or [])}
+    for addr, mac in want.neighs.items():
+        if addr not in known:
+            c.neigh_add(addr, mac)
+            n["neighs"] += 1

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from controller.doctor import WorkerView
 from controller.errors import WorkerError
 
 
@@ -145,13 +146,16 @@ class WorkerSet:
         for c in self.clients:
             c.info()
 
-    def add_pools(self, laddrs: list[tuple[str, int]]) -> None:
-        """Every worker creates its sa_pool for every address; on any failure the pools this
-        call created are dropped again (force) and the error is raised."""
+    def add_pools(self, laddrs: list[tuple[str, int]], skip: set[tuple[int, str]] | None = None) -> None:
+        """Every worker creates its sa_pool for every address (except the (lcore, addr) pairs
+        in `skip`, which it already holds); on any failure the pools this call created are
+        dropped again (force) and the error is raised."""
         done: list[tuple[WorkerClient, str]] = []
         try:
             for addr, slot in laddrs:
                 for c in self.clients:
+                    if skip and (c.lcore, addr) in skip:
+                        continue
                     c.pool_add(addr, slot)
                     done.append((c, addr))
         except WorkerError:
@@ -184,16 +188,19 @@ def _same_family(a: str, b: str) -> bool:
     return (":" in a) == (":" in b)
 
 
-def attach_laddr(ws: WorkerSet, addr: str) -> int:
+def attach_laddr(ws: WorkerSet, addr: str,
+                 out: list[tuple[WorkerClient, dict[str, Any], str]] | None = None
+                 ) -> list[tuple[WorkerClient, dict[str, Any], str]]:
     """DPVS `ipvsadm --add-laddr` on every worker: each service of the address's family
-    binds new conns from it too. Returns how many (worker, service) pairs changed."""
-    n = 0
+    binds new conns from it too. Appends each (worker, service, addr) attachment made to
+    `out` as it is made (so a caller can undo them after a failure) and returns `out`."""
+    out = [] if out is None else out
     for c in ws.clients:
         for svc in c.services().get("services", []):
             if _same_family(svc["vip"], addr) and addr not in svc.get("laddrs", []):
                 c.call("service_laddr_add", vip=svc["vip"], vport=svc["vport"], proto=svc["proto"], laddr=addr)
-                n += 1
-    return n
+                out.append((c, svc, addr))
+    return out
 
 
 def detach_laddr(ws: WorkerSet, addr: str) -> int:
@@ -217,3 +224,19 @@ def conns_on(ws: WorkerSet, addr: str) -> int:
             if isinstance(p, dict) and p.get("laddr") == addr:
                 total += int(p.get("conns", 0))
     return total
+
+
+def read_view(c: WorkerClient, full: bool = True) -> WorkerView:
+    """What one worker holds (info, pools; with `full` also services and neighbours), or a
+    view with info None and the reason when it does not answer."""
+    try:
+        info = c.info()
+        pools = [p for p in c.pools().get("pools", []) if isinstance(p, dict)]
+        if not full:
+            return WorkerView(c.lcore, info, pools)
+        services = [s for s in c.services().get("services", []) if isinstance(s, dict)]
+        neighs = [x for x in c.neighs().get("neighs", []) if isinstance(x, dict)]
+        return WorkerView(c.lcore, info, pools, services, neighs)
+    except WorkerError as e:
+        c.close()
+        return WorkerView(c.lcore, None, error=str(e))

@@ -39,6 +39,8 @@ value>"}`; a bad request never changes anything. Unknown ops and unknown fields 
       any of none, established, syn_sent, syn_recv, fin_wait, time_wait, close,
       close_wait, last_ack, listen, synack, udp (seconds > 0); no field reads them.
       -> {"timeouts": {...}}
+  ipvsadm's ops (svc_add, svc_edit, dest_add, dest_edit, dest_del, ipvs_stats, ipvs_zero):
+      see lcore/ipvs_ops.py
 """
 from __future__ import annotations
 
@@ -50,6 +52,7 @@ import stat
 from dataclasses import asdict, replace
 from typing import Any, Callable
 
+from lcore import ipvs_ops
 from lcore.config import WorkerConfig
 from lcore.datapath import Datapath
 from lcore.errors import ConfigError, LcoreError
@@ -75,6 +78,7 @@ OPS: dict[str, tuple[set[str], set[str]]] = {
     "stats": (set(), set()),
     "conns": (set(), {"limit"}),
     "set_timeouts": (set(), set(Timeouts.names())),
+    **ipvs_ops.OPS,              # ipvsadm: svc_add/edit, dest_add/edit/del, ipvs_stats/zero
 }
 
 
@@ -111,6 +115,8 @@ class ControlHandler:
             raise ConfigError(f"op {op} needs field(s) {', '.join(missing)}")
         if unknown := sorted(fields - required - optional):
             raise ConfigError(f"op {op} has unknown field(s) {', '.join(unknown)}")
+        if op in ipvs_ops.HANDLERS:
+            return ipvs_ops.HANDLERS[op](self.dp, req)
         return getattr(self, f"op_{op}")(req)
 
     def op_info(self, req: dict) -> dict:

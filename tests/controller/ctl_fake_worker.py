@@ -85,6 +85,19 @@ class FakeWorker:
             return {"ok": True}
         if op == "services":
             return {"ok": True, "services": self.services}
+        if op == "service_del":
+            self.services = [s for s in self.services
+                             if (s["vip"], s["vport"], s["proto"]) != (req["vip"], req["vport"], req["proto"])]
+            return {"ok": True}
+        if op in ("service_laddr_add", "service_laddr_del"):
+            for s in self.services:
+                if (s["vip"], s["vport"], s["proto"]) == (req["vip"], req["vport"], req["proto"]):
+                    if op == "service_laddr_add":
+                        s["laddrs"] = s["laddrs"] + [req["laddr"]]
+                    else:
+                        s["laddrs"] = [a for a in s["laddrs"] if a != req["laddr"]]
+                    return {"ok": True, "laddrs": s["laddrs"]}
+            return {"ok": False, "error": "no such service"}
         if op == "neigh_add":
             self.neighs[req["addr"]] = req["mac"]
             return {"ok": True}

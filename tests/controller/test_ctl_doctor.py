@@ -80,3 +80,31 @@ def test_worker_with_another_lcore_count():
 def test_uninitialised_switch():
     found = diagnose(interpret([]), [])
     assert codes(found) == ["not-initialised"]
+
+
+def test_verdict_does_not_depend_on_read_order():
+    """Kind 5: a hand filter at the generated priority overlapping lcore 1's filter; whatever
+    order the entries are read in, doctor reports the overlap, never a steering it guessed."""
+    import random
+    lay = layout(4)
+    hand = rules.hand_filter(LADDR, 1025, 0xFFFF, "tcp", port=4, priority=rules.FILTER_PRIORITY)
+    base = rules.base_entries(lay) + rules.laddr_entries(lay, LADDR, 0) + [hand]
+    verdicts = set()
+    for seed in range(6):
+        ents = list(base)
+        random.Random(seed).shuffle(ents)
+        found = diagnose(interpret(ents, rules.miss_entry(lay)), workers(lay))
+        verdicts.add(tuple(sorted((f.code, f.message) for f in found if f.severity == "error")))
+    assert len(verdicts) == 1
+    (errs,) = verdicts
+    assert [c for c, _ in errs] == ["equal-priority-overlap"]
+
+
+def test_overlap_math():
+    from controller.overlap import overlaps
+    a = rules.hand_filter(LADDR, 1, 0x3, "tcp", 2)
+    assert overlaps(a, rules.hand_filter(LADDR, 1, 0x1, "tcp", 3))
+    assert not overlaps(a, rules.hand_filter(LADDR, 2, 0x3, "tcp", 3))
+    assert not overlaps(a, rules.hand_filter(LADDR, 1, 0x3, "udp", 3))
+    assert overlaps(a, rules.hand_filter("10.0.0.0", 0, 0, "tcp", 3, addr_mask=0xFF000000))
+    assert not overlaps(a, rules.hand_filter(OTHER, 1, 0x3, "tcp", 2))

@@ -82,3 +82,26 @@ def test_load_lab_errors_name_the_file(tmp_path):
         load_lab(p)
     with pytest.raises(LabConfigError, match="No such file"):
         load_lab(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize("data,words", [
+    ({"lab": {"scheme": "laddr"}}, ["lcores [2, 3]", "at least 4 local addresses"]),
+    ({"lab": {"scheme": "laddr"}, "lcores": {"count": 3},
+      "laddrs": {"addrs": ["10.0.0.200", "10.0.0.201", "10.0.0.202"]},
+      "services": [{"vport": 80, "laddrs": ["10.0.0.200", "10.0.0.201"]}]}, ["services[0]", "lcores [2]"]),
+    ({"lcores": {"port_range": "1025-1026"}}, ["lcores.port_range", "lcores [0, 3]"]),
+    ({"lab": {"scheme": "range"}, "lcores": {"port_range": "1025-9000"}}, ["lcores [1, 2, 3]", "widen"]),
+])
+def test_lab_leaving_an_lcore_without_ports_is_refused(data, words):
+    """Kind 4: every combination that leaves some lcore no local port for a service."""
+    from fdirlab.lab_config import LabConfigError, parse_lab
+    with pytest.raises(LabConfigError) as ei:
+        parse_lab(data)
+    msg = str(ei.value)
+    assert "\n" not in msg and all(w in msg for w in words), msg
+
+
+def test_laddr_scheme_with_one_address_per_lcore_is_accepted():
+    from fdirlab.lab_config import parse_lab
+    lab = parse_lab({"lab": {"scheme": "laddr"}, "lcores": {"count": 2}})
+    assert lab.scheme == "laddr" and len(lab.laddrs) == 2

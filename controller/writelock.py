@@ -1,0 +1,97 @@
+"""One writer per switch: an exclusive lock (flock) held by every fdirctl command that changes
+the switch or the workers, from before it reads the state it validates against until its
+last write. A second writer waits for the first (up to `wait` seconds) or fails before it
+has read or written anything; readers never take it.
+
+The lock is a file per (gRPC address, device id) in FDIRCTL_LOCK_DIR (default
+/tmp/fdirctl-locks). flock is released by the kernel when the holder exits, even after
+kill -9, so a dead writer never blocks the next one. The file names the holder (pid,
+command) for the waiting writer's message.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import time
+from pathlib import Path
+
+from controller.errors import Conflict
+
+LOCK_DIR_ENV = "FDIRCTL_LOCK_DIR"
+DEFAULT_LOCK_DIR = "/tmp/fdirctl-locks"
+POLL_S = 0.05
+
+
+def lock_path(grpc_addr: str, device_id: int) -> Path:
+    """The lock file of one switch device; the address is made file-name safe."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", grpc_addr)
+    return Path(os.environ.get(LOCK_DIR_ENV, DEFAULT_LOCK_DIR)) / f"{safe}-dev{device_id}.lock"
+
+
+class WriteLock:
+    """Exclusive writer lock of one switch. Use `acquire()` / `release()` or `with`."""
+
+    def __init__(self, grpc_addr: str, device_id: int, wait: float, what: str = "fdirctl",
+                 shared: bool = False) -> None:
+        """shared: a reader that wants a settled state (doctor) waits for a writer to finish,
+        and several such readers hold the lock together; writers wait for them in turn."""
+        self.path = lock_path(grpc_addr, device_id)
+        self.grpc_addr, self.device_id, self.wait, self.what = grpc_addr, device_id, wait, what
+        self.shared = shared
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> "WriteLock":
+        """Take the lock, polling up to `wait` seconds. Conflict (exit 4) if another writer
+        still holds it then: nothing has been read or written by this command."""
+        if self._fd is not None:
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + max(0.0, self.wait)
+        while True:
+            try:
+                fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = _holder(fd)
+                    os.close(fd)
+                    raise Conflict(f"switch {self.grpc_addr} device {self.device_id} is being changed by "
+                                   f"another fdirctl ({holder}); waited {self.wait:g}s"
+                                   + ("" if self.shared else ", nothing written")
+                                   + " (retry, or raise --lock-wait)", lock=str(self.path)) from None
+                time.sleep(POLL_S)
+        if not self.shared:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()}: {self.what}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            try:
+                if not self.shared:
+                    os.ftruncate(self._fd, 0)
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                os.close(self._fd)
+                self._fd = None
+
+    def __enter__(self) -> "WriteLock":
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _holder(fd: int) -> str:
+    try:
+        text = os.pread(fd, 200, 0).decode(errors="replace").strip()
+    except OSError:
+        text = ""
+    return text or "holder unknown"
