@@ -7,7 +7,7 @@ TARGET  ?= softswitch
 LAB     ?= topo/labs/default.toml
 DPVS_CONF ?=
 
-.PHONY: setup test unit ptf run p4 bench clean
+.PHONY: setup test unit ptf run p4 bench stf clean
 
 setup: $(STAMP)
 
@@ -44,6 +44,14 @@ p4:
 
 bench: setup
 	$(PY) -m bench
+
+# BMv2 conformance: p4c's own STF corpus (the v1model programs of testdata/p4_16_samples with an
+# .stf file) on BMv2 and softswitch side by side; README, "BMv2 conformance". P4C_SRC: a p4c
+# source tree; outputs (compiled programs, logs, results.json) in STF_OUT, outside the repo.
+STF_OUT ?= /tmp/fdirlab-stf
+stf: setup
+	$(PY) -m stf run --if-present --p4c $(P4C) --out $(STF_OUT) --lock /tmp/fdirlab-root.lock \
+	  $(if $(P4C_SRC),--p4c-src $(P4C_SRC)) $(STF_ARGS)
 
 # After a crashed or killed lab: lab processes, Mininet namespaces and links, /tmp/fdirlab.
 clean:
