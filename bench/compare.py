@@ -1,0 +1,311 @@
+"""`make compare` (`python -m bench.compare`): flow director vs RSS vs handoff, measured with
+real load tools in the Mininet lab, for each target present (softswitch; BMv2 when
+simple_switch_grpc is on PATH), lcore counts and partition schemes (bench/compare_plan.py).
+
+Writes results/compare/compare.json and compare.csv and the PNG figures
+(bench/compare_report.py). Needs root (Mininet); takes /tmp/fdirlab-root.lock per lab so
+that other users of the machine's lab get their turn between labs.
+"""
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from bench.compare_plan import (COUNTERS, Case, Plan, cpu_per_1k, delta, flat_counters,
+                                full_plan, quick_plan, summarize, usable_ports)
+from controller.workers import WorkerClient
+from topo.lab import SWITCH_NAME, LabRun
+from topo.loadgen import (cpu_seconds, h2load_command, iperf3_command, parse_cpu_times,
+                          parse_h2load, parse_iperf3, parse_wrk, with_cpu_times, wrk_command,
+                          write_wrk_script)
+from topo.hosts import PYTHON
+
+LOCK = "/tmp/fdirlab-root.lock"
+RESULTS = Path("results/compare")
+TOOLS = ("nginx", "wrk", "h2load", "iperf3")
+
+
+@contextmanager
+def root_lock(enabled: bool) -> Iterator[None]:
+    """The machine-wide lab lock (RULES: one lab at a time); a no-op when the caller holds it
+    already (FDIRLAB_LOCK_HELD=1, e.g. under `flock ... make test`)."""
+    if not enabled or os.environ.get("FDIRLAB_LOCK_HELD") == "1":
+        yield
+        return
+    with open(LOCK, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def machine_load() -> dict[str, Any]:
+    la = os.getloadavg()
+    return {"loadavg_1m": round(la[0], 2), "loadavg_5m": round(la[1], 2), "cpus": os.cpu_count()}
+
+
+IPERF3_SERVICES = """
+# added by bench/compare.py: iperf3 through the load balancer (one real server: iperf3's
+# control conn and its data conns must reach the same server)
+[[services]]
+name = "iperf3"
+vip = "10.0.0.100"
+vport = 5201
+proto = "tcp"
+sched = "rr"
+servers = [{ server = "rs1", port = 5201 }]
+
+[[services]]
+name = "iperf3-udp"
+vip = "10.0.0.100"
+vport = 5201
+proto = "udp"
+sched = "rr"
+servers = [{ server = "rs1", port = 5201 }]
+"""
+
+
+def lab_file() -> Path:
+    """The default lab (topo/labs/default.toml) plus the iperf3 services."""
+    src = Path(__file__).resolve().parent.parent / "topo" / "labs" / "default.toml"
+    path = Path("/tmp/fdirlab-compare.toml")
+    path.write_text(src.read_text() + IPERF3_SERVICES)
+    return path
+
+
+class CaseRun:
+    """One lab (one Case) and the measurements taken in it."""
+
+    def __init__(self, case: Case, plan: Plan, grpc_port: int) -> None:
+        self.case, self.plan = case, plan
+        run_dir = f"/tmp/fdirlab/cmp-{case.name}"
+        over: dict[str, dict[str, Any]] = {
+            "lab": {"name": f"cmp-{case.name}", "run_dir": run_dir, "scheme": case.scheme},
+            "switch": {"grpc_addr": f"127.0.0.1:{grpc_port}"},
+            "lcores": {"count": case.lcores}}
+        if case.scheme == "laddr":   # one local address per lcore: give every lcore one
+            over["laddrs"] = {"addrs": [f"10.0.0.{200 + i}" for i in range(max(case.lcores, 2))]}
+        self.lab = LabRun(str(lab_file()), target=case.target, steering=case.mode, overrides=over)
+        self.client = self.lab.lab.clients[0].name
+        self.web = next(s for s in self.lab.lab.services if s.proto == "tcp" and s.vport != 5201)
+        self.udp = next((s for s in self.lab.lab.services if s.proto == "udp" and s.vport != 5201),
+                        None)
+        self.url = f"http://{self.web.vip}:{self.web.vport}/"
+        self.tmp = Path(run_dir) / "load"
+
+    # --- readings ---------------------------------------------------------------------
+    def counters(self) -> list[dict[str, int]]:
+        out = []
+        for i in range(self.lab.lab.n_lcores):
+            c = WorkerClient(i, self.lab.lab.socket_path(i), timeout=10)
+            try:
+                out.append(flat_counters(c.stats()))
+            finally:
+                c.close()
+        return out
+
+    def pids(self) -> dict[str, list[int]]:
+        sw = self.lab.net[SWITCH_NAME].process.proc      # type: ignore[union-attr]
+        return {"switch": [sw.pid] if sw else [],
+                "workers": [p.pid for p in self.lab.workers.values()],
+                "servers": [p.pid for p in (*self.lab.nginx.values(), *self.lab.servers.values())]}
+
+    def cpu(self) -> dict[str, float]:
+        out = {}
+        for role, pids in self.pids().items():
+            total = 0.0
+            for pid in pids:
+                try:
+                    total += cpu_seconds(pid)
+                except OSError:
+                    pass
+            out[role] = total
+        return out
+
+    def tool(self, cmd: list[str], timeout: float) -> tuple[str, float | None]:
+        proc = self.lab.net[self.client].popen(with_cpu_times(cmd), stdout=subprocess.PIPE,
+                                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                               text=True)
+        out, _ = proc.communicate(timeout=timeout)
+        return out, parse_cpu_times(out)
+
+    def phase(self, cmd: list[str], timeout: float) -> tuple[str, dict[str, Any]]:
+        """Run a load tool; returns its output and what the LB did meanwhile (counters,
+        CPU seconds per role, wall seconds, the tool's own CPU seconds)."""
+        c0, cpu0, t0 = self.counters(), self.cpu(), time.monotonic()
+        out, tool_cpu = self.tool(cmd, timeout)
+        wall = time.monotonic() - t0
+        cpu1, c1 = self.cpu(), self.counters()
+        cpu = {k: round(cpu1[k] - cpu0[k], 3) for k in cpu0}
+        cpu["load_tool"] = tool_cpu if tool_cpu is not None else 0.0
+        return out, {"wall_s": round(wall, 3), "cpu_s": cpu, "per_lcore": delta(c0, c1)}
+
+    # --- phases -----------------------------------------------------------------------
+    def saturation(self) -> dict[str, Any]:
+        p = self.plan
+        script = write_wrk_script(self.tmp / "close.lua")
+        cmd = wrk_command(self.url, script, conns=p.wrk_conns, seconds=p.sat_seconds)
+        out, m = self.phase(cmd, timeout=p.sat_seconds + 60)
+        w = parse_wrk(out)
+        res: dict[str, Any] = {"tool": "wrk", "conns": p.wrk_conns, **w.to_json()}
+        res.update(self._lb_view(m, w.ok))
+        return res
+
+    def fixed_rate(self, rate: int, seconds: float) -> dict[str, Any]:
+        log = self.tmp / f"h2load-{rate}.log"
+        cmd = h2load_command(self.url, rate, seconds, log)
+        out, m = self.phase(cmd, timeout=seconds + 120)
+        h = parse_h2load(out, log.read_text() if log.exists() else "")
+        ok = int(h.get("succeeded", 0))       # type: ignore[call-overload]
+        res: dict[str, Any] = {"tool": "h2load --h1 --rate", "offered_rate": rate,
+                               "offered_seconds": seconds, **h}
+        res["answered_share"] = round(ok / h["total"], 4) if h.get("total") else None  # type: ignore[operator]
+        res.update(self._lb_view(m, ok))
+        return res
+
+    def _lb_view(self, m: dict[str, Any], ok: int) -> dict[str, Any]:
+        cpu, wall = m["cpu_s"], m["wall_s"]
+        lb = cpu["switch"] + cpu["workers"]
+        return {
+            "wall_s": wall, "cpu_s": cpu,
+            "cpu_share": {k: round(v / wall, 3) for k, v in cpu.items()} if wall else {},
+            "load_tool_vs_lb_cpu": round(cpu["load_tool"] / lb, 3) if lb else None,
+            "cpu_s_per_1k_conns": {"workers": cpu_per_1k(cpu["workers"], ok),
+                                   "switch": cpu_per_1k(cpu["switch"], ok),
+                                   "servers": cpu_per_1k(cpu["servers"], ok),
+                                   "load_tool": cpu_per_1k(cpu["load_tool"], ok)},
+            "lb": summarize(m["per_lcore"], ok),
+        }
+
+    def extras(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, udp in (("iperf3_tcp", False), ("iperf3_udp", True)):
+            txt, _ = self.tool(iperf3_command(self.web.vip, 2, udp, "20M"), 60)
+            body = txt[: txt.rfind("#cpu")] if "#cpu" in txt else txt
+            try:
+                out[name] = parse_iperf3(body)
+            except (ValueError, KeyError) as e:
+                out[name] = {"error": f"{type(e).__name__}: {body.strip()[-200:]}"}
+        if self.udp is not None:
+            cmd = [PYTHON, "-m", "topo.udpload", "--vip", self.udp.vip, "--port", str(self.udp.vport),
+                   "--rate", "400", "--seconds", "2"]
+            txt, cpu = self.tool(cmd, 60)
+            line = next((ln for ln in txt.splitlines() if ln.startswith("{")), "{}")
+            out["udp_rr"] = {**json.loads(line), "tool_cpu_s": cpu}
+        return out
+
+    def run(self) -> dict[str, Any]:
+        case, p = self.case, self.plan
+        rec: dict[str, Any] = {"case": case.name, "target": case.target, "mode": case.mode,
+                               "lcores": case.lcores, "scheme": case.scheme,
+                               "load_before": machine_load()}
+        t0 = time.monotonic()
+        self.lab.start()
+        try:
+            self.tmp.mkdir(parents=True, exist_ok=True)
+            rec["start_s"] = round(time.monotonic() - t0, 2)
+            rec["saturation"] = self.saturation()
+            rec["fixed_rate"] = self.fixed_rate(p.rate, p.rate_seconds)
+            if case.sweep:
+                rec["sweep"] = [self.fixed_rate(r, p.sweep_seconds) for r in p.sweep_rates]
+            if case.extras:
+                rec["extras"] = self.extras()
+        finally:
+            self.lab.stop()
+        rec["usable_ports"] = usable_ports(case.scheme, case.lcores,
+                                           len(self.lab.lab.laddrs))
+        rec["seconds"] = round(time.monotonic() - t0, 1)
+        return rec
+
+
+def available_targets() -> tuple[str, ...]:
+    return ("softswitch", "bmv2") if shutil.which("simple_switch_grpc") else ("softswitch",)
+
+
+def missing_tools() -> list[str]:
+    return [t for t in TOOLS if shutil.which(t) is None and not Path(f"/usr/sbin/{t}").exists()]
+
+
+def run_plan(plan: Plan, lock: bool = True, log=print) -> dict[str, Any]:
+    """Every case of the plan, one lab at a time (each under the root lock)."""
+    records = []
+    port = 9600
+    started = time.monotonic()
+    for i, case in enumerate(plan.cases()):
+        with root_lock(lock):
+            rec = CaseRun(case, plan, port + i % 50).run()
+        records.append(rec)
+        s, f = rec["saturation"], rec["fixed_rate"]
+        log(f"[{i + 1}/{len(plan.cases())}] {case.name:28} {s['conns_per_s']:8.1f} conns/s "
+            f"(wrk {s['cpu_share'].get('load_tool', 0):.2f} CPU, LB "
+            f"{s['cpu_share'].get('switch', 0) + s['cpu_share'].get('workers', 0):.2f}) | "
+            f"{f['offered_rate']}/s: {f.get('succeeded', 0)}/{f.get('total', 0)} answered, "
+            f"p50 {f.get('p50_ms', '-')} p99 {f.get('p99_ms', '-')} ms, affinity "
+            f"{f['lb']['affinity']}%, handoffs/conn {f['lb']['handoffs_per_conn']}")
+    schemes = [usable_ports(sc, n, plan.laddrs) for sc in plan.schemes for n in plan.lcores]
+    return {"plan": {k: v for k, v in vars(plan).items() if k != "notes"},
+            "machine": machine_load(), "seconds": round(time.monotonic() - started, 1),
+            "http_server": "nginx", "counters": list(COUNTERS),
+            "records": records, "usable_ports": schemes}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="one lcore count, a few seconds per mode")
+    ap.add_argument("--out", default=str(RESULTS), help="results folder (default results/compare)")
+    ap.add_argument("--targets", help="comma list (default: softswitch, and bmv2 when installed)")
+    ap.add_argument("--lcores", help="comma list of lcore counts (default 1,2,4,6,8)")
+    ap.add_argument("--modes", help="comma list of steering modes (default fdir,rss,handoff)")
+    ap.add_argument("--no-lock", action="store_true", help=f"do not take {LOCK}")
+    ap.add_argument("--no-figures", action="store_true")
+    a = ap.parse_args(argv)
+    if os.geteuid() != 0:
+        print("compare: needs root (Mininet network namespaces)", file=sys.stderr)
+        return 2
+    missing = missing_tools()
+    if missing:
+        print(f"compare: {', '.join(missing)} not installed: run `make setup`", file=sys.stderr)
+        return 2
+    targets = tuple(a.targets.split(",")) if a.targets else available_targets()
+    for t in targets:
+        if t not in ("softswitch", "bmv2"):
+            print(f"compare: target {t!r}: use softswitch or bmv2", file=sys.stderr)
+            return 2
+    plan = quick_plan(targets) if a.quick else full_plan(targets)
+    try:
+        if a.lcores:
+            plan = _replace(plan, lcores=tuple(int(x) for x in a.lcores.split(",")))
+        if a.modes:
+            plan = _replace(plan, modes=tuple(a.modes.split(",")))
+    except ValueError:
+        print(f"compare: --lcores {a.lcores!r}: give integers, e.g. 1,2,4", file=sys.stderr)
+        return 2
+    bad = [m for m in plan.modes if m not in ("fdir", "rss", "handoff")]
+    if bad:
+        print(f"compare: mode {bad[0]!r}: use fdir, rss or handoff", file=sys.stderr)
+        return 2
+    result = run_plan(plan, lock=not a.no_lock)
+    out = Path(a.out)
+    from bench.compare_report import write_all
+    paths = write_all(result, out, figures=not a.no_figures)
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _replace(plan: Plan, **kw: Any) -> Plan:
+    from dataclasses import replace
+    return replace(plan, **kw)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
