@@ -156,8 +156,16 @@ class CaseRun:
         script = write_wrk_script(self.tmp / "close.lua")
         cmd = wrk_command(self.url, script, conns=p.wrk_conns, seconds=p.sat_seconds)
         out, m = self.phase(cmd, timeout=p.sat_seconds + 60)
-        w = parse_wrk(out)
-        res: dict[str, Any] = {"tool": "wrk", "conns": p.wrk_conns, **w.to_json()}
+        res: dict[str, Any] = {"tool": "wrk", "conns": p.wrk_conns}
+        try:
+            w = parse_wrk(out)
+        except ValueError:
+            # Seen in rss mode only: with every conn stalled (lost SYN-ACKs), wrk 4.1 does not
+            # leave its event loop at -d nor on SIGINT; it is killed and reports nothing.
+            res.update(conns_per_s=None, ok=0, errors={}, tool_error="wrk stalled and was killed")
+            res.update(self._lb_view(m, 0))
+            return res
+        res.update(w.to_json())
         res.update(self._lb_view(m, w.ok))
         return res
 
@@ -246,7 +254,7 @@ def run_plan(plan: Plan, lock: bool = True, log=print) -> dict[str, Any]:
             rec = CaseRun(case, plan, port + i % 50).run()
         records.append(rec)
         s, f = rec["saturation"], rec["fixed_rate"]
-        log(f"[{i + 1}/{len(plan.cases())}] {case.name:28} {s['conns_per_s']:8.1f} conns/s "
+        log(f"[{i + 1}/{len(plan.cases())}] {case.name:28} {s['conns_per_s'] or 0:8.1f} conns/s "
             f"(wrk {s['cpu_share'].get('load_tool', 0):.2f} CPU, LB "
             f"{s['cpu_share'].get('switch', 0) + s['cpu_share'].get('workers', 0):.2f}) | "
             f"{f['offered_rate']}/s: {f.get('succeeded', 0)}/{f.get('total', 0)} answered, "

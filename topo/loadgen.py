@@ -44,7 +44,11 @@ def write_wrk_script(path: Path) -> Path:
 def wrk_command(url: str, script: Path, conns: int = 32, seconds: float = 5.0,
                 threads: int = 1, timeout_s: float = 2.0) -> list[str]:
     """wrk with `conns` concurrent conns for `seconds` (whole seconds, at least 1)."""
-    return ["wrk", "-t", str(threads), "-c", str(conns), "-d", f"{max(1, round(seconds))}s",
+    secs = max(1, round(seconds))
+    # wrk can stay stuck in its event loop after -d when every conn stalls in connect (lost
+    # SYNs in rss mode): SIGINT then makes it stop and report like at the end of -d.
+    return ["timeout", "-s", "INT", "-k", "5", str(secs + 5),
+            "wrk", "-t", str(threads), "-c", str(conns), "-d", f"{secs}s",
             "--timeout", f"{timeout_s:g}s", "-s", str(script), url]
 
 
