@@ -6,7 +6,7 @@ P4C     ?= p4c
 TARGET  ?= softswitch
 LAB     ?= topo/labs/default.toml
 
-.PHONY: setup test unit ptf run p4 bench clean
+.PHONY: setup test unit ptf run p4 bench compare compare-quick clean
 
 setup: $(STAMP)
 
@@ -41,6 +41,14 @@ p4:
 
 bench: setup
 	$(PY) -m bench
+
+# fdir vs rss vs handoff with nginx, wrk, h2load, iperf3 in the lab, every target present:
+# results/compare/{compare.json,compare.csv,*.png}. Root; takes /tmp/fdirlab-root.lock per lab.
+compare: setup
+	$(PY) -m bench.compare
+
+compare-quick: setup
+	$(PY) -m bench.compare --quick --out results/compare-quick
 
 # After a crashed or killed lab: lab processes, Mininet namespaces and links, /tmp/fdirlab.
 clean:

@@ -25,6 +25,7 @@ from controller.p4rt_client import P4RTClient, load_device_config, load_p4info_t
 from controller.reconcile import reconcile
 from controller.rules import PROTO_NAMES, Layout, canonical_ip, hand_filter, scheme_costs
 from controller.doctor import Finding, diagnose
+from controller.top import cmd_top
 from controller.workers import WorkerSet, attach_laddr, conns_on, detach_laddr
 from fdirlab import mask_math
 from fdirlab.errors import FdirlabError
@@ -147,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--check", action="store_true", help="change nothing; exit 7 if anything differs")
     cmd("doctor", "check that filters and sa_pools agree; find misconfigurations, each with its fix")
     cmd("stats", "per lcore: conns, packets, replies that found their conn here, misses, handoffs, pools")
+    sp = cmd("top", "live per-lcore view: conns, packets/s, reply hits/misses, handoffs, sa_pool use")
+    sp.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes")
+    sp.add_argument("--count", type=int, help="stop after this many refreshes (default: Ctrl-C)")
     sp = cmd("schemes", "entries and ports per lcore each partition scheme costs (no switch needed)")
     sp.add_argument("--lcores", type=int, help="default: lab file or 4")
     sp.add_argument("--laddrs", type=int, help="number of local addresses (default: lab file or 2)")
@@ -668,7 +672,7 @@ def cmd_schemes(s: Session) -> Result:
 COMMANDS: dict[str, Callable[[Session], Result]] = {
     "init": cmd_init, "laddr": cmd_laddr, "filter": cmd_filter, "show": cmd_show,
     "status": cmd_status, "reconcile": cmd_reconcile, "schemes": cmd_schemes,
-    "doctor": cmd_doctor, "stats": cmd_stats}
+    "doctor": cmd_doctor, "stats": cmd_stats, "top": cmd_top}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -679,7 +683,7 @@ def main(argv: list[str] | None = None) -> int:
         res, text, code = COMMANDS[args.cmd](session)
         if args.json:
             print(json.dumps({"ok": code == 0, "exit_code": code, **res}, default=str))
-        else:
+        elif text:
             print(text)
         return code
     except (E.ControllerError, FdirlabError) as e:

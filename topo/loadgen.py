@@ -47,7 +47,7 @@ def wrk_command(url: str, script: Path, conns: int = 32, seconds: float = 5.0,
     secs = max(1, round(seconds))
     # wrk can stay stuck in its event loop after -d when every conn stalls in connect (lost
     # SYNs in rss mode): SIGINT then makes it stop and report like at the end of -d.
-    return ["timeout", "-s", "INT", "-k", "5", str(secs + 5),
+    return ["timeout", "-s", "INT", "-k", "2", str(secs + 2),
             "wrk", "-t", str(threads), "-c", str(conns), "-d", f"{secs}s",
             "--timeout", f"{timeout_s:g}s", "-s", str(script), url]
 

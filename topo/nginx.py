@@ -47,7 +47,8 @@ def nginx_binary() -> str | None:
 
 
 def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """An nginx double-quoted string (its parser knows the escapes \\ \" \n)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def render_conf(site: NginxSite) -> str:
