@@ -174,6 +174,14 @@ def cmd_top(s: Any) -> tuple[dict[str, Any], str, int]:
     try:
         cur = poll(ws.clients)
         rows = top_rows(prev, cur)
+        if a.json:          # no live view: the rows of the last refresh, as JSON, at the end
+            polls = a.count or 2
+            for _ in range(polls - 1):
+                time.sleep(a.interval)
+                prev, cur = cur, poll(ws.clients)
+                rows = top_rows(prev, cur)
+            return {"refreshes": polls, "lcores": rows, "total": totals(rows),
+                    "mode": st.layout.mode}, "", 0
         with Live(render(rows, head), console=console, auto_refresh=False,
                   transient=False) as live:
             while True:
