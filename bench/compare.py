@@ -24,7 +24,7 @@ from bench.compare_plan import (COUNTERS, Case, Plan, cpu_per_1k, delta, flat_co
                                 full_plan, quick_plan, summarize, usable_ports)
 from controller.workers import WorkerClient
 from topo.lab import SWITCH_NAME, LabRun
-from topo.loadgen import (cpu_seconds, h2load_command, iperf3_command, parse_cpu_times,
+from topo.loadgen import (cpu_times, h2load_command, iperf3_command, parse_cpu_times,
                           parse_h2load, parse_iperf3, parse_wrk, with_cpu_times, wrk_command,
                           write_wrk_script)
 from topo.hosts import PYTHON
@@ -95,7 +95,8 @@ class CaseRun:
             "lcores": {"count": case.lcores}}
         if case.scheme == "laddr":   # one local address per lcore: give every lcore one
             over["laddrs"] = {"addrs": [f"10.0.0.{200 + i}" for i in range(max(case.lcores, 2))]}
-        self.lab = LabRun(str(lab_file()), target=case.target, steering=case.mode, overrides=over)
+        self.lab = LabRun(str(lab_file()), target=case.target, steering=case.mode, overrides=over,
+                          http_server=case.http_server)
         self.client = self.lab.lab.clients[0].name
         self.web = next(s for s in self.lab.lab.services if s.proto == "tcp" and s.vport != 5201)
         self.udp = next((s for s in self.lab.lab.services if s.proto == "udp" and s.vport != 5201),
@@ -121,15 +122,19 @@ class CaseRun:
                 "servers": [p.pid for p in (*self.lab.nginx.values(), *self.lab.servers.values())]}
 
     def cpu(self) -> dict[str, float]:
+        """CPU seconds per role; `<role>_sys` is the part spent in the kernel (for the switch:
+        mostly veth transmit, where the receiving side's stack runs in the sender's context)."""
         out = {}
         for role, pids in self.pids().items():
-            total = 0.0
+            user = system = 0.0
             for pid in pids:
                 try:
-                    total += cpu_seconds(pid)
+                    u, s_ = cpu_times(pid)
                 except OSError:
-                    pass
-            out[role] = total
+                    continue
+                user, system = user + u, system + s_
+            out[role] = user + system
+            out[f"{role}_sys"] = system
         return out
 
     def tool(self, cmd: list[str], timeout: float) -> tuple[str, float | None]:
@@ -216,6 +221,7 @@ class CaseRun:
         case, p = self.case, self.plan
         rec: dict[str, Any] = {"case": case.name, "target": case.target, "mode": case.mode,
                                "lcores": case.lcores, "scheme": case.scheme,
+                               "http_server": case.http_server,
                                "load_before": machine_load()}
         t0 = time.monotonic()
         self.lab.start()

@@ -26,10 +26,12 @@ class Case:
     scheme: str = "lsb"
     sweep: bool = False
     extras: bool = False
+    http_server: str = "nginx"      # "python": the lab's Python server, as a baseline
 
     @property
     def name(self) -> str:
-        return f"{self.target}-{self.mode}-{self.lcores}-{self.scheme}"
+        base = f"{self.target}-{self.mode}-{self.lcores}-{self.scheme}"
+        return base if self.http_server == "nginx" else f"{base}-{self.http_server}"
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,8 @@ class Plan:
                 for scheme in self.schemes:
                     if scheme != "lsb":
                         out.append(Case(target, "fdir", self.scheme_lcores, scheme))
+                # the same lab with the Python HTTP server (what the lab had before nginx)
+                out.append(Case(target, "fdir", self.sweep_lcores, http_server="python"))
         return out
 
 

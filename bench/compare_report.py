@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-CSV_FIELDS = ("case", "target", "mode", "lcores", "scheme", "phase", "offered_rate",
+CSV_FIELDS = ("case", "target", "mode", "lcores", "scheme", "http_server", "phase", "offered_rate",
               "answered", "failed", "conns_per_s", "p50_ms", "p99_ms", "affinity",
               "conns_new", "handoffs_per_conn", "do_handoff", "same_worker", "congestion_drop",
               "reply_misses", "no_local_port", "drop_causes", "spread_max_over_mean",
@@ -35,7 +35,8 @@ def rows(result: dict[str, Any]) -> list[dict[str, Any]]:
                       else int(m.get("total", 0)) - int(m.get("succeeded", 0)))
             out.append({
                 "case": rec["case"], "target": rec["target"], "mode": rec["mode"],
-                "lcores": rec["lcores"], "scheme": rec["scheme"], "phase": phase,
+                "lcores": rec["lcores"], "scheme": rec["scheme"],
+                "http_server": rec.get("http_server", "nginx"), "phase": phase,
                 "offered_rate": m.get("offered_rate", ""), "answered": answered, "failed": failed,
                 "conns_per_s": m.get("conns_per_s") if m.get("conns_per_s") is not None else "", "p50_ms": m.get("p50_ms", ""),
                 "p99_ms": m.get("p99_ms", ""), "affinity": lb["affinity"],
@@ -72,7 +73,7 @@ def _series(result: dict[str, Any], key) -> dict[tuple[str, str], list[tuple[int
     """(target, mode) -> [(lcores, value)] over the lsb cases."""
     out: dict[tuple[str, str], list[tuple[int, float]]] = {}
     for rec in result["records"]:
-        if rec["scheme"] != "lsb":
+        if rec["scheme"] != "lsb" or rec.get("http_server", "nginx") != "nginx":
             continue
         v = key(rec)
         if v is None:

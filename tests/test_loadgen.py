@@ -84,6 +84,6 @@ def test_plans():
     assert [c.mode for c in q.cases()] == ["fdir", "rss", "handoff"]
     assert all(c.lcores == 4 and not c.sweep for c in q.cases())
     full = full_plan(("softswitch", "bmv2")).cases()
-    assert len(full) == 2 * (5 * 3 + 2)
+    assert len(full) == 2 * (5 * 3 + 2 + 1)
     assert {c.scheme for c in full if c.lcores == 6 and c.mode == "fdir"} == {"lsb", "range", "laddr"}
     assert sum(c.sweep for c in full) == 4              # fdir and handoff at 4 lcores, per target

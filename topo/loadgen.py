@@ -166,13 +166,21 @@ def parse_iperf3(stdout: str) -> dict[str, object]:
 
 # --- CPU accounting ------------------------------------------------------------------------
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a live process (and its reaped children) from /proc/<pid>/stat,
-    fields 14-17 (proc(5)), in seconds. Raises OSError when the process is gone."""
+def cpu_times(pid: int) -> tuple[float, float]:
+    """(user, system) seconds of a live process, its threads and its reaped children, from
+    /proc/<pid>/stat fields 14-17 (utime, stime, cutime, cstime; proc(5)). Raises OSError
+    when the process is gone."""
     text = Path(f"/proc/{pid}/stat").read_text()
     fields = text[text.rindex(")") + 2:].split()
     # fields[0] is field 3 (state): utime is field 14 -> index 11
-    return sum(int(x) for x in fields[11:15]) / CLK_TCK
+    user = (int(fields[11]) + int(fields[13])) / CLK_TCK
+    system = (int(fields[12]) + int(fields[14])) / CLK_TCK
+    return user, system
+
+
+def cpu_seconds(pid: int) -> float:
+    """user + system seconds of a live process (cpu_times)."""
+    return sum(cpu_times(pid))
 
 
 def with_cpu_times(cmd: list[str]) -> list[str]:
