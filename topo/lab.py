@@ -247,9 +247,13 @@ class LabRun:
             lines.append(f"  try:  {c} curl -s http://{web.vip}:{web.vport}/hello")
         if udp:
             lines.append(f"        {c} sh -c 'echo hi | nc -u -w1 {udp.vip} {udp.vport}'")
-        lines += [f"        {c} {PYTHON} -m topo.traffic --vip {web.vip if web else lab.vips[0]} --count 200",
+        lines += [f"        {c} {PYTHON} -m topo.traffic --vip {web.vip if web else lab.vips[0]} --count 200"]
+        if web:
+            lines.append(f"        {c} wrk -t1 -c32 -d5s -H 'Connection: close' --latency "
+                         f"http://{web.vip}:{web.vport}/   (new conns/s)")
+        lines += [
                   f"  at this prompt or in another shell (fdirctl is in {Path(PYTHON).parent}):",
-                  f"        sh fdirctl --lab {self.run_dir / 'lab.toml'} show fdir   (also: stats, doctor, laddr list)",
+                  f"        sh fdirctl --lab {self.run_dir / 'lab.toml'} show fdir   (also: top, stats, doctor, laddr list)",
                   f"  logs: {self.log_dir}" + (f"   pcaps: {self.pcap_dir}" if self.pcap_dir else ""),
                   "  configured with: " + "; ".join(self.fdirctl_log),
                   "  leave with 'exit' (or Ctrl-D): everything is torn down"]
