@@ -23,6 +23,7 @@ from typing import Any, Iterator
 from bench.compare_plan import (COUNTERS, Case, Plan, cpu_per_1k, delta, flat_counters,
                                 full_plan, quick_plan, summarize, usable_ports)
 from controller.workers import WorkerClient
+from fdirlab.errors import FdirlabError
 from topo.lab import SWITCH_NAME, LabRun
 from topo.loadgen import (cpu_times, h2load_command, iperf3_command, parse_cpu_times,
                           parse_h2load, parse_iperf3, parse_wrk, with_cpu_times, wrk_command,
@@ -207,8 +208,8 @@ class CaseRun:
             body = txt[: txt.rfind("#cpu")] if "#cpu" in txt else txt
             try:
                 out[name] = parse_iperf3(body)
-            except (ValueError, KeyError) as e:
-                out[name] = {"error": f"{type(e).__name__}: {body.strip()[-200:]}"}
+            except (ValueError, KeyError) as e:     # killed by its timeout, or no JSON
+                out[name] = {"error": f"{type(e).__name__}: {body.strip()[-200:]!r}"}
         if self.udp is not None:
             cmd = [PYTHON, "-m", "topo.udpload", "--vip", self.udp.vip, "--port", str(self.udp.vport),
                    "--rate", "400", "--seconds", "2"]
@@ -252,12 +253,19 @@ def missing_tools() -> list[str]:
 
 def run_plan(plan: Plan, lock: bool = True, log=print) -> dict[str, Any]:
     """Every case of the plan, one lab at a time (each under the root lock)."""
-    records = []
+    records: list[dict[str, Any]] = []
+    failed: list[dict[str, str]] = []
     port = 9600
     started = time.monotonic()
     for i, case in enumerate(plan.cases()):
-        with root_lock(lock):
-            rec = CaseRun(case, plan, port + i % 50).run()
+        try:
+            with root_lock(lock):
+                rec = CaseRun(case, plan, port + i % 50).run()
+        except (FdirlabError, OSError, ValueError, subprocess.SubprocessError) as e:
+            # one broken lab does not lose the others' results; it is listed with its error
+            failed.append({"case": case.name, "error": f"{type(e).__name__}: {e}"})
+            log(f"[{i + 1}/{len(plan.cases())}] {case.name:28} FAILED: {failed[-1]['error']}")
+            continue
         records.append(rec)
         s, f = rec["saturation"], rec["fixed_rate"]
         log(f"[{i + 1}/{len(plan.cases())}] {case.name:28} {s['conns_per_s'] or 0:8.1f} conns/s "
@@ -270,7 +278,7 @@ def run_plan(plan: Plan, lock: bool = True, log=print) -> dict[str, Any]:
     return {"plan": {k: v for k, v in vars(plan).items() if k != "notes"},
             "machine": machine_load(), "seconds": round(time.monotonic() - started, 1),
             "http_server": "nginx", "counters": list(COUNTERS),
-            "records": records, "usable_ports": schemes}
+            "records": records, "failed_cases": failed, "usable_ports": schemes}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -313,7 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     from bench.compare_report import write_all
     paths = write_all(result, out, figures=not a.no_figures)
     print("wrote " + ", ".join(str(p) for p in paths))
-    return 0
+    for f in result["failed_cases"]:
+        print(f"compare: case {f['case']} failed: {f['error']}", file=sys.stderr)
+    return 1 if result["failed_cases"] else 0
 
 
 def _replace(plan: Plan, **kw: Any) -> Plan:

@@ -146,7 +146,9 @@ def _ms(text: str) -> float | None:
 
 def iperf3_command(server: str, seconds: float = 3.0, udp: bool = False,
                    bitrate: str = "50M") -> list[str]:
-    cmd = ["iperf3", "-c", server, "-t", f"{max(1, round(seconds))}", "-J"]
+    secs = max(1, round(seconds))
+    cmd = ["timeout", "-k", "2", str(secs + 10), "iperf3", "-c", server, "-t", str(secs), "-J",
+           "--connect-timeout", "3000"]
     return cmd + (["-u", "-b", bitrate] if udp else [])
 
 

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.root
 def quick() -> dict[str, dict]:
     # The test run holds the machine's lab lock already (RULES: flock around pytest).
     result = run_plan(quick_plan(("softswitch",)), lock=False)
+    assert result["failed_cases"] == []
     return {r["mode"]: r for r in result["records"]}
 
 
