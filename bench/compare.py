@@ -281,6 +281,81 @@ def run_plan(plan: Plan, lock: bool = True, log=print) -> dict[str, Any]:
             "records": records, "failed_cases": failed, "usable_ports": schemes}
 
 
+def head_to_head(targets: tuple[str, ...], repeats: int, lock: bool = True,
+                 log=print) -> dict[str, Any]:
+    """The goal check: the default lab (4 lcores, lsb) in fdir and handoff mode on every
+    target, interleaved `repeats` times (target A fdir, A handoff, B fdir, B handoff, A ...)
+    so that the machine's other load falls on all of them alike; medians and ratios."""
+    plan = full_plan(targets)
+    rounds: list[dict[str, Any]] = []
+    failed: list[dict[str, str]] = []
+    for rep in range(repeats):
+        for target in targets:
+            for mode in ("fdir", "handoff"):
+                case = Case(target, mode, 4)
+                try:
+                    with root_lock(lock):
+                        rec = CaseRun(case, plan, 9660 + len(rounds) % 20).run()
+                except (FdirlabError, OSError, ValueError, subprocess.SubprocessError) as e:
+                    failed.append({"case": case.name, "error": f"{type(e).__name__}: {e}"})
+                    log(f"round {rep + 1} {case.name} FAILED: {failed[-1]['error']}")
+                    continue
+                rec["round"] = rep + 1
+                rounds.append(rec)
+                s = rec["saturation"]
+                log(f"round {rep + 1} {case.name:26} {s['conns_per_s'] or 0:8.1f} conns/s, "
+                    f"wrk CPU {s['cpu_s']['load_tool']:.2f}s vs switch+workers "
+                    f"{s['cpu_s']['switch'] + s['cpu_s']['workers']:.2f}s")
+    return {"plan": {k: v for k, v in vars(plan).items() if k != "notes"},
+            "machine": machine_load(), "records": rounds, "failed_cases": failed,
+            "summary": head_to_head_summary(rounds)}
+
+
+def head_to_head_summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians per (target, mode) and the ratios the README quotes."""
+    from statistics import median
+    by: dict[str, list[dict[str, Any]]] = {}
+    for r in rounds:
+        by.setdefault(f"{r['target']}/{r['mode']}", []).append(r)
+    med: dict[str, dict[str, Any]] = {}
+    for key, rs in by.items():
+        sat = [r["saturation"] for r in rs]
+        fix = [r["fixed_rate"] for r in rs]
+
+        def m(vals: list[Any]) -> float | None:
+            vals = [v for v in vals if v is not None]
+            return round(median(vals), 4) if vals else None
+        med[key] = {
+            "rounds": len(rs),
+            "conns_per_s": m([x["conns_per_s"] for x in sat]),
+            "conns_per_s_each": [x["conns_per_s"] for x in sat],
+            "sat_p99_ms": m([x.get("p99_ms") for x in sat]),
+            "fixed_p50_ms": m([x.get("p50_ms") for x in fix]),
+            "fixed_p99_ms": m([x.get("p99_ms") for x in fix]),
+            "workers_cpu_s_per_1k": m([x["cpu_s_per_1k_conns"]["workers"] for x in sat]),
+            "switch_cpu_s_per_1k": m([x["cpu_s_per_1k_conns"]["switch"] for x in sat]),
+            "switch_sys_share": m([x["cpu_s"]["switch_sys"] / x["cpu_s"]["switch"]
+                                   for x in sat if x["cpu_s"]["switch"]]),
+            "load_tool_vs_lb_cpu": m([x["load_tool_vs_lb_cpu"] for x in sat]),
+            "handoffs_per_conn": m([x["lb"]["handoffs_per_conn"] for x in sat]),
+            "same_worker": sum(x["lb"]["same_worker"] for x in sat),
+            "do_handoff": sum(x["lb"]["do_handoff"] for x in sat),
+            "congestion_drop": sum(x["lb"]["congestion_drop"] for x in sat),
+        }
+    ratios: dict[str, Any] = {}
+    sw, bm = med.get("softswitch/fdir"), med.get("bmv2/fdir")
+    if sw and bm and sw["conns_per_s"] and bm["conns_per_s"]:
+        ratios["softswitch_over_bmv2_fdir_conns"] = round(sw["conns_per_s"] / bm["conns_per_s"], 3)
+    for t in ("softswitch", "bmv2"):
+        f, h = med.get(f"{t}/fdir"), med.get(f"{t}/handoff")
+        if f and h and f["workers_cpu_s_per_1k"] and h["workers_cpu_s_per_1k"]:
+            ratios[f"{t}_handoff_over_fdir_workers_cpu"] = round(
+                h["workers_cpu_s_per_1k"] / f["workers_cpu_s_per_1k"], 3)
+        if f and h and f["conns_per_s"] and h["conns_per_s"]:
+            ratios[f"{t}_handoff_over_fdir_conns"] = round(h["conns_per_s"] / f["conns_per_s"], 3)
+    return {"medians": med, "ratios": ratios}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="one lcore count, a few seconds per mode")
@@ -290,6 +365,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--modes", help="comma list of steering modes (default fdir,rss,handoff)")
     ap.add_argument("--no-lock", action="store_true", help=f"do not take {LOCK}")
     ap.add_argument("--no-figures", action="store_true")
+    ap.add_argument("--head-to-head", type=int, metavar="N",
+                    help="only the goal check: fdir and handoff, 4 lcores, every target, "
+                         "interleaved N times; writes head_to_head.json")
     a = ap.parse_args(argv)
     if os.geteuid() != 0:
         print("compare: needs root (Mininet network namespaces)", file=sys.stderr)
@@ -303,6 +381,17 @@ def main(argv: list[str] | None = None) -> int:
         if t not in ("softswitch", "bmv2"):
             print(f"compare: target {t!r}: use softswitch or bmv2", file=sys.stderr)
             return 2
+    if a.head_to_head is not None:
+        if a.head_to_head < 1:
+            print(f"compare: --head-to-head {a.head_to_head}: must be >= 1", file=sys.stderr)
+            return 2
+        res = head_to_head(targets, a.head_to_head, lock=not a.no_lock)
+        out = Path(a.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "head_to_head.json").write_text(json.dumps(res, indent=1) + "\n")
+        print(json.dumps(res["summary"]["ratios"]))
+        print(f"wrote {out / 'head_to_head.json'}")
+        return 1 if res["failed_cases"] else 0
     plan = quick_plan(targets) if a.quick else full_plan(targets)
     try:
         if a.lcores:
