@@ -111,9 +111,11 @@ def draw(result: dict[str, Any], out: Path) -> list[Path]:
            ylabel="answered conns/s")
     a2.set(title=f"p99 request time at {rate} new conns/s (h2load --rate)", xlabel="lcores",
            ylabel="ms", yscale="log")
+    ticks = sorted({r["lcores"] for r in result["records"]})
     for a in (a1, a2):
         a.grid(alpha=0.3)
         a.legend(fontsize=7)
+        a.set_xticks(ticks)
     fig.text(0.01, 0.01, note, fontsize=7, color="gray")
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     paths.append(out / "conns_and_p99.png")
@@ -167,6 +169,7 @@ def draw(result: dict[str, Any], out: Path) -> list[Path]:
     for a in (a1, a2):
         a.grid(alpha=0.3)
         a.legend(fontsize=8)
+        a.set_xticks(range(1, 9))
     fig.tight_layout()
     paths.append(out / "usable_ports.png")
     fig.savefig(paths[-1], dpi=90)
