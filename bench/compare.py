@@ -252,34 +252,50 @@ def missing_tools() -> list[str]:
 
 
 def run_plan(plan: Plan, lock: bool = True, log=print) -> dict[str, Any]:
-    """Every case of the plan, one lab at a time (each under the root lock)."""
+    """Every case of the plan, one lab at a time; the root lock is held for a batch of
+    labs of one (target, lcore count) -- about a minute -- and released between batches."""
     records: list[dict[str, Any]] = []
     failed: list[dict[str, str]] = []
     port = 9600
     started = time.monotonic()
-    for i, case in enumerate(plan.cases()):
-        try:
-            with root_lock(lock):
-                rec = CaseRun(case, plan, port + i % 50).run()
-        except Exception as e:  # noqa: BLE001 - any broken lab: recorded, the run goes on
-            # one broken lab does not lose the others' results; it is listed with its error
-            failed.append({"case": case.name, "error": f"{type(e).__name__}: {e}"})
-            log(f"[{i + 1}/{len(plan.cases())}] {case.name:28} FAILED: {failed[-1]['error']}")
-            continue
-        records.append(rec)
-        s, f = rec["saturation"], rec["fixed_rate"]
-        log(f"[{i + 1}/{len(plan.cases())}] {case.name:28} {s['conns_per_s'] or 0:8.1f} conns/s "
-            f"(wrk {s['cpu_share'].get('load_tool', 0):.2f} CPU, LB "
-            f"{s['cpu_share'].get('switch', 0) + s['cpu_share'].get('workers', 0):.2f}) | "
-            f"{f['offered_rate']}/s: {f.get('succeeded', 0)}/{f.get('total', 0)} answered, "
-            f"p50 {f.get('p50_ms', '-')} p99 {f.get('p99_ms', '-')} ms, affinity "
-            f"{f['lb']['affinity']}%, handoffs/conn {f['lb']['handoffs_per_conn']}")
+    cases = plan.cases()
+    batches: list[list[tuple[int, Case]]] = []
+    for i, case in enumerate(cases):
+        if batches and (batches[-1][0][1].target, batches[-1][0][1].lcores) == \
+                (case.target, case.lcores) and len(batches[-1]) < 3:
+            batches[-1].append((i, case))
+        else:
+            batches.append([(i, case)])
+    for batch in batches:
+        with root_lock(lock):
+            done = [_run_case(i, case, plan, port + i % 50, len(cases), failed, log)
+                    for i, case in batch]
+        records += [r for r in done if r is not None]
     # pure arithmetic (fdirlab/partition.py): every scheme at every lcore count 1..8
     schemes = [usable_ports(sc, n, plan.laddrs) for sc in SCHEMES for n in range(1, 9)]
     return {"plan": {k: v for k, v in vars(plan).items() if k != "notes"},
             "machine": machine_load(), "seconds": round(time.monotonic() - started, 1),
             "http_server": "nginx", "counters": list(COUNTERS),
             "records": records, "failed_cases": failed, "usable_ports": schemes}
+
+
+def _run_case(i: int, case: Case, plan: Plan, grpc_port: int, total: int,
+              failed: list[dict[str, str]], log) -> dict[str, Any] | None:
+    try:
+        rec = CaseRun(case, plan, grpc_port).run()
+    except Exception as e:  # noqa: BLE001 - any broken lab: recorded, the run goes on
+        # one broken lab does not lose the others' results; it is listed with its error
+        failed.append({"case": case.name, "error": f"{type(e).__name__}: {e}"})
+        log(f"[{i + 1}/{total}] {case.name:28} FAILED: {failed[-1]['error']}")
+        return None
+    s, f = rec["saturation"], rec["fixed_rate"]
+    log(f"[{i + 1}/{total}] {case.name:28} {s['conns_per_s'] or 0:8.1f} conns/s "
+        f"(wrk {s['cpu_share'].get('load_tool', 0):.2f} CPU, LB "
+        f"{s['cpu_share'].get('switch', 0) + s['cpu_share'].get('workers', 0):.2f}) | "
+        f"{f['offered_rate']}/s: {f.get('succeeded', 0)}/{f.get('total', 0)} answered, "
+        f"p50 {f.get('p50_ms', '-')} p99 {f.get('p99_ms', '-')} ms, affinity "
+        f"{f['lb']['affinity']}%, handoffs/conn {f['lb']['handoffs_per_conn']}", flush=True)
+    return rec
 
 
 def head_to_head(targets: tuple[str, ...], repeats: int, lock: bool = True,
@@ -292,24 +308,31 @@ def head_to_head(targets: tuple[str, ...], repeats: int, lock: bool = True,
     failed: list[dict[str, str]] = []
     for rep in range(repeats):
         for target in targets:
-            for mode in ("fdir", "handoff"):
-                case = Case(target, mode, 4)
-                try:
-                    with root_lock(lock):
-                        rec = CaseRun(case, plan, 9660 + len(rounds) % 20).run()
-                except Exception as e:  # noqa: BLE001 - any broken lab: recorded, the run goes on
-                    failed.append({"case": case.name, "error": f"{type(e).__name__}: {e}"})
-                    log(f"round {rep + 1} {case.name} FAILED: {failed[-1]['error']}")
-                    continue
-                rec["round"] = rep + 1
-                rounds.append(rec)
-                s = rec["saturation"]
-                log(f"round {rep + 1} {case.name:26} {s['conns_per_s'] or 0:8.1f} conns/s, "
-                    f"wrk CPU {s['cpu_s']['load_tool']:.2f}s vs switch+workers "
-                    f"{s['cpu_s']['switch'] + s['cpu_s']['workers']:.2f}s")
+            with root_lock(lock):     # one batch: fdir and handoff on this target
+                for mode in ("fdir", "handoff"):
+                    rec = _h2h_case(Case(target, mode, 4), plan, 9660 + len(rounds) % 20,
+                                    rep + 1, failed, log)
+                    if rec is not None:
+                        rounds.append(rec)
     return {"plan": {k: v for k, v in vars(plan).items() if k != "notes"},
             "machine": machine_load(), "records": rounds, "failed_cases": failed,
             "summary": head_to_head_summary(rounds)}
+
+
+def _h2h_case(case: Case, plan: Plan, grpc_port: int, rnd: int, failed: list[dict[str, str]],
+              log) -> dict[str, Any] | None:
+    try:
+        rec = CaseRun(case, plan, grpc_port).run()
+    except Exception as e:  # noqa: BLE001 - any broken lab: recorded, the run goes on
+        failed.append({"case": case.name, "error": f"{type(e).__name__}: {e}"})
+        log(f"round {rnd} {case.name} FAILED: {failed[-1]['error']}")
+        return None
+    rec["round"] = rnd
+    s = rec["saturation"]
+    log(f"round {rnd} {case.name:26} {s['conns_per_s'] or 0:8.1f} conns/s, "
+        f"wrk CPU {s['cpu_s']['load_tool']:.2f}s vs switch+workers "
+        f"{s['cpu_s']['switch'] + s['cpu_s']['workers']:.2f}s", flush=True)
+    return rec
 
 
 def head_to_head_summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
