@@ -7,7 +7,7 @@ TARGET  ?= softswitch
 LAB     ?= topo/labs/default.toml
 DPVS_CONF ?=
 
-.PHONY: setup test unit ptf run p4 bench stf clean
+.PHONY: setup test unit ptf run p4 bench stf compare compare-quick clean
 
 setup: $(STAMP)
 
@@ -52,6 +52,14 @@ STF_OUT ?= /tmp/fdirlab-stf
 stf: setup
 	$(PY) -m stf run --if-present --p4c $(P4C) --out $(STF_OUT) --lock /tmp/fdirlab-root.lock \
 	  $(if $(P4C_SRC),--p4c-src $(P4C_SRC)) $(STF_ARGS)
+
+# fdir vs rss vs handoff with nginx, wrk, h2load, iperf3 in the lab, every target present:
+# results/compare/{compare.json,compare.csv,*.png}. Root; takes /tmp/fdirlab-root.lock per lab.
+compare: setup
+	$(PY) -m bench.compare
+
+compare-quick: setup
+	$(PY) -m bench.compare --quick --out results/compare-quick
 
 # After a crashed or killed lab: lab processes, Mininet namespaces and links, /tmp/fdirlab.
 clean:

@@ -28,6 +28,7 @@ from controller.rules import PROTO_NAMES, Layout, canonical_ip, hand_filter, sch
 from controller import reta_ops, worker_restart
 from controller.desired import wanted
 from controller.doctor import WorkerView, diagnose
+from controller.top import cmd_top
 from controller.reconcile import apply_worker
 from controller.state import interpret
 from controller.workers import WorkerClient, WorkerSet, conns_on, detach_laddr, read_view
@@ -172,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     wr.add_argument("lcore", type=int, metavar="N")
     wr.add_argument("--replace", action="store_true", help="restart it even if it still answers")
     cmd("stats", "per lcore: conns, packets, replies that found their conn here, misses, handoffs, pools")
+    sp = cmd("top", "live per-lcore view: conns, packets/s, reply hits/misses, handoffs, sa_pool use")
+    sp.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes")
+    sp.add_argument("--count", type=int, help="stop after this many refreshes (default: Ctrl-C)")
     sp = cmd("schemes", "entries and ports per lcore each partition scheme costs (no switch needed)")
     sp.add_argument("--lcores", type=int, help="default: lab file or 4")
     sp.add_argument("--laddrs", type=int, help="number of local addresses (default: lab file or 2)")
@@ -768,7 +772,7 @@ COMMANDS: dict[str, Callable[[Session], Result]] = {
     "init": cmd_init, "laddr": cmd_laddr, "filter": cmd_filter, "show": cmd_show,
     "status": cmd_status, "reconcile": cmd_reconcile, "schemes": cmd_schemes,
     "doctor": cmd_doctor, "stats": cmd_stats, "export": export.cmd_export,
-    "dpvs-conf": dpvs_conf_cmd.cmd_dpvs_conf, "worker": cmd_worker, "rss": cmd_rss}
+    "dpvs-conf": dpvs_conf_cmd.cmd_dpvs_conf, "worker": cmd_worker, "rss": cmd_rss, "top": cmd_top}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -779,7 +783,7 @@ def main(argv: list[str] | None = None) -> int:
         res, text, code = COMMANDS[args.cmd](session)
         if args.json:
             print(json.dumps({"ok": code == 0, "exit_code": code, **res}, default=str))
-        else:
+        elif text:
             print(text)
         return code
     except (E.ControllerError, FdirlabError) as e:

@@ -103,7 +103,7 @@ class Dataplane:
         """Run one frame; return (egress port, frame) or None if dropped."""
         self.stats.received += 1
         cache = self.cache
-        if cache is not None:
+        if cache is not None and cache.use():
             key = cache.key(pkt)
             pmap = cache.maps.get(port)
             hit = pmap.get(key) if pmap is not None else None
@@ -121,6 +121,7 @@ class Dataplane:
                     return hit.out_port, pkt
                 return hit.out_port, hit.headers + pkt[hit.consumed:]
             cache.misses += 1
+            cache.check()
             trace: list | None = []
         else:
             trace = None

@@ -22,10 +22,12 @@ from fdirlab.run_record import RunRecordError, WorkerRecord, pid_runs, read_reco
 from topo.cleanup import lab_links
 from topo.errors import LabError
 from topo.hosts import PYTHON, P4Switch, prepare_host
+from topo.nginx import SLOW_PORT_OFFSET, NginxSite, write_site
 from topo.switch import resolve_target
 
 SWITCH_NAME = "s1"
 STEERING_MODES = ("fdir", "rss", "handoff")
+IPERF3_PORT = 5201          # every real server runs `iperf3 -s`; a service may point at it
 
 
 def lcore_host(i: int) -> str:
@@ -37,10 +39,15 @@ class LabRun:
 
     def __init__(self, lab_file: str | None = None, target: str | None = None,
                  steering: str | None = None, pcap: bool = False,
-                 overrides: dict | None = None, data: dict | None = None) -> None:
+                 overrides: dict | None = None, data: dict | None = None,
+                 http_server: str = "nginx") -> None:
         """lab_file None means the built-in defaults (or `data`, lab-file data such as a
         dpvs.conf maps to); `steering` and `overrides` ({"lab": {"scheme": "range"}, ...})
-        change the file's values for this run."""
+        change the file's values for this run.
+        http_server: "nginx" (topo/nginx.py) or "python" (topo/realserver.py) answers HTTP."""
+        if http_server not in ("nginx", "python"):
+            raise LabError(f"http server {http_server!r}: use nginx or python")
+        self.http_server = http_server
         raw: dict = dict(data or {})
         if lab_file is not None:
             try:
@@ -61,6 +68,7 @@ class LabRun:
         self.net: Mininet | None = None
         self.workers: dict[int, subprocess.Popen] = {}
         self.servers: dict[str, subprocess.Popen] = {}
+        self.nginx: dict[str, subprocess.Popen] = {}
         self.fdirctl_log: list[str] = []
 
     # --- start ------------------------------------------------------------------------
@@ -178,7 +186,7 @@ class LabRun:
         for svc in self.lab.services:
             for b in svc.backends:
                 name = b.server or next((h.name for h in self.lab.servers if h.ip == b.addr or h.ip6 == b.addr), None)
-                if name is None:
+                if name is None or b.port == IPERF3_PORT:   # iperf3 -s answers there
                     continue
                 ports.setdefault(name, {"tcp": set(), "udp": set()})[svc.proto].add(b.port)
         for h in self.lab.servers:                 # ports a runbook's ipvsadm -a may name
@@ -186,7 +194,12 @@ class LabRun:
                 ports.setdefault(h.name, {"tcp": set(), "udp": set()})[proto].add(port)
         for name, by_proto in ports.items():
             cmd = [PYTHON, "-m", "topo.realserver", "--name", name]
-            cmd += [a for p in sorted(by_proto["tcp"]) for a in ("--http", str(p))]
+            if self.http_server == "nginx" and by_proto["tcp"]:
+                self._start_nginx(name, by_proto["tcp"])
+                cmd += [a for p in sorted(by_proto["tcp"])
+                        for a in ("--http-local", str(p + SLOW_PORT_OFFSET))]
+            else:
+                cmd += [a for p in sorted(by_proto["tcp"]) for a in ("--http", str(p))]
             cmd += [a for p in sorted(by_proto["udp"]) for a in ("--udp-echo", str(p))]
             log = open(self.log_dir / f"{name}.log", "wb")
             self.servers[name] = self.net[name].popen(cmd, stdout=log, stderr=subprocess.STDOUT,
@@ -198,6 +211,20 @@ class LabRun:
         for name, proc in self.servers.items():
             if proc.poll() is not None:
                 raise LabError(f"real server on {name} exited: {self._tail(self.log_dir / f'{name}.log')}")
+        for name, proc in self.nginx.items():
+            if proc.poll() is not None:
+                raise LabError(f"nginx on {name} exited: "
+                               f"{self._tail(self.run_dir / 'nginx' / name / 'error.log')}")
+
+    def _start_nginx(self, name: str, tcp_ports: set[int]) -> None:
+        host = self.lab.server(name)
+        site = NginxSite(name, tuple(sorted(tcp_ports)), self.run_dir / "nginx" / name,
+                         ipv6=host.ip6 is not None)
+        cmd = write_site(site)
+        log = open(self.log_dir / f"{name}-nginx.log", "wb")
+        self.nginx[name] = self.net[name].popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                                stdin=subprocess.DEVNULL)
+        log.close()
 
     # --- use --------------------------------------------------------------------------
     def host(self, name: str):
@@ -243,6 +270,9 @@ class LabRun:
         if lab.vips:
             vip = web.vip if web else lab.vips[0]
             lines.append(f"        {c} {PYTHON} -m topo.traffic --vip {vip} --count 200")
+            if web:
+                lines.append(f"        {c} wrk -t1 -c32 -d5s -H 'Connection: close' --latency "
+                             f"http://{web.vip}:{web.vport}/   (new conns/s)")
         else:
             sub = lab.subnet.split("/")[0].rsplit(".", 2)[0]
             lines += ["  no services yet: configure it as in DPVS, at this prompt, e.g.",
@@ -255,7 +285,7 @@ class LabRun:
         lines += [
                   f"  at this prompt or in another shell (fdirctl, ipvsadm, dpip are in "
                   f"{Path(PYTHON).parent}):",
-                  f"        sh fdirctl --lab {self.run_dir / 'lab.toml'} show fdir   (also: stats, doctor, laddr list)",
+                  f"        sh fdirctl --lab {self.run_dir / 'lab.toml'} show fdir   (also: top, stats, doctor, laddr list)",
                   f"  logs: {self.log_dir}" + (f"   pcaps: {self.pcap_dir}" if self.pcap_dir else ""),
                   "  configured with: " + "; ".join(self.fdirctl_log),
                   "  leave with 'exit' (or Ctrl-D): everything is torn down"]
@@ -264,16 +294,18 @@ class LabRun:
     # --- stop -------------------------------------------------------------------------
     def stop(self) -> None:
         self._stop_restarted_workers()
-        for proc in list(self.servers.values()) + list(self.workers.values()):
+        procs = list(self.nginx.values()) + list(self.servers.values()) + list(self.workers.values())
+        for proc in procs:
             if proc.poll() is None:
                 proc.terminate()
-        for proc in list(self.servers.values()) + list(self.workers.values()):
+        for proc in procs:
             try:
                 proc.wait(5)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
         self.servers.clear()
+        self.nginx.clear()
         self.workers.clear()
         if self.net is not None:
             for h in self.lab.servers:
