@@ -7,6 +7,7 @@ from pathlib import Path
 
 from mininet.node import Switch
 
+from topo.runstate import RunRecord
 from topo.switch import SwitchProcess
 
 PYTHON = sys.executable
@@ -17,12 +18,13 @@ class P4Switch(Switch):
 
     def __init__(self, name: str, target: str = "softswitch", grpc_addr: str = "127.0.0.1:9559",
                  device_id: int = 1, log_path: str = "/tmp/fdirlab/switch.log",
-                 pcap_dir: str | None = None, **params) -> None:
+                 pcap_dir: str | None = None, record: RunRecord | None = None, **params) -> None:
         params["inNamespace"] = False     # the switch process lives in the root namespace
         super().__init__(name, **params)
         self.process = SwitchProcess(target, {}, grpc_addr=grpc_addr, device_id=device_id,
                                      log_path=Path(log_path),
-                                     pcap_dir=Path(pcap_dir) if pcap_dir else None)
+                                     pcap_dir=Path(pcap_dir) if pcap_dir else None,
+                                     record=record)
 
     def start(self, controllers) -> None:  # noqa: ARG002 - no OpenFlow controllers here
         self.process.ports = {self.ports[i]: i.name for i in self.intfList() if i.name != "lo"}
