@@ -106,8 +106,8 @@ def udp_socket(port: int, bind: str = "::") -> socket.socket:
     return sock
 
 
-def serve_udp_echo(name: str, port: int, bind: str = "::") -> None:
-    sock = udp_socket(port, bind)
+def serve_udp_echo(name: str, port: int, bind: str = "::", sock: socket.socket | None = None) -> None:
+    sock = sock or udp_socket(port, bind)
     prefix = f"{name} ".encode()
     while True:
         data, peer = sock.recvfrom(65535)

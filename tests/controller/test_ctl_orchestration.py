@@ -68,8 +68,10 @@ def test_reconcile_gives_workers_pools_services_neighbours(fdirctl, program, swi
     lab.write_text(f'[lab]\nname = "t"\nrun_dir = "{tmp_path}/run"\n[switch]\ngrpc_addr = "{switch.addr}"\n')
     code, res, err = fdirctl("--lab", str(lab), "reconcile", workers=True)
     assert code == 0, err
-    assert res["workers"] == {"pools": 8, "neighs": 32, "services": 8}
-    assert all(w.pools == {"10.0.0.200": 0, "10.0.0.201": 1} for w in workers)
+    # the default lab: 2 IPv4 + 2 IPv6 local addresses, 2 IPv4 + 2 IPv6 services, per worker
+    assert res["workers"] == {"pools": 16, "neighs": 32, "services": 16}
+    assert all(w.pools == {"10.0.0.200": 0, "10.0.0.201": 1, "fd00:fd::200": 2, "fd00:fd::201": 3}
+               for w in workers)
     code, res, err = fdirctl("--lab", str(lab), "reconcile", workers=True)
     assert code == 0 and res["workers"] == {"pools": 0, "neighs": 0, "services": 0}
 

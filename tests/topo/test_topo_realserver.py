@@ -43,8 +43,7 @@ def test_http_on_both_families(http_server):
 def test_udp_echo_on_both_families():
     sock = R.udp_socket(0)
     port = sock.getsockname()[1]
-    sock.close()
-    t = threading.Thread(target=R.serve_udp_echo, args=("rsU", port), daemon=True)
+    t = threading.Thread(target=R.serve_udp_echo, args=("rsU", port, "::", sock), daemon=True)
     t.start()
     for fam, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
         with socket.socket(fam, socket.SOCK_DGRAM) as c:
