@@ -49,6 +49,7 @@ import logging
 import os
 import socket
 import stat
+import struct
 import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable
@@ -351,6 +352,7 @@ def _claim_path(path: str) -> None:
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         probe.connect(path)
+        holder = _peer(probe)
     except OSError as exc:
         if exc.errno in (errno.ECONNREFUSED, errno.ENOENT):
             os.unlink(path)
@@ -358,7 +360,20 @@ def _claim_path(path: str) -> None:
         raise ConfigError(f"--ctl {path}: {exc.strerror}") from None
     finally:
         probe.close()
-    raise ConfigError(f"--ctl {path} is in use by a running worker")
+    raise ConfigError(f"--ctl {path} is in use by a running worker ({holder})")
+
+
+def _peer(sock: socket.socket) -> str:
+    """'pid N: <command line>' of the process listening on a connected Unix socket
+    (SO_PEERCRED, unix(7))."""
+    pid, _uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                          struct.calcsize("3i")))
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        cmd = "?"
+    return f"pid {pid}: {cmd[:120]}"
 
 
 def request(path: str, req: dict, timeout: float = 5.0) -> dict:
