@@ -38,15 +38,14 @@ class P4Switch(Switch):
         super().stop(deleteIntfs)
 
 
-def prepare_host(host, ip6: str | None = None, prefix6: int = 64, v6_neighbours=(), lb_mac: str = "") -> None:
+def prepare_host(host, ip6: str | None = None, prefix6: int = 64) -> None:
     """Host interface set-up: software checksums (a veth hands raw sockets frames with
-    unfinished checksums otherwise), IPv6 address and static neighbours for the LB's
-    IPv6 addresses (the switch answers ARP, not neighbour discovery)."""
+    unfinished checksums otherwise) and the IPv6 address. No static neighbour entries: the
+    NIC answers Neighbor Solicitations for the load balancer's IPv6 addresses (fdir.p4
+    nd_responder), so an address added while the lab runs is reachable at once."""
     intf = host.defaultIntf().name
     host.cmd(f"ethtool -K {intf} tx off rx off >/dev/null 2>&1")
     if ip6:
         host.cmd(f"ip -6 addr add {ip6}/{prefix6} dev {intf} nodad")
-        for addr in v6_neighbours:
-            host.cmd(f"ip -6 neigh replace {addr} lladdr {lb_mac} dev {intf} nud permanent")
     else:
         host.cmd(f"sysctl -q -w net.ipv6.conf.{intf}.disable_ipv6=1")

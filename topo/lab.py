@@ -129,10 +129,9 @@ class LabRun:
 
     def _prepare_hosts(self) -> None:
         lab = self.lab
-        v6_lb = [a for a in (*lab.vips, *lab.laddrs) if ":" in a]
         prefix6 = ipaddress.ip_network(lab.subnet6).prefixlen
         for host in lab.hosts:
-            prepare_host(self.net[host.name], host.ip6, prefix6, v6_lb, lab.lb_mac)
+            prepare_host(self.net[host.name], host.ip6, prefix6)
         for i in range(lab.n_lcores):
             prepare_host(self.net[lcore_host(i)])
 
@@ -252,6 +251,7 @@ class LabRun:
         lab = self.lab
         web = next((s for s in lab.services if s.proto == "tcp"), None)
         udp = next((s for s in lab.services if s.proto == "udp"), None)
+        web6 = next((s for s in lab.services if s.proto == "tcp" and ":" in s.vip), None)
         c = lab.clients[0].name
         lines = [f"fdirlab '{lab.name}' is up: {self.target}, {lab.n_lcores} lcores, "
                  f"steering {lab.steering}, scheme {lab.scheme}",
@@ -260,6 +260,8 @@ class LabRun:
                  f"  local addresses {', '.join(lab.laddrs)}"]
         if web:
             lines.append(f"  try:  {c} curl -s http://{web.vip}:{web.vport}/hello")
+        if web6:
+            lines.append(f"        {c} curl -s -g http://[{web6.vip}]:{web6.vport}/hello")
         if udp:
             lines.append(f"        {c} sh -c 'echo hi | nc -u -w1 {udp.vip} {udp.vport}'")
         lines += [f"        {c} {PYTHON} -m topo.traffic --vip {web.vip if web else lab.vips[0]} --count 200",
