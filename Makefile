@@ -6,6 +6,7 @@ P4C     ?= p4c
 TARGET  ?= softswitch
 LAB     ?= topo/labs/default.toml
 PTF_ARGS ?=
+DPVS_CONF ?=
 
 .PHONY: setup test unit ptf run p4 bench clean
 
@@ -24,8 +25,10 @@ ptf: setup
 	$(PY) ptf-tests/run_ptf.py --target $(TARGET) $(PTF_ARGS)
 
 # The live lab: Mininet hosts, the switch, lcore workers, real servers; MODE=fdir|rss|handoff.
+# DPVS_CONF=path/dpvs.conf builds the lab a DPVS config describes (ipvsadm/dpip at the prompt).
 run: setup
-	$(PY) -m topo run --lab $(LAB) --target $(TARGET) $(if $(MODE),--mode $(MODE))
+	$(PY) -m topo run $(if $(DPVS_CONF),--dpvs-conf $(DPVS_CONF),--lab $(LAB)) \
+	  --target $(TARGET) $(if $(MODE),--mode $(MODE))
 
 unit: setup
 	$(PY) -m pytest -q tests -m "not root"

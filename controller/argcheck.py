@@ -178,6 +178,22 @@ def check_schemes(a: argparse.Namespace) -> None:
             raise BadInput(str(e)) from None
 
 
+_IFNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,14}")     # Linux IFNAMSIZ 16 with the NUL
+
+
+def check_export(a: argparse.Namespace) -> None:
+    if a.dev is not None and not _IFNAME.fullmatch(a.dev):
+        raise BadInput(f"--dev {a.dev!r}: not a network device name (1..15 of A-Z a-z 0-9 _ . : -)")
+    if not 0 <= a.port_id < 1 << 16:
+        raise BadInput(f"--port-id {a.port_id}: a DPDK port id is 0..65535")
+
+
+def check_dpvs_conf(a: argparse.Namespace) -> None:
+    _file(a.file, "dpvs.conf")
+    if a.output is not None and not Path(a.output).resolve().parent.is_dir():
+        raise BadInput(f"--output {a.output!r}: no such directory {str(Path(a.output).parent)!r}")
+
+
 def check_args(a: argparse.Namespace) -> None:
     """All of one command line's arguments, before any connection; BadInput (exit 2)."""
     check_common(a)
@@ -195,3 +211,7 @@ def check_args(a: argparse.Namespace) -> None:
         raise BadInput("reconcile needs --lab FILE (the desired state)")
     elif a.cmd == "stats":
         _needs_workers(a, "stats")
+    elif a.cmd == "export":
+        check_export(a)
+    elif a.cmd == "dpvs-conf":
+        check_dpvs_conf(a)

@@ -16,6 +16,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable
 
+from controller import dpvs_conf_cmd, export
 from controller import errors as E
 from controller.argcheck import check_args
 from controller.entries import Entry
@@ -152,6 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--lcores", type=int, help="default: lab file or 4")
     sp.add_argument("--laddrs", type=int, help="number of local addresses (default: lab file or 2)")
     sp.add_argument("--port-range", help="LOW-HIGH (default: lab file or 1025-65535)")
+    sp = cmd("export", "the installed filters as commands for a real NIC "
+                       "(queues from the lab's rx queues)")
+    sp.add_argument("--format", required=True, choices=export.FORMATS)
+    sp.add_argument("--dev", help="NIC name (default: the lab's nic.device, dpdk0)")
+    sp.add_argument("--port-id", type=int, default=0, help="DPDK port id for rte-flow (default 0)")
+    sp = cmd("dpvs-conf", "turn a DPVS dpvs.conf into a lab file (no switch needed)")
+    sp.add_argument("file", help="the dpvs.conf")
+    sp.add_argument("-o", "--output", help="lab file to write (default: print it)")
+    sp.add_argument("--name", help="lab name (default: from the file name)")
     return p
 
 
@@ -669,7 +679,8 @@ def cmd_schemes(s: Session) -> Result:
 COMMANDS: dict[str, Callable[[Session], Result]] = {
     "init": cmd_init, "laddr": cmd_laddr, "filter": cmd_filter, "show": cmd_show,
     "status": cmd_status, "reconcile": cmd_reconcile, "schemes": cmd_schemes,
-    "doctor": cmd_doctor, "stats": cmd_stats}
+    "doctor": cmd_doctor, "stats": cmd_stats, "export": export.cmd_export,
+    "dpvs-conf": dpvs_conf_cmd.cmd_dpvs_conf}
 
 
 def main(argv: list[str] | None = None) -> int:

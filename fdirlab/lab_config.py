@@ -26,6 +26,14 @@ from fdirlab.partition import SCHEMES, Partition
 STEERING_MODES = ("fdir", "rss", "handoff")
 TARGETS = ("auto", "bmv2", "softswitch")
 SCHEDULERS = ("rr", "wrr")
+NIC_FDIR_MODES = ("perfect", "signature", "none")
+NIC_RSS_TYPES = ("all", "ip", "tcp", "udp", "sctp", "ether", "port", "tunnel")   # DPVS rx rss
+NIC_PBALLOC = ("64k", "128k", "256k")
+NIC_FDIR_STATUS = ("close", "matched", "always")
+# the workers' conn timeouts (lcore/tcp_state.py Timeouts, DPVS defaults); seconds
+TIMEOUT_NAMES = ("none", "established", "syn_sent", "syn_recv", "fin_wait", "time_wait", "close",
+                 "close_wait", "last_ack", "listen", "synack", "udp")
+DEFAULT_HANDOFF_DEPTH = 64                 # VPP frame queue; DPVS redirect rings are 2048
 DEFAULT_GRPC_ADDR = "127.0.0.1:9559"
 DEFAULT_LB_MAC = "02:fd:00:00:00:01"
 DEFAULT_SUBNET = "10.0.0.0/16"
@@ -52,6 +60,23 @@ class LcoreConfig:
     port_low: int = mask_math.DEFAULT_LOW
     port_high: int = mask_math.DEFAULT_HIGH
     pool_hash_size: int = 16
+    rx_queues: tuple[int, ...] = ()      # NIC rx queue of lcore i (DPVS rx_queue_ids); () = i
+    handoff_depth: int = DEFAULT_HANDOFF_DEPTH
+
+    def rx_queue(self, lcore: int) -> int:
+        return self.rx_queues[lcore] if self.rx_queues else lcore
+
+
+@dataclass(frozen=True)
+class NicConfig:
+    """The NIC as DPVS's dpvs.conf describes it: the device name export uses, the RSS type,
+    the flow-director mode (signature adds rte_flow's fuzzy item), pballoc and status."""
+
+    device: str = "dpdk0"
+    rss: str = "all"
+    fdir_mode: str = "perfect"
+    fdir_pballoc: str = "64k"
+    fdir_status: str = "matched"
 
 
 @dataclass(frozen=True)
@@ -118,6 +143,9 @@ class Lab:
     subnet: str
     subnet6: str
     source: str = field(default="<defaults>", compare=False)
+    nic: NicConfig = NicConfig()
+    timeouts: tuple[tuple[str, float], ...] = ()      # (name, seconds) the workers get
+    rs_listen: tuple[tuple[str, int], ...] = ()       # (proto, port) every real server serves
 
     # --- derived --------------------------------------------------------------------
     @property
@@ -322,6 +350,13 @@ def parse_lab(data: dict[str, Any], source: str = "<defaults>") -> Lab:
         raise LabConfigError(f"lab.subnet = {str(subnet4)!r}: needs at least a /16 for the IP plan")
     if subnet6.prefixlen > 64:
         raise LabConfigError(f"lab.subnet6 = {str(subnet6)!r}: needs at least a /64 for the IP plan")
+    rs_listen = []
+    for k, item in enumerate(lab.get("rs_listen", list, [])):
+        m = re.fullmatch(r"(tcp|udp):(\d{1,5})", item) if isinstance(item, str) else None
+        if not m or not 1 <= int(m.group(2)) <= 65535:
+            raise LabConfigError(f"lab.rs_listen[{k}] = {item!r}: expected "
+                                 f"\"tcp:PORT\" or \"udp:PORT\"")
+        rs_listen.append((m.group(1), int(m.group(2))))
     lab.done()
 
     sw = _Reader(top.get("switch", dict, {}), "switch")
@@ -337,8 +372,35 @@ def parse_lab(data: dict[str, Any], source: str = "<defaults>") -> Lab:
     count = _int("lcores.count", lc.get("count", int, 4), 1, mask_math.MAX_LCORES)
     low, high = parse_port_range(lc.get("port_range", str, f"{mask_math.DEFAULT_LOW}-{mask_math.DEFAULT_HIGH}"))
     hsz = _int("lcores.pool_hash_size", lc.get("pool_hash_size", int, 16), 1, 65536)
+    rxq = lc.get("rx_queues", list, [])
+    for k, q in enumerate(rxq):
+        _int(f"lcores.rx_queues[{k}]", q, 0, 65535)
+    if rxq and len(rxq) != count:
+        raise LabConfigError(f"lcores.rx_queues = {rxq!r}: {len(rxq)} queues for {count} lcores")
+    if len(set(rxq)) != len(rxq):
+        raise LabConfigError(f"lcores.rx_queues = {rxq!r}: a queue belongs to one lcore")
+    depth = _int("lcores.handoff_depth",
+                 lc.get("handoff_depth", int, DEFAULT_HANDOFF_DEPTH), 1, 65536)
     lc.done()
-    lcores = LcoreConfig(count, low, high, hsz)
+    lcores = LcoreConfig(count, low, high, hsz, tuple(rxq), depth)
+    nr = _Reader(top.get("nic", dict, {}), "nic")
+    dev = nr.get("device", str, "dpdk0")
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,15}", dev):
+        raise LabConfigError(f"nic.device = {dev!r}: not an interface name")
+    nic = NicConfig(dev, _choice(nr, "rss", NIC_RSS_TYPES, "all"),
+                    _choice(nr, "fdir_mode", NIC_FDIR_MODES, "perfect"),
+                    _choice(nr, "fdir_pballoc", NIC_PBALLOC, "64k"),
+                    _choice(nr, "fdir_status", NIC_FDIR_STATUS, "matched"))
+    nr.done()
+    tr = _Reader(top.get("timeouts", dict, {}), "timeouts")
+    timeouts = []
+    for tname in TIMEOUT_NAMES:
+        v = tr.get(tname, (int, float), None)
+        if v is not None:
+            if not 0 < v <= 604800:
+                raise LabConfigError(f"timeouts.{tname} = {v!r}: seconds in (0, 604800]")
+            timeouts.append((tname, v))
+    tr.done()
     miss = parse_miss_policy(miss_raw, count)
 
     first_client = count + 1
@@ -423,7 +485,8 @@ def parse_lab(data: dict[str, Any], source: str = "<defaults>") -> Lab:
     top.done()
 
     lab_obj = Lab(name, steering, scheme, lb_mac, miss, switch, lcores, clients, servers,
-                  tuple(services), laddrs, run_dir, str(subnet4), str(subnet6), source)
+                  tuple(services), laddrs, run_dir, str(subnet4), str(subnet6), source, nic,
+                  tuple(timeouts), tuple(rs_listen))
     _check_unique(lab_obj, subnet4, subnet6)
     return lab_obj
 

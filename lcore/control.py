@@ -40,6 +40,8 @@ value>"}`; a bad request never changes anything. Unknown ops and unknown fields 
       any of none, established, syn_sent, syn_recv, fin_wait, time_wait, close,
       close_wait, last_ack, listen, synack, udp (seconds > 0); no field reads them.
       -> {"timeouts": {...}}
+  ipvsadm's ops (svc_add, svc_edit, dest_add, dest_edit, dest_del, ipvs_stats, ipvs_zero):
+      see lcore/ipvs_ops.py
 """
 from __future__ import annotations
 
@@ -54,6 +56,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable
 
+from lcore import ipvs_ops
 from lcore.config import WorkerConfig
 from lcore.control_schema import parse_request, validate
 from lcore.datapath import Datapath
@@ -94,7 +97,10 @@ class ControlHandler:
         return self.handle(req)
 
     def _dispatch(self, req: dict[str, Any]) -> dict:
-        return getattr(self, f"op_{req['op']}")(req)  # validate() admits only known ops
+        op = req["op"]                          # validate() admits only known ops
+        if op in ipvs_ops.HANDLERS:
+            return ipvs_ops.HANDLERS[op](self.dp, req)
+        return getattr(self, f"op_{op}")(req)
 
     def op_info(self, req: dict) -> dict:
         c = self.cfg

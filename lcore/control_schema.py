@@ -28,6 +28,8 @@ _ADDR = {"type": "string", "maxLength": 64}
 _PORT = {"type": "integer", "minimum": 0, "maximum": 65535}
 _PROTO = {"enum": ["tcp", "udp"]}
 _SERVICE_KEY = {"vip": _ADDR, "vport": _PORT, "proto": _PROTO}
+_SCHED = {"type": "string", "maxLength": 16}
+_WEIGHT = {"type": "integer"}
 
 
 def _op(required: dict[str, Any], optional: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -43,10 +45,10 @@ OPS: dict[str, dict[str, Any]] = {
     "pools": _op({}),
     "service_add": _op({
         **_SERVICE_KEY,
-        "sched": {"type": "string", "maxLength": 16},
+        "sched": _SCHED,
         "servers": {"type": "array", "minItems": 1, "maxItems": MAX_SERVERS, "items": {
             "type": "object", "required": ["addr", "port"], "additionalProperties": False,
-            "properties": {"addr": _ADDR, "port": _PORT, "weight": {"type": "integer"}}}},
+            "properties": {"addr": _ADDR, "port": _PORT, "weight": _WEIGHT}}},
         "laddrs": {"type": "array", "minItems": 1, "maxItems": MAX_LADDRS, "items": _ADDR},
     }, {"max_trails": {"type": "integer", "minimum": 1, "maximum": MAX_LADDRS}}),
     "service_del": _op(_SERVICE_KEY),
@@ -60,6 +62,15 @@ OPS: dict[str, dict[str, Any]] = {
     "conns": _op({}, {"limit": {"type": "integer", "minimum": 0, "maximum": MAX_CONNS_DUMP}}),
     "set_timeouts": _op({}, {name: {"type": "number", "exclusiveMinimum": 0,
                                     "maximum": MAX_TIMEOUT} for name in Timeouts.names()}),
+    # ipvsadm (lcore/ipvs_ops.py): -A/-E, -a/-e/-d, --del-laddr, -L --stats, -Z
+    "svc_add": _op(_SERVICE_KEY, {"sched": _SCHED}),
+    "svc_edit": _op({**_SERVICE_KEY, "sched": _SCHED}),
+    "dest_add": _op({**_SERVICE_KEY, "addr": _ADDR, "port": _PORT}, {"weight": _WEIGHT}),
+    "dest_edit": _op({**_SERVICE_KEY, "addr": _ADDR, "port": _PORT, "weight": _WEIGHT}),
+    "dest_del": _op({**_SERVICE_KEY, "addr": _ADDR, "port": _PORT}),
+    "svc_laddr_del": _op({**_SERVICE_KEY, "laddr": _ADDR}),
+    "ipvs_stats": _op({}),
+    "ipvs_zero": _op({}, _SERVICE_KEY),
 }
 _ENVELOPE = {"type": "object", "required": ["op"],
              "properties": {"op": {"type": "string", "maxLength": 64}}}

@@ -282,6 +282,9 @@ class Datapath:
         else:
             conn.expires = now + self._udp_to
         conn.pkts_in += 1
+        d = conn.dest
+        d.inpkts += 1
+        d.inbytes += len(frame)
         dmac = self.neigh.lookup(conn.raddr)
         if dmac is None:
             self.stats.drops[R_NO_NEIGH] += 1
@@ -298,6 +301,9 @@ class Datapath:
         else:
             conn.expires = now + self._udp_to
         conn.pkts_out += 1
+        d = conn.dest
+        d.outpkts += 1
+        d.outbytes += len(frame)
         dmac = self.neigh.lookup(conn.caddr)
         if dmac is None:
             self.stats.drops[R_NO_NEIGH] += 1
@@ -368,6 +374,7 @@ class Datapath:
         self.conns.add(conn, now, self._udp_to if conn.state is None else self._tcp_to[conn.state])
         pool.conns += 1
         dest.conns += 1
+        dest.total_conns += 1
         svc.conns += 1
         st.conns_new += 1
         ho = self.handoff

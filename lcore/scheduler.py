@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from lcore.errors import ConfigError
 
-SCHEDULERS = ("rr", "wrr")
+SCHEDULERS = ("rr", "wrr", "wlc")
 MAX_WEIGHT = 65535
 DEFAULT_MAX_TRAILS = 16     # DPVS dp_vs_laddr_max_trails
 STEP_OVER_PERCENT = 5
@@ -27,6 +27,13 @@ class Dest:
     port: int
     weight: int = 1
     conns: int = 0          # active conns scheduled to it (shown by `services`)
+    # ipvsadm -L --stats counters (IPVS struct ip_vs_stats): conns scheduled, packets and
+    # bytes client->RS (in) and RS->client (out)
+    total_conns: int = 0
+    inpkts: int = 0
+    outpkts: int = 0
+    inbytes: int = 0
+    outbytes: int = 0
 
 
 @dataclass
@@ -65,7 +72,20 @@ class Service:
         """The next real server, or None when every server has weight 0 (quiesced)."""
         if self.sched == "rr":
             return self._schedule_rr()
+        if self.sched == "wlc":
+            return self._schedule_wlc()
         return self._schedule_wrr()
+
+    def _schedule_wlc(self) -> Dest | None:
+        # IPVS ip_vs_wlc: least overhead/weight, compared by cross-multiplication; the
+        # overhead is the conns this lcore holds for the server; weight 0 is quiesced.
+        best: Dest | None = None
+        for d in self.dests:
+            if d.weight <= 0:
+                continue
+            if best is None or d.conns * best.weight < best.conns * d.weight:
+                best = d
+        return best
 
     def _schedule_rr(self) -> Dest | None:
         n = len(self.dests)

@@ -18,6 +18,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="steering mode (overrides the lab file)")
     run.add_argument("--target", choices=("auto", "bmv2", "softswitch"), default=None,
                      help="switch (overrides the lab file; auto = bmv2 if installed)")
+    run.add_argument("--dpvs-conf", default=None, metavar="DPVS_CONF",
+                     help="build the lab a DPVS dpvs.conf describes (instead of --lab)")
     run.add_argument("--pcap", action="store_true", help="the switch writes a pcap per port")
     run.add_argument("--no-cli", action="store_true", help="start, print the guide, stop")
     sub.add_parser("clean", help="remove what a crashed run left behind")
@@ -34,16 +36,28 @@ def main(argv: list[str] | None = None) -> int:
     # fdirctl typed at the Mininet prompt (`sh fdirctl ...`) is the venv's.
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
     try:
-        lab = LabRun(args.lab, target=args.target, steering=args.mode, pcap=args.pcap)
+        data = None
+        if args.dpvs_conf:
+            if args.lab:
+                print("run: give --lab or --dpvs-conf, not both", file=sys.stderr)
+                return 2
+            from fdirlab import dpvs_conf
+            d = dpvs_conf.load(args.dpvs_conf)
+            data = d.lab
+            print(f"{args.dpvs_conf}: " + "; ".join(d.notes), flush=True)
+            if d.warning():
+                print(f"warning: {d.warning()}", flush=True)
+        lab = LabRun(args.lab, target=args.target, steering=args.mode, pcap=args.pcap, data=data)
         lab.start()
     except FdirlabError as e:
         print(f"run: {e}", file=sys.stderr)
         return 1
+    os.environ["FDIRLAB_LAB"] = str(lab.run_dir / "lab.toml")    # `sh ipvsadm -ln` at the prompt
     try:
         print(lab.guide(), flush=True)
         if not args.no_cli:
-            from mininet.cli import CLI
-            CLI(lab.net)
+            from topo.cli import LabCLI
+            LabCLI(lab.net, str(lab.run_dir / "lab.toml"), lab._env())
     finally:
         lab.stop()
         print("lab stopped: switch, workers, servers, hosts and links are gone")

@@ -37,10 +37,11 @@ class LabRun:
 
     def __init__(self, lab_file: str | None = None, target: str | None = None,
                  steering: str | None = None, pcap: bool = False,
-                 overrides: dict | None = None) -> None:
-        """lab_file None means the built-in defaults; `steering` and `overrides`
-        ({"lab": {"scheme": "range"}, ...}) change the file's values for this run."""
-        raw: dict = {}
+                 overrides: dict | None = None, data: dict | None = None) -> None:
+        """lab_file None means the built-in defaults (or `data`, lab-file data such as a
+        dpvs.conf maps to); `steering` and `overrides` ({"lab": {"scheme": "range"}, ...})
+        change the file's values for this run."""
+        raw: dict = dict(data or {})
         if lab_file is not None:
             try:
                 raw = tomllib.loads(Path(lab_file).read_text())
@@ -150,7 +151,8 @@ class LabRun:
                    "--mac", lab.lb_mac, "--ctl", lab.socket_path(i),
                    "--port-range", f"{lab.lcores.port_low}-{lab.lcores.port_high}",
                    "--pool-hash-size", str(lab.lcores.pool_hash_size),
-                   "--handoff-dir", str(handoff_dir)]
+                   "--handoff-dir", str(handoff_dir),
+                   "--handoff-depth", str(lab.lcores.handoff_depth)]
             log = open(self.log_dir / f"lcore-{i}.log", "wb")
             self.workers[i] = h.popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             self._record_proc(self.workers[i], f"lcore worker {i}")
@@ -180,6 +182,14 @@ class LabRun:
         self._effective_lab_file()
         self.fdirctl("init")
         self.fdirctl("reconcile")        # local addresses (filters, then pools), neighbours, services
+        if self.lab.timeouts:            # e.g. a dpvs.conf's ipvs_defs tcp/udp timeouts
+            from controller.workers import WorkerSet
+            ws = WorkerSet.from_run_dir(str(self.run_dir), self.lab.n_lcores)
+            try:
+                for c in ws.clients:
+                    c.call("set_timeouts", **dict(self.lab.timeouts))
+            finally:
+                ws.close()
 
     def _effective_lab_file(self) -> str:
         """The lab file fdirctl reads: the user's, plus this run's overrides (steering...)."""
@@ -195,6 +205,9 @@ class LabRun:
                 if name is None:
                     continue
                 ports.setdefault(name, {"tcp": set(), "udp": set()})[svc.proto].add(b.port)
+        for h in self.lab.servers:                 # ports a runbook's ipvsadm -a may name
+            for proto, port in self.lab.rs_listen:
+                ports.setdefault(h.name, {"tcp": set(), "udp": set()})[proto].add(port)
         for name, by_proto in ports.items():
             cmd = [PYTHON, "-m", "topo.realserver", "--name", name]
             cmd += [a for p in sorted(by_proto["tcp"]) for a in ("--http", str(p))]
@@ -264,8 +277,21 @@ class LabRun:
             lines.append(f"        {c} curl -s -g http://[{web6.vip}]:{web6.vport}/hello")
         if udp:
             lines.append(f"        {c} sh -c 'echo hi | nc -u -w1 {udp.vip} {udp.vport}'")
-        lines += [f"        {c} {PYTHON} -m topo.traffic --vip {web.vip if web else lab.vips[0]} --count 200",
-                  f"  at this prompt or in another shell (fdirctl is in {Path(PYTHON).parent}):",
+        if lab.vips:
+            vip = web.vip if web else lab.vips[0]
+            lines.append(f"        {c} {PYTHON} -m topo.traffic --vip {vip} --count 200")
+        else:
+            sub = lab.subnet.split("/")[0].rsplit(".", 2)[0]
+            lines += ["  no services yet: configure it as in DPVS, at this prompt, e.g.",
+                      f"        dpip addr add {sub}.0.100/32 dev {lab.nic.device}",
+                      f"        ipvsadm -A -t {sub}.0.100:80 -s rr",
+                      f"        ipvsadm -a -t {sub}.0.100:80 -r {lab.servers[0].ip}:80 -b",
+                      f"        ipvsadm --add-laddr -z {sub}.0.200 -t {sub}.0.100:80 "
+                      f"-F {lab.nic.device}",
+                      "        ipvsadm -ln --stats;  ipvsadm -G;  dpip -s addr show"]
+        lines += [
+                  f"  at this prompt or in another shell (fdirctl, ipvsadm, dpip are in "
+                  f"{Path(PYTHON).parent}):",
                   f"        sh fdirctl --lab {self.run_dir / 'lab.toml'} show fdir   (also: stats, doctor, laddr list)",
                   f"  logs: {self.log_dir}" + (f"   pcaps: {self.pcap_dir}" if self.pcap_dir else ""),
                   "  configured with: " + "; ".join(self.fdirctl_log),

@@ -63,13 +63,17 @@ BAD = [
     (["show", "fdir", "--run-dir", "/nonexistent/run"], "/nonexistent/run"),
     (["status", "--grpc-addr", "localhost"], "'localhost'"),
     (["status", "--grpc-addr", "127.0.0.1:70000"], "127.0.0.1:70000"),
+    (["export", "--format", "ethtool", "--dev", "eth 0"], "'eth 0'"),
+    (["export", "--format", "rte-flow", "--port-id", "-1"], "--port-id -1"),
+    (["dpvs-conf", "/nonexistent/dpvs.conf"], "/nonexistent/dpvs.conf"),
 ]
 COMMANDS_COVERED = {tuple(argv[:2]) if argv[0] in ("laddr", "filter", "show") else (argv[0],)
                     for argv, _ in BAD}
 
 
 def test_every_command_is_covered():
-    want = {("init",), ("status",), ("reconcile",), ("doctor",), ("stats",), ("schemes",)}
+    want = {("init",), ("status",), ("reconcile",), ("doctor",), ("stats",), ("schemes",),
+            ("export",), ("dpvs-conf",)}
     want |= {("laddr", s) for s in ("add", "del", "list")} | {("filter", s) for s in ("add", "del", "list")}
     want |= {("show", s) for s in ("fdir", "rss", "counters", "pools")}
     assert want == COMMANDS_COVERED and set(cli.COMMANDS) == {c[0] for c in want}

@@ -272,3 +272,18 @@ def test_real_worker_survives_hostile_lines_idle_floods_and_non_readers(worker):
     assert grown < 16 * 1024, f"worker grew by {grown} KiB for {sent} bytes of unread requests"
     hog.close()
     assert request(ctl, {"op": "info"})["ok"] and proc.poll() is None
+
+
+def test_every_op_has_a_schema_with_its_fields():
+    """The ipvsadm ops (lcore/ipvs_ops.py) are checked like the others: same field names."""
+    from lcore import ipvs_ops
+    from lcore.control_schema import OPS
+    for op, (required, optional) in ipvs_ops.OPS.items():
+        schema = OPS[op]
+        assert set(schema["required"]) == {"op"} | required, op
+        assert set(schema["properties"]) == {"op"} | required | optional, op
+    h = handler()
+    assert "field weight" in h.handle({"op": "dest_add", "vip": "10.0.0.100", "vport": 80, "proto": "udp",
+                                       "addr": "10.0.2.9", "port": 1, "weight": [1]})["error"]
+    assert "field proto" in h.handle({"op": "ipvs_zero", "vip": "10.0.0.100", "vport": 80,
+                                      "proto": {"tcp": 1}})["error"]

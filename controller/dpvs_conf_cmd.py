@@ -1,0 +1,41 @@
+"""`fdirctl dpvs-conf FILE [-o LAB.toml]`: a DPVS dpvs.conf turned into an fdirlab lab file
+(fdirlab/dpvs_conf.py maps it). The unmodelled keys are one warning on stderr; a bad value
+is `file:line: key: value: why` and exit 2, and no file is written."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from fdirlab import dpvs_conf
+from fdirlab.lab_config import parse_lab
+
+
+def lab_toml(path: str, name: str | None = None) -> tuple[str, dpvs_conf.DpvsLab]:
+    """The lab file text for a dpvs.conf, checked by the lab parser; and the mapping."""
+    d = dpvs_conf.load(path, name)
+    parse_lab(d.lab, path)  # the lab it describes must be valid
+    head = [f"# fdirlab lab generated from {path} (fdirctl dpvs-conf)"]
+    head += [f"# {n}" for n in d.notes]
+    return "\n".join(head) + "\n" + tomli_w.dumps(d.lab), d
+
+
+def cmd_dpvs_conf(session: Any) -> tuple[dict[str, Any], str, int]:
+    a = session.args
+    text, d = lab_toml(a.file, a.name)
+    if d.warning():
+        print(f"warning: {d.warning()}", file=sys.stderr)
+    if a.output:
+        Path(a.output).write_text(text)
+        lab = d.lab
+        n, mode = lab["lcores"]["count"], lab["lab"]["steering"]
+        msg = f"wrote {a.output}: {n} lcores, steering {mode}"
+        return (
+            {"output": a.output, "lab": d.lab, "unmodelled": d.unmodelled, "notes": d.notes},
+            msg,
+            0,
+        )
+    return {"lab": d.lab, "unmodelled": d.unmodelled, "notes": d.notes}, text.rstrip("\n"), 0

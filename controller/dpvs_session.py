@@ -1,0 +1,135 @@
+"""What DPVS's ipvsadm and dpip share in the lab: the lab file (from --lab or $FDIRLAB_LAB),
+the switch session fdirctl uses, the workers, and all-or-nothing worker calls.
+
+`on_all_workers` calls one op on every worker; if one refuses or is unreachable, the workers
+already changed are put back with the undo op, so all workers end as they began.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from controller import errors as E
+from controller.workers import WorkerClient, WorkerSet
+
+LAB_ENV = "FDIRLAB_LAB"
+
+
+def lab_path(given: str | None, tool: str) -> str:
+    path = given or os.environ.get(LAB_ENV)
+    if not path:
+        raise E.BadInput(f"{tool} needs the lab: --lab /tmp/fdirlab/<lab>/lab.toml or ${LAB_ENV}")
+    return path
+
+
+def open_session(path: str) -> Any:
+    """fdirctl's own Session on this lab file (so switch access, P4Info and workers are the
+    same code as `fdirctl --lab F ...`)."""
+    from controller.cli import Session, build_parser
+
+    return Session(build_parser().parse_args(["--lab", path, "status"]))
+
+
+@contextmanager
+def tool_lock(session: Any) -> Iterator[None]:
+    """One ipvsadm/dpip command at a time per lab: a command's checks and its changes on the
+    switch and every worker are not interleaved with another's (flock on the run dir)."""
+    path = Path(session.lab.run_dir) / ".dpvs-tools.lock"
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    except OSError as e:
+        raise E.StateError(
+            f"lab run dir {session.lab.run_dir}: {e.strerror}: is the lab running?"
+        ) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def lab_ctx(session: Any) -> Any:
+    """The session's switch context; when the switch holds no ARP answer yet (a lab that
+    started without VIPs and local addresses, as a dpvs.conf lab does), the LB MAC the
+    NIC must answer with comes from the lab file, so `dpip addr add` and `--add-laddr`
+    install ARP answers like init does."""
+    import dataclasses
+
+    ctx = session.ctx()
+    read = ctx.state
+
+    def state(counters: bool = False) -> Any:
+        st = read(counters)
+        if st.layout is not None and st.layout.lb_mac is None and session.lab is not None:
+            st.layout = dataclasses.replace(st.layout, lb_mac=session.lab.lb_mac)
+        return st
+
+    ctx.state = state
+    return ctx
+
+
+def workers(session: Any) -> WorkerSet:
+    lab = session.lab
+    ws = WorkerSet.from_run_dir(lab.run_dir, lab.n_lcores, session.args.timeout)
+    session._ws.append(ws)
+    return ws
+
+
+def on_all_workers(
+    ws: WorkerSet, op: str, args: dict[str, Any], undo: Callable[[WorkerClient], object] | None
+) -> list[dict[str, Any]]:
+    """The op on every worker, or (after undoing the ones done) on none; returns the answers."""
+    ws.check_reachable()
+    done: list[WorkerClient] = []
+    answers = []
+    try:
+        for c in ws.clients:
+            answers.append(c.call(op, **args))
+            done.append(c)
+    except E.WorkerError:
+        if undo is not None:
+            for c in reversed(done):
+                try:
+                    undo(c)
+                except E.WorkerError:
+                    pass
+        raise
+    return answers
+
+
+def split_addr_port(text: str, what: str, default_port: int | None = None) -> tuple[str, int]:
+    """`10.0.0.1:80`, `[fd00::1]:80`, or (with default_port) `10.0.0.1` / `[fd00::1]`, as
+    ipvsadm's parse_service/parse_dest read them; the address is returned canonical."""
+    import ipaddress
+
+    t = text.strip()
+    port: str | None = None
+    if t.startswith("["):
+        host, sep, rest = t[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise E.BadInput(f"{what} {text!r}: expected [IPv6]:PORT")
+        port = rest[1:] if rest else None
+    elif t.count(":") == 1:
+        host, _, port = t.partition(":")
+    else:
+        host = t
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        raise E.BadInput(f"{what} {text!r}: {host!r} is not an IP address") from None
+    if port is None or port == "":
+        if default_port is None:
+            raise E.BadInput(f"{what} {text!r}: missing :PORT")
+        return str(addr), default_port
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise E.BadInput(f"{what} {text!r}: port {port!r} is not 1..65535")
+    return str(addr), int(port)
+
+
+def addr_port(addr: str, port: int) -> str:
+    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"

@@ -1,0 +1,75 @@
+"""The lab's Mininet prompt with DPVS's tools: `ipvsadm ...` and `dpip ...` typed at
+`mininet>` act on this lab exactly as the console scripts do in a shell with --lab
+(controller/ipvsadm.py, controller/dpip.py), so a DPVS runbook runs unchanged."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+
+from mininet.cli import CLI
+
+from topo.hosts import PYTHON
+
+
+class LabCLI(CLI):  # type: ignore[misc]  # Mininet has no type hints
+    """Mininet's CLI plus `ipvsadm`, `dpip` and `fdirctl` for the running lab."""
+
+    def __init__(self, net, lab_file: str, env: dict[str, str], **kw) -> None:  # type: ignore[no-untyped-def]
+        self.lab_file = lab_file
+        self.env = env
+        super().__init__(net, **kw)
+
+    def _tool(self, module: str, line: str) -> int:
+        try:
+            args = shlex.split(line)
+        except ValueError as e:
+            print(f"{module.rsplit('.', 1)[-1]}: {e}")
+            return 2
+        res = subprocess.run(
+            [PYTHON, "-m", module, "--lab", self.lab_file, *args],
+            capture_output=True,
+            text=True,
+            env=self.env,
+        )
+        out = (res.stdout + res.stderr).rstrip("\n")
+        if out:
+            print(out)
+        return res.returncode
+
+    def do_ipvsadm(self, line: str) -> None:
+        """DPVS ipvsadm on this lab: -A/-E/-D/-C, -a/-e/-d, --add-laddr/--del-laddr, -G,
+        -L -n [--stats|--rate], -Z."""
+        self._tool("controller.ipvsadm", line)
+
+    def do_dpip(self, line: str) -> None:
+        """DPVS dpip on this lab: addr add|del ADDR/LEN dev IFACE [sapool], [-s] addr show."""
+        if self._tool("controller.dpip", line) == 0:
+            self._v6_neighbours(line)
+
+    def _v6_neighbours(self, line: str) -> None:
+        """The NIC answers ARP but not neighbour discovery: an IPv6 address dpip added gets
+        a static neighbour entry on every client and real server (as the lab does at start)."""
+        from controller.dpip import parse_argv
+        from fdirlab.lab_config import load_lab
+
+        try:
+            a = parse_argv(shlex.split(line))
+        except Exception:  # noqa: BLE001 - the tool already said what was wrong
+            return
+        if a["cmd"] not in ("add", "del") or ":" not in (a["addr"] or ""):
+            return
+        lab = load_lab(self.lab_file)
+        for h in lab.hosts:
+            host = self.mn[h.name]
+            intf = host.defaultIntf().name
+            if a["cmd"] == "add":
+                host.cmd(
+                    f"ip -6 neigh replace {a['addr']} lladdr {lab.lb_mac} dev {intf} nud permanent"
+                )
+            else:
+                host.cmd(f"ip -6 neigh del {a['addr']} dev {intf}")
+
+    def do_fdirctl(self, line: str) -> None:
+        """fdirctl on this lab (stats, doctor, show fdir, export --format ...)."""
+        self._tool("controller", line)
