@@ -5,6 +5,7 @@ STAMP   := $(VENV)/.setup-done
 P4C     ?= p4c
 TARGET  ?= softswitch
 LAB     ?= topo/labs/default.toml
+PTF_ARGS ?=
 DPVS_CONF ?=
 
 .PHONY: setup test unit ptf run p4 bench stf compare compare-quick clean
@@ -21,7 +22,7 @@ test: setup
 
 # PTF packet tests of fdir.p4 on TARGET (softswitch, or bmv2 when simple_switch_grpc is installed).
 ptf: setup
-	$(PY) ptf-tests/run_ptf.py --target $(TARGET)
+	$(PY) ptf-tests/run_ptf.py --target $(TARGET) $(PTF_ARGS)
 
 # The live lab: Mininet hosts, the switch, lcore workers, real servers; MODE=fdir|rss|handoff.
 # DPVS_CONF=path/dpvs.conf builds the lab a DPVS config describes (ipvsadm/dpip at the prompt).
@@ -61,7 +62,8 @@ compare: setup
 compare-quick: setup
 	$(PY) -m bench.compare --quick --out results/compare-quick
 
-# After a crashed or killed lab: lab processes, Mininet namespaces and links, /tmp/fdirlab.
+# After a crashed or killed lab or PTF run: exactly what it recorded when it started it
+# (processes, Mininet hosts, links, sockets; see topo/runstate.py). Logs stay.
 clean:
 	@if [ -x $(PY) ]; then $(PY) -m topo clean; fi
-	rm -rf .pytest_cache .pytest-results.xml logs
+	rm -rf .pytest_cache .pytest-results.xml

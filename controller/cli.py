@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from controller import dpvs_conf_cmd, export
 from controller import errors as E
+from controller.argcheck import check_args
 from controller.entries import Entry
 from controller.laddr_ops import (Ctx, add_filter, add_laddrs, del_filter, del_laddrs, init,
                                   list_laddrs)
@@ -779,6 +780,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     session = None
     try:
+        check_args(args)                # every argument, before any connection
         session = Session(args)
         res, text, code = COMMANDS[args.cmd](session)
         if args.json:
