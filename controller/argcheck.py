@@ -188,6 +188,23 @@ def check_export(a: argparse.Namespace) -> None:
         raise BadInput(f"--port-id {a.port_id}: a DPDK port id is 0..65535")
 
 
+def check_top(a: argparse.Namespace) -> None:
+    if not a.interval > 0:
+        raise BadInput(f"--interval {a.interval}: must be > 0 seconds")
+    if a.count is not None and a.count < 1:
+        raise BadInput(f"--count {a.count}: must be >= 1")
+    _needs_workers(a, "top")
+
+
+def check_lcore_arg(a: argparse.Namespace) -> None:
+    """`worker restart N`, `rss exclude|include N`: N is an lcore index (the switch's count is
+    checked once connected)."""
+    if not 0 <= a.lcore < mask_math.MAX_LCORES:
+        raise BadInput(f"lcore {a.lcore}: must be 0..{mask_math.MAX_LCORES - 1}")
+    if a.cmd == "worker" and a.lab is None and a.run_dir is None:
+        raise BadInput("worker restart needs the lab's run directory: give --lab FILE or --run-dir")
+
+
 def check_dpvs_conf(a: argparse.Namespace) -> None:
     _file(a.file, "dpvs.conf")
     if a.output is not None and not Path(a.output).resolve().parent.is_dir():
@@ -215,3 +232,7 @@ def check_args(a: argparse.Namespace) -> None:
         check_export(a)
     elif a.cmd == "dpvs-conf":
         check_dpvs_conf(a)
+    elif a.cmd == "top":
+        check_top(a)
+    elif a.cmd in ("worker", "rss"):
+        check_lcore_arg(a)

@@ -66,14 +66,23 @@ BAD = [
     (["export", "--format", "ethtool", "--dev", "eth 0"], "'eth 0'"),
     (["export", "--format", "rte-flow", "--port-id", "-1"], "--port-id -1"),
     (["dpvs-conf", "/nonexistent/dpvs.conf"], "/nonexistent/dpvs.conf"),
+    (["top", "--interval", "0"], "--interval 0"),
+    (["top", "--count", "0", "--run-dir", "/tmp"], "--count 0"),
+    (["top"], "needs the workers"),
+    (["worker", "restart", "-1"], "lcore -1"),
+    (["worker", "restart", "1"], "needs the lab's run directory"),
+    (["rss", "exclude", "-2"], "lcore -2"),
+    (["rss", "include", "70000"], "lcore 70000"),
 ]
-COMMANDS_COVERED = {tuple(argv[:2]) if argv[0] in ("laddr", "filter", "show") else (argv[0],)
+COMMANDS_COVERED = {tuple(argv[:2]) if argv[0] in ("laddr", "filter", "show", "worker", "rss")
+                    else (argv[0],)
                     for argv, _ in BAD}
 
 
 def test_every_command_is_covered():
     want = {("init",), ("status",), ("reconcile",), ("doctor",), ("stats",), ("schemes",),
-            ("export",), ("dpvs-conf",)}
+            ("export",), ("dpvs-conf",), ("top",), ("worker", "restart")}
+    want |= {("rss", s) for s in ("exclude", "include")}
     want |= {("laddr", s) for s in ("add", "del", "list")} | {("filter", s) for s in ("add", "del", "list")}
     want |= {("show", s) for s in ("fdir", "rss", "counters", "pools")}
     assert want == COMMANDS_COVERED and set(cli.COMMANDS) == {c[0] for c in want}
@@ -81,7 +90,7 @@ def test_every_command_is_covered():
 
 @pytest.fixture
 def fdirctl(capsys, monkeypatch):
-    def connect_forbidden(self):
+    def connect_forbidden(self, *args, **kwargs):
         raise AssertionError("fdirctl connected before checking its arguments")
     monkeypatch.setattr(cli.P4RTClient, "connect", connect_forbidden)
 

@@ -109,4 +109,5 @@ def test_lab_leaving_an_lcore_without_ports_is_refused(data, words):
 def test_laddr_scheme_with_one_address_per_lcore_is_accepted():
     from fdirlab.lab_config import parse_lab
     lab = parse_lab({"lab": {"scheme": "laddr"}, "lcores": {"count": 2}})
-    assert lab.scheme == "laddr" and len(lab.laddrs) == 2
+    # the default lab's two IPv4 and two IPv6 local addresses: one of each family per lcore
+    assert lab.scheme == "laddr" and len(lab.laddrs) == 4
