@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .codegen_calc import CalcGen
+from .codegen_headers import HeaderGen
 from .codegen_parser import ParserGen
 from .codewriter import Writer as _Writer
 from .errors import SoftswitchError, unimplemented
@@ -76,7 +77,7 @@ class Compiled:
     max_parse_bytes: int | None = None        # None: unbounded (loops)
 
 
-class CodeGen(ParserGen, CalcGen):
+class CodeGen(ParserGen, CalcGen, HeaderGen):
     """Translates a Program into Python source and executes it in a private namespace."""
 
     def __init__(self, prog: Program, tables: dict[str, Any], counters: dict[str, list],
@@ -134,13 +135,13 @@ class CodeGen(ParserGen, CalcGen):
             raise SoftswitchError("missing operand in expression")
         t = node.get("type")
         v = node.get("value")
-        if t == "field":
-            f = self._field(v)
-            if f.width == 0:
-                raise unimplemented(f"varbit field {'.'.join(v)} in an expression")
-            if f.signed:
-                return f"_tcm(F[{f.slot}], {f.width})"
-            return f"F[{f.slot}]"
+        if t in ("field", "stack_field", "union_stack_field"):
+            slot, width, signed, name = self.lvalue(node)
+            if width == 0:
+                raise unimplemented(f"varbit field {name} in an expression")
+            if signed:
+                return f"_tcm(F[{slot}], {width})"
+            return f"F[{slot}]"
         if t == "hexstr":
             return str(hexstr(v))
         if t == "bool":
@@ -161,7 +162,7 @@ class CodeGen(ParserGen, CalcGen):
             idx = self.expr(v[1], parser)
             return f"{reg}[{idx}]"
         if t == "header":
-            return f"F[{self._header(v).valid_slot}]"
+            return f"F[{self.href(node).valid}]"
         raise unimplemented(f"expression operand of type {t}")
 
     def _op(self, e: dict[str, Any], parser: bool) -> str:
@@ -170,6 +171,22 @@ class CodeGen(ParserGen, CalcGen):
         binops = {"+": "+", "-": "-", "*": "*", "<<": "<<", ">>": ">>", "==": "==", "!=": "!=",
                   ">": ">", ">=": ">=", "<": "<", "<=": "<=", "&": "&", "|": "|", "^": "^",
                   "/": "//", "%": "%"}
+        if op in ("==", "!=") and self.is_header_node(left):
+            eq = self.header_equal(self.href(left), self.href(right))
+            return eq if op == "==" else f"(not {eq})"
+        if op in ("==", "!=") and self.is_union_node(left):
+            eq = self.union_equal(self.union_members(left), self.union_members(right))
+            return eq if op == "==" else f"(not {eq})"
+        if op == "access_field":
+            slot, width, signed, _ = self.lvalue({"type": "expression", "value": e})
+            return f"_tcm(F[{slot}], {width})" if signed else f"F[{slot}]"
+        if op == "last_stack_index":
+            return f"(F[{self._stack(right['value']).next_slot}] - 1)"
+        if op == "size_stack":
+            return f"F[{self._stack(right['value']).next_slot}]"
+        if op == "valid_union":
+            members = self.union_members(right)
+            return "(" + " or ".join(f"F[{m.valid}] == 1" for m in members) + ")" if members else "False"
         if op in binops:
             if left is None and op == "-":
                 return f"(-{self.expr(right, parser)})"
@@ -187,7 +204,7 @@ class CodeGen(ParserGen, CalcGen):
         if op == "b2d":
             return f"(1 if {self.expr(right, parser)} else 0)"
         if op == "valid":
-            return f"(F[{self._header(right['value']).valid_slot}] == 1)"
+            return f"(F[{self.href(right).valid}] == 1)"
         if op == "?":
             return (f"({self.expr(left, parser)} if {self.expr(e['cond'], parser)} "
                     f"else {self.expr(right, parser)})")
@@ -208,19 +225,23 @@ class CodeGen(ParserGen, CalcGen):
 
     # ----------------------------------------------------------- assignments
     def _assign(self, dst: dict[str, Any], src_code: str) -> None:
-        if dst["type"] != "field":
-            raise unimplemented(f"assignment to a {dst['type']}")
-        f = self._field(dst["value"])
-        if f.name == "$valid$":
-            raise SoftswitchError(f"assignment to read-only {f.header}.$valid$")
-        self.w(f"F[{f.slot}] = ({src_code}) & {self._mask(f.width)}")
+        slot, width, _, name = self.lvalue(dst)
+        if name.endswith(".$valid$"):
+            raise SoftswitchError(f"assignment to read-only {name}")
+        self.w(f"F[{slot}] = ({src_code}) & {self._mask(width)}")
 
-    def _copy_header(self, dst: HeaderInfo, src: HeaderInfo) -> None:
-        for fd, fs in zip(dst.fields, src.fields):
-            self.w(f"F[{fd.slot}] = F[{fs.slot}]")
-        self.w(f"F[{dst.valid_slot}] = F[{src.valid_slot}]")
-        if dst.vl_slot is not None and src.vl_slot is not None:
-            self.w(f"F[{dst.vl_slot}] = F[{src.vl_slot}]")
+    def _assign_any(self, dst: dict[str, Any], src: dict[str, Any], E: Callable[[Any], str]) -> None:
+        """assign/modify_field: a field, a header, a union or a stack, by the destination's kind."""
+        t = dst.get("type")
+        if t in ("header_stack", "header_union_stack"):
+            self.assign_stack(dst["value"], src["value"])
+        elif self.is_union_node(dst):
+            for d, s_ in zip(self.union_members(dst), self.union_members(src)):
+                self.copy_header(d, s_)
+        elif self.is_header_node(dst):
+            self.copy_header(self.href(dst), self.href(src))
+        else:
+            self._assign(dst, E(src))
 
     def _count(self, counter: str, idx_code: str) -> None:
         cells = self.counters.get(counter)
@@ -244,27 +265,22 @@ class CodeGen(ParserGen, CalcGen):
         w = self.w
         E = lambda node: self.expr(node, parser)  # noqa: E731
         if op in ("assign", "modify_field"):
-            if ps[0]["type"] == "header":
-                self._copy_header(self._header(ps[0]["value"]), self._header(ps[1]["value"]))
-            else:
-                self._assign(ps[0], E(ps[1]))
+            self._assign_any(ps[0], ps[1], E)
         elif op == "assign_VL":
             d, s = self._field(ps[0]["value"]), self._field(ps[1]["value"])
             dh, sh = self._header(d.header), self._header(s.header)
             w(f"F[{d.slot}] = F[{s.slot}]")
             w(f"F[{dh.vl_slot}] = F[{sh.vl_slot}]")
         elif op in ("assign_header", "copy_header"):
-            self._copy_header(self._header(ps[0]["value"]), self._header(ps[1]["value"]))
+            self.copy_header(self.href(ps[0]), self.href(ps[1]))
+        elif op in ("assign_union", "assign_header_stack", "assign_union_stack"):
+            self._assign_any(ps[0], ps[1], E)
+        elif op in ("push", "pop"):
+            self.push_pop(op, ps[0]["value"], ps[1])
         elif op in ("add_header", "add_header_fast"):
-            h = self._header(ps[0]["value"])
-            w(f"if not F[{h.valid_slot}]:")
-            w.indent += 1
-            for f in h.fields:
-                w(f"F[{f.slot}] = 0")
-            w(f"F[{h.valid_slot}] = 1")
-            w.indent -= 1
+            self.add_header(self.href(ps[0]))
         elif op == "remove_header":
-            w(f"F[{self._header(ps[0]['value']).valid_slot}] = 0")
+            w(f"F[{self.href(ps[0]).valid}] = 0")
         elif op in ("mark_to_drop", "drop"):
             es = self.p.std("egress_spec")
             if es is not None:
@@ -303,6 +319,25 @@ class CodeGen(ParserGen, CalcGen):
             sym = {"add": "+", "subtract": "-", "bit_and": "&", "bit_or": "|", "bit_xor": "^",
                    "shift_left": "<<", "shift_right": ">>"}[op]
             self._assign(ps[0], f"{E(ps[1])} {sym} {E(ps[2])}")
+        elif op in ("clone_ingress_pkt_to_egress", "clone_egress_pkt_to_egress"):
+            # simple_switch primitives.cpp: the session id with a valid bit, and the field list
+            x = self.p.extra_slots
+            w(f"F[{x['$clone']}] = (({E(ps[0])}) & 0x7FFF) | 0x8000")
+            w(f"F[{x['$clone_fl']}] = {E(ps[1]) if len(ps) > 1 else 0}")
+            w(f"F[{x['$special']}] = 1")
+        elif op in ("resubmit", "recirculate"):
+            x = self.p.extra_slots
+            w(f"F[{x['$resubmit' if op == 'resubmit' else '$recirc']}] = {E(ps[0]) if ps else 0}")
+            w(f"F[{x['$special']}] = 1")
+        elif op == "generate_digest":
+            x = self.p.extra_slots
+            w(f"F[{x['$digest']}] = {E(ps[1])}")
+            w(f"F[{x['$special']}] = 1")
+        elif op == "truncate":
+            x = self.p.extra_slots
+            w(f"_n = {E(ps[0])}")
+            w(f"F[{x['$trunc']}] = _n if F[{x['$trunc']}] is None else min(_n, F[{x['$trunc']}])")
+            w(f"F[{x['$special']}] = 1")
         elif op == "exit":
             w("raise ExitPipeline()")
         elif op in ("no_op", "log_msg"):

@@ -14,7 +14,9 @@ from p4.v1 import p4runtime_pb2
 
 from .errors import SoftswitchError
 from .p4info_map import Binding, bytes_to_int, counter_data, int_to_bytes
+from . import replication
 from .pipeline import Dataplane
+from .replication import PRE
 from .tables import Entry
 
 log = logging.getLogger("softswitch.device")
@@ -35,46 +37,71 @@ class Device:
         self.p4info: p4info_pb2.P4Info | None = None
         self.device_config: bytes = b""
         self.cookie: p4runtime_pb2.ForwardingPipelineConfig.Cookie | None = None
+        # VERIFY_AND_SAVE keeps a verified config here until COMMIT (P4Runtime spec §7.6)
+        self.saved: tuple[Dataplane, Binding, p4runtime_pb2.ForwardingPipelineConfig] | None = None
+        self.pre = PRE()
 
     # ------------------------------------------------------------ pipeline
     def load_json(self, json_text: bytes, p4info: p4info_pb2.P4Info | None = None) -> None:
         """Load a program at start (--json / positional JSON), with or without a P4Info."""
-        dp = _build(json_text, self.use_cache)
+        dp = _build(json_text, self.use_cache, self.pre)
         binding = Binding(p4info, dp) if p4info is not None else None
         with self.lock:
             self.dp, self.binding, self.p4info = dp, binding, p4info
             self.device_config = json_text
 
     def set_pipeline(self, req: p4runtime_pb2.SetForwardingPipelineConfigRequest) -> None:
+        """SetForwardingPipelineConfig with the actions of P4Runtime spec §7.6.
+
+        VERIFY checks only; VERIFY_AND_SAVE checks and keeps the config for a later COMMIT while the
+        running one forwards on; VERIFY_AND_COMMIT replaces the pipeline with empty forwarding state;
+        COMMIT makes the saved config the running one (FAILED_PRECONDITION if none is saved);
+        RECONCILE_AND_COMMIT replaces it keeping the forwarding state that still fits.
+        """
         A = p4runtime_pb2.SetForwardingPipelineConfigRequest
         if req.device_id != self.device_id:
             raise SoftswitchError(f"invalid device id {req.device_id}", code_pb2.NOT_FOUND)
-        if req.action in (A.VERIFY_AND_SAVE, A.COMMIT):
-            raise SoftswitchError(f"SetForwardingPipelineConfig action {A.Action.Name(req.action)} is not "
-                                  "supported (use VERIFY_AND_COMMIT)", code_pb2.UNIMPLEMENTED)
         if req.action == A.UNSPECIFIED:
             raise SoftswitchError("SetForwardingPipelineConfig action is unspecified")
+        if req.action not in (A.VERIFY, A.VERIFY_AND_SAVE, A.VERIFY_AND_COMMIT, A.COMMIT,
+                              A.RECONCILE_AND_COMMIT):
+            raise SoftswitchError(f"SetForwardingPipelineConfig action {req.action} is not a valid action")
+        if req.action == A.COMMIT:
+            with self.lock:
+                if self.saved is None:
+                    raise SoftswitchError("COMMIT without a config saved by VERIFY_AND_SAVE",
+                                          code_pb2.FAILED_PRECONDITION)
+                dp, binding, cfg = self.saved
+                self.saved = None
+                self._install(dp, binding, cfg)
+            return
         cfg = req.config
         if not cfg.HasField("p4info") or not cfg.p4_device_config:
             raise SoftswitchError("the config needs both a P4Info and a p4_device_config (BMv2 JSON)")
-        if req.action == A.RECONCILE_AND_COMMIT:
-            dp = _build(cfg.p4_device_config, self.use_cache)
-            binding = Binding(cfg.p4info, dp)
-            with self.lock:
-                if self.dp is not None:
-                    _carry_state(self.dp, dp)
-                self.dp, self.binding, self.p4info = dp, binding, cfg.p4info
-                self.device_config = cfg.p4_device_config
-                self.cookie = cfg.cookie if cfg.HasField("cookie") else None
-            return
-        dp = _build(cfg.p4_device_config, self.use_cache)
+        dp = _build(cfg.p4_device_config, self.use_cache, self.pre)
         binding = Binding(cfg.p4info, dp)
         if req.action == A.VERIFY:
             return
         with self.lock:
-            self.dp, self.binding, self.p4info = dp, binding, cfg.p4info
-            self.device_config = cfg.p4_device_config
-            self.cookie = cfg.cookie if cfg.HasField("cookie") else None
+            if req.action == A.VERIFY_AND_SAVE:
+                self.saved = (dp, binding, cfg)
+                return
+            if req.action == A.RECONCILE_AND_COMMIT and self.dp is not None:
+                _carry_state(self.dp, dp)
+            else:
+                # a new pipeline starts with no forwarding state: no groups or clone sessions either
+                self.pre.groups.clear()
+                self.pre.clones.clear()
+            self.saved = None
+            self._install(dp, binding, cfg)
+
+    def _install(self, dp: Dataplane, binding: Binding,
+                 cfg: p4runtime_pb2.ForwardingPipelineConfig) -> None:
+        if self.dp is not None:
+            dp.digest_sink = self.dp.digest_sink
+        self.dp, self.binding, self.p4info = dp, binding, cfg.p4info
+        self.device_config = cfg.p4_device_config
+        self.cookie = cfg.cookie if cfg.HasField("cookie") else None
         log.info("pipeline set: %s", dp.describe())
 
     def get_pipeline(self, req: p4runtime_pb2.GetForwardingPipelineConfigRequest
@@ -124,6 +151,8 @@ class Device:
         kind = upd.entity.WhichOneof("entity")
         if upd.type == Update.UNSPECIFIED:
             raise SoftswitchError("update type is not set")
+        if upd.type not in (Update.INSERT, Update.MODIFY, Update.DELETE):
+            raise SoftswitchError(f"update type {upd.type} is not one of INSERT, MODIFY, DELETE")
         if kind == "table_entry":
             self._write_table_entry(b, upd.type, upd.entity.table_entry)
         elif kind == "counter_entry":
@@ -132,6 +161,8 @@ class Device:
             self._write_direct_counter(b, upd.type, upd.entity.direct_counter_entry)
         elif kind == "register_entry":
             self._write_register(b, upd.type, upd.entity.register_entry)
+        elif kind == "packet_replication_engine_entry":
+            replication.write(self.pre, upd.type, upd.entity.packet_replication_engine_entry)
         elif kind is None:
             raise SoftswitchError("update has no entity")
         else:
@@ -234,6 +265,8 @@ class Device:
                     self._read_direct_counter(b, ent.direct_counter_entry, out)
                 elif kind == "register_entry":
                     self._read_register(b, ent.register_entry, out)
+                elif kind == "packet_replication_engine_entry":
+                    out.extend(replication.read(self.pre, ent.packet_replication_engine_entry))
                 else:
                     raise SoftswitchError(f"reading {kind} is not supported by softswitch",
                                           code_pb2.UNIMPLEMENTED)
@@ -396,10 +429,10 @@ def _carry_state(old: Dataplane, new: Dataplane) -> None:
             nr.cells[:] = orr.cells
 
 
-def _build(json_text: bytes, cache: bool) -> Dataplane:
+def _build(json_text: bytes, cache: bool, pre: PRE | None = None) -> Dataplane:
     """Load a program; a malformed JSON is an INVALID_ARGUMENT naming what broke, never a crash."""
     try:
-        return Dataplane(json_text, cache=cache)
+        return Dataplane(json_text, cache=cache, pre=pre)
     except SoftswitchError:
         raise
     except (KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:

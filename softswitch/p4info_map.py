@@ -95,10 +95,14 @@ class Binding:
             self.actions[a.preamble.id] = ActionInfo(a.preamble.id, a.preamble.name, params,
                                                      [p.id for p in a.params])
         self.tables: dict[int, TableBinding] = {}
+        # Objects the P4Info names but the BMv2 JSON lacks (p4c optimises away e.g. a table no
+        # control applies). BMv2/PI accept such a config; only writes to them fail.
+        self.absent: dict[int, str] = {}
         for t in p4info.tables:
             table = dp.tables.get(t.preamble.name)
             if table is None:
-                raise SoftswitchError(f"P4Info table {t.preamble.name} is not in the device config")
+                self.absent[t.preamble.id] = f"table {t.preamble.name}"
+                continue
             if len(t.match_fields) != len(table.keys):
                 raise SoftswitchError(f"table {t.preamble.name}: P4Info has {len(t.match_fields)} match "
                                       f"fields, the device config {len(table.keys)}")
@@ -131,13 +135,16 @@ class Binding:
         for c in p4info.counters:
             arr = dp.counter_arrays.get(c.preamble.name)
             if arr is None:
-                raise SoftswitchError(f"P4Info counter {c.preamble.name} is not in the device config")
+                self.absent[c.preamble.id] = f"counter {c.preamble.name}"
+                continue
             self.counters[c.preamble.id] = CounterBinding(c.preamble.id, c.preamble.name, arr, c.spec.unit)
         self.direct_counters: dict[int, TableBinding] = {}
         self.direct_units: dict[int, int] = {}
         for dc in p4info.direct_counters:
             tb = self.tables.get(dc.direct_table_id)
             if tb is None:
+                if dc.direct_table_id in self.absent:
+                    continue
                 raise SoftswitchError(f"direct counter {dc.preamble.name}: unknown table")
             tb.direct_counter_id = dc.preamble.id
             self.direct_counters[dc.preamble.id] = tb
@@ -146,7 +153,8 @@ class Binding:
         for r in p4info.registers:
             arr = dp.register_arrays.get(r.preamble.name)
             if arr is None:
-                raise SoftswitchError(f"P4Info register {r.preamble.name} is not in the device config")
+                self.absent[r.preamble.id] = f"register {r.preamble.name}"
+                continue
             self.registers[r.preamble.id] = RegisterBinding(r.preamble.id, r.preamble.name, arr)
         if p4info.meters or p4info.direct_meters:
             raise SoftswitchError("meters are not supported", code_pb2.UNIMPLEMENTED)
@@ -163,6 +171,9 @@ class Binding:
     def table(self, table_id: int) -> TableBinding:
         tb = self.tables.get(table_id)
         if tb is None:
+            if table_id in self.absent:
+                raise SoftswitchError(f"{self.absent[table_id]} is not in the device config (the compiler "
+                                      "optimised it away)", code_pb2.NOT_FOUND)
             raise SoftswitchError(f"unknown table id {table_id}")
         return tb
 

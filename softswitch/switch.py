@@ -171,7 +171,10 @@ class Switch:
             for f in frames:
                 r = process(in_port, f)
                 if r is not None:
-                    out.append(r)
+                    if r.__class__ is list:   # replicas, clones: zero or more frames
+                        out.extend(r)
+                    else:
+                        out.append(r)
         if out:
             if len(self.tx_q) >= TX_QUEUE_BATCHES:
                 self.stats.tx_queue_full += len(out)   # bounded like BMv2's output queue: drop

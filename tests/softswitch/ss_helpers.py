@@ -357,8 +357,9 @@ class LocalSwitch(Names):
         dp = self.device.dp
         assert dp is not None
         res = dp.process(port, frame)
-        if res is not None:
-            out_port, out = res
+        if res is None:
+            return
+        for out_port, out in (res if isinstance(res, list) else [res]):
             if out_port == self.device.cpu_port:
                 self.packet_ins_list.append(self.device.packet_in(out))
             else:
