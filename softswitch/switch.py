@@ -127,8 +127,9 @@ class Switch:
         ep = select.epoll()
         by_fd = {}
         for p in self.ports.values():
-            ep.register(p.fileno(), select.EPOLLIN)
-            by_fd[p.fileno()] = p
+            for fd, reader in zip(p.filenos(), (p.recv_batch, p.recv_tagged)):
+                ep.register(fd, select.EPOLLIN)
+                by_fd[fd] = (p, reader)
         ep.register(self._wake_r, select.EPOLLIN)
         try:
             while not self._stop.is_set():
@@ -140,8 +141,8 @@ class Switch:
                         except BlockingIOError:
                             pass
                         continue
-                    port = by_fd[fd]
-                    frames = port.recv_batch(BATCH)
+                    port, reader = by_fd[fd]
+                    frames = reader(BATCH)
                     if frames:
                         self._process(port.num, frames)
                 while self.inject_q:

@@ -77,7 +77,7 @@ class Rig:
                 return out
             ready, _, _ = select.select(list(by_sock), [], [], left)
             for s in ready:
-                out.setdefault(by_sock[s], []).append(s.recv(65536))
+                out.setdefault(by_sock[s], []).append(self.hosts[by_sock[s]].recv_frame())
             if out:
                 deadline = min(deadline, time.monotonic() + settle)
 
