@@ -81,8 +81,9 @@ class CodeGen(ParserGen, CalcGen, HeaderGen):
     """Translates a Program into Python source and executes it in a private namespace."""
 
     def __init__(self, prog: Program, tables: dict[str, Any], counters: dict[str, list],
-                 registers: dict[str, list]) -> None:
+                 registers: dict[str, list], meters: dict[str, Any] | None = None) -> None:
         self.p = prog
+        self.meters = meters or {}
         self.tables = tables
         self.counters = counters
         self.registers = registers
@@ -338,6 +339,20 @@ class CodeGen(ParserGen, CalcGen, HeaderGen):
             w(f"_n = {E(ps[0])}")
             w(f"F[{x['$trunc']}] = _n if F[{x['$trunc']}] is None else min(_n, F[{x['$trunc']}])")
             w(f"F[{x['$special']}] = 1")
+        elif op == "execute_meter":
+            ma = self.meters.get(ps[0]["value"])
+            if ma is None:
+                raise SoftswitchError(f"unknown meter array {ps[0]['value']}")
+            if "meters" not in self.uses_state:
+                self.uses_state.append("meters")
+            name = self._obj("M", ma.cells)
+            amount = "1" if ma.packets else f"F[{self.PLEN}]"
+            w(f"_i = {E(ps[1])}")
+            # BMv2: an index past the array updates nothing, not even the destination
+            w(f"if _i < {len(ma.cells)}:")
+            w.indent += 1
+            self._assign(ps[2], f"{name}[_i].execute({amount})")
+            w.indent -= 1
         elif op == "exit":
             w("raise ExitPipeline()")
         elif op in ("no_op", "log_msg"):
@@ -449,6 +464,14 @@ class CodeGen(ParserGen, CalcGen, HeaderGen):
                     w("c[0] += 1")
                     w(f"c[1] += F[{self.PLEN}]")
                     w(f"if F[{self.TRACE}] is not None: F[{self.TRACE}].append(c)")
+                if table.direct_meter is not None:
+                    ma = self.meters[table.direct_meter]
+                    if "meters" not in self.uses_state:
+                        self.uses_state.append("meters")
+                    if ma.result:
+                        amount = "1" if ma.packets else f"F[{self.PLEN}]"
+                        slot, width, _, _ = self.lvalue({"type": "field", "value": ma.result})
+                        w(f"F[{slot}] = e.meter.execute({amount})")
                 w("e.fn(F, e.params)")
                 w(f"return {hit_next if hitmiss else f'{nxname}[e.action_id]'}")
             w.indent -= 1

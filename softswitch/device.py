@@ -13,7 +13,7 @@ from p4.config.v1 import p4info_pb2
 from p4.v1 import p4runtime_pb2
 
 from .errors import SoftswitchError
-from .p4info_map import Binding, bytes_to_int, counter_data, int_to_bytes
+from .p4info_map import Binding, apply_meter_config, bytes_to_int, counter_data, int_to_bytes, meter_config
 from . import replication
 from .pipeline import Dataplane
 from .replication import PRE
@@ -163,6 +163,10 @@ class Device:
             self._write_register(b, upd.type, upd.entity.register_entry)
         elif kind == "packet_replication_engine_entry":
             replication.write(self.pre, upd.type, upd.entity.packet_replication_engine_entry)
+        elif kind == "meter_entry":
+            self._write_meter(b, upd.type, upd.entity.meter_entry)
+        elif kind == "direct_meter_entry":
+            self._write_direct_meter(b, upd.type, upd.entity.direct_meter_entry)
         elif kind is None:
             raise SoftswitchError("update has no entity")
         else:
@@ -202,6 +206,10 @@ class Device:
                 entry.counter[1] = te.counter_data.byte_count
         elif utype == Update.MODIFY:
             tb.table.modify(entry)
+            if te.HasField("meter_config"):
+                old = tb.table.find(entry.matches, entry.priority)
+                if old is not None and old.meter is not None:
+                    apply_meter_config(old.meter, te.meter_config, f"table {tb.name} meter_config")
             if te.HasField("counter_data"):
                 old = tb.table.find(entry.matches, entry.priority)
                 if old is not None and old.counter is not None:
@@ -232,6 +240,72 @@ class Device:
         assert found.counter is not None
         found.counter[0] = dce.data.packet_count
         found.counter[1] = dce.data.byte_count
+
+    def _write_meter(self, b: Binding, utype: int, me: p4runtime_pb2.MeterEntry) -> None:
+        if utype != Update.MODIFY:
+            raise SoftswitchError("meter entries only take MODIFY")
+        mb = b.meter(me.meter_id)
+        cells = mb.array.cells
+        idx = range(len(cells)) if not me.HasField("index") else [me.index.index]
+        for i in idx:
+            if i < 0 or i >= len(cells):
+                raise SoftswitchError(f"meter {mb.name}: index {i} is out of range 0..{len(cells) - 1}",
+                                      code_pb2.OUT_OF_RANGE)
+        for i in idx:
+            if me.HasField("config"):
+                apply_meter_config(cells[i], me.config, f"meter {mb.name}")
+            else:
+                cells[i].reset()
+
+    def _write_direct_meter(self, b: Binding, utype: int, dme: p4runtime_pb2.DirectMeterEntry) -> None:
+        if utype != Update.MODIFY:
+            raise SoftswitchError("direct meter entries only take MODIFY")
+        tb, entry = b.entry_from_proto(dme.table_entry, need_action=False)
+        b.direct_meter_table(tb.p4_id)
+        found = tb.table.find(entry.matches, entry.priority)
+        if found is None or found.meter is None:
+            raise SoftswitchError(f"entry not found in table {tb.name}", code_pb2.NOT_FOUND)
+        if dme.HasField("config"):
+            apply_meter_config(found.meter, dme.config, f"direct meter of table {tb.name}")
+        else:
+            found.meter.reset()
+
+    def _read_meter(self, b: Binding, me: p4runtime_pb2.MeterEntry, out: list) -> None:
+        mbs = list(b.meters.values()) if me.meter_id == 0 else [b.meter(me.meter_id)]
+        for mb in mbs:
+            cells = mb.array.cells
+            idx = [me.index.index] if me.HasField("index") else range(len(cells))
+            for i in idx:
+                if i < 0 or i >= len(cells):
+                    raise SoftswitchError(f"meter {mb.name}: index {i} is out of range", code_pb2.OUT_OF_RANGE)
+                m = p4runtime_pb2.MeterEntry(meter_id=mb.p4_id)
+                m.index.index = i
+                cfg = meter_config(cells[i])
+                if cfg is not None:
+                    m.config.CopyFrom(cfg)
+                out.append(p4runtime_pb2.Entity(meter_entry=m))
+
+    def _read_direct_meter(self, b: Binding, dme: p4runtime_pb2.DirectMeterEntry, out: list) -> None:
+        te = dme.table_entry
+        tbs = [tb for tb in b.tables.values() if tb.table.direct_meter is not None] if te.table_id == 0 \
+            else [b.direct_meter_table(te.table_id)]
+        for tb in tbs:
+            if te.match:
+                _, probe = b.entry_from_proto(te, need_action=False)
+                found = tb.table.find(probe.matches, te.priority)
+                if found is None:
+                    raise SoftswitchError(f"entry not found in table {tb.name}", code_pb2.NOT_FOUND)
+                entries = [found]
+            else:
+                entries = list(tb.table.entries.values())
+            for e in entries:
+                full = b.entry_to_proto(tb, e, False)
+                key = p4runtime_pb2.TableEntry(table_id=full.table_id, match=full.match, priority=full.priority)
+                d = p4runtime_pb2.DirectMeterEntry(table_entry=key)
+                cfg = meter_config(e.meter) if e.meter is not None else None
+                if cfg is not None:
+                    d.config.CopyFrom(cfg)
+                out.append(p4runtime_pb2.Entity(direct_meter_entry=d))
 
     def _write_register(self, b: Binding, utype: int, re_: p4runtime_pb2.RegisterEntry) -> None:
         if utype != Update.MODIFY:
@@ -267,6 +341,10 @@ class Device:
                     self._read_register(b, ent.register_entry, out)
                 elif kind == "packet_replication_engine_entry":
                     out.extend(replication.read(self.pre, ent.packet_replication_engine_entry))
+                elif kind == "meter_entry":
+                    self._read_meter(b, ent.meter_entry, out)
+                elif kind == "direct_meter_entry":
+                    self._read_direct_meter(b, ent.direct_meter_entry, out)
                 else:
                     raise SoftswitchError(f"reading {kind} is not supported by softswitch",
                                           code_pb2.UNIMPLEMENTED)
@@ -290,7 +368,12 @@ class Device:
             for e in entries:
                 if te.metadata and e.cookie != te.metadata:
                     continue
-                out.append(p4runtime_pb2.Entity(table_entry=b.entry_to_proto(tb, e, with_counter)))
+                pe = b.entry_to_proto(tb, e, with_counter)
+                if te.HasField("meter_config") and e.meter is not None:
+                    cfg = meter_config(e.meter)
+                    if cfg is not None:
+                        pe.meter_config.CopyFrom(cfg)
+                out.append(p4runtime_pb2.Entity(table_entry=pe))
 
     def _read_counter(self, b: Binding, ce: p4runtime_pb2.CounterEntry, out: list) -> None:
         cbs = list(b.counters.values()) if ce.counter_id == 0 else [b.counter(ce.counter_id)]

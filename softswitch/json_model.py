@@ -209,8 +209,6 @@ def load(text: str | bytes) -> Program:
     prog.counters = {c["name"]: c for c in raw.get("counter_arrays", []) or []}
     prog.registers = {r["name"]: r for r in raw.get("register_arrays", []) or []}
     prog.meters = {m["name"]: m for m in raw.get("meter_arrays", []) or []}
-    if prog.meters:
-        raise unimplemented(f"meters ({', '.join(prog.meters)})")
     # Hidden per-packet slots used by generated code (not part of the P4 program).
     # $special: set by clone/resubmit/recirculate/digest/truncate, so the common path tests one slot.
     for extra in ("$plen", "$trace", "$payload", "$exit", "$special", "$clone", "$clone_fl",

@@ -9,7 +9,7 @@ from google.rpc import code_pb2
 from p4.config.v1 import p4info_pb2
 from p4.v1 import p4runtime_pb2
 
-from .counters import CounterArray, RegisterArray
+from .counters import CounterArray, Meter, MeterArray, RegisterArray
 from .errors import SoftswitchError
 from .pipeline import Dataplane
 from .tables import Entry, Table
@@ -56,6 +56,7 @@ class TableBinding:
     scopes: dict[int, int]         # p4info action id -> ActionRef scope
     const_default: bool
     direct_counter_id: int = 0
+    direct_meter_id: int = 0
 
 
 @dataclass
@@ -71,6 +72,13 @@ class RegisterBinding:
     p4_id: int
     name: str
     array: RegisterArray
+
+
+@dataclass
+class MeterBinding:
+    p4_id: int
+    name: str
+    array: MeterArray
 
 
 @dataclass
@@ -156,8 +164,22 @@ class Binding:
                 self.absent[r.preamble.id] = f"register {r.preamble.name}"
                 continue
             self.registers[r.preamble.id] = RegisterBinding(r.preamble.id, r.preamble.name, arr)
-        if p4info.meters or p4info.direct_meters:
-            raise SoftswitchError("meters are not supported", code_pb2.UNIMPLEMENTED)
+        self.meters: dict[int, MeterBinding] = {}
+        for m in p4info.meters:
+            marr = dp.meter_arrays.get(m.preamble.name)
+            if marr is None:
+                self.absent[m.preamble.id] = f"meter {m.preamble.name}"
+                continue
+            self.meters[m.preamble.id] = MeterBinding(m.preamble.id, m.preamble.name, marr)
+        self.direct_meters: dict[int, TableBinding] = {}
+        for dm in p4info.direct_meters:
+            tb = self.tables.get(dm.direct_table_id)
+            if tb is None:
+                if dm.direct_table_id in self.absent:
+                    continue
+                raise SoftswitchError(f"direct meter {dm.preamble.name}: unknown table")
+            tb.direct_meter_id = dm.preamble.id
+            self.direct_meters[dm.preamble.id] = tb
         self.packet_in = PacketMeta()
         self.packet_out = PacketMeta()
         for cpm in p4info.controller_packet_metadata:
@@ -286,9 +308,14 @@ class Binding:
             raise SoftswitchError("'action' field must be set")
         else:
             action_id, params = -1, []
+        entry = Entry(matches, te.priority, action_id, params, cookie=te.metadata)
         if te.HasField("meter_config"):
-            raise SoftswitchError("meter_config: meters are not supported", code_pb2.UNIMPLEMENTED)
-        return tb, Entry(matches, te.priority, action_id, params, cookie=te.metadata)
+            if tb.table.direct_meter is None:
+                raise SoftswitchError(f"table {tb.name} has no direct meter for meter_config")
+            from .counters import Meter
+            entry.meter = Meter()
+            apply_meter_config(entry.meter, te.meter_config, f"table {tb.name} meter_config")
+        return tb, entry
 
     def entry_to_proto(self, tb: TableBinding, e: Entry, with_counter: bool) -> p4runtime_pb2.TableEntry:
         te = p4runtime_pb2.TableEntry(table_id=tb.p4_id, priority=e.priority, metadata=e.cookie)
@@ -355,6 +382,20 @@ class Binding:
             raise SoftswitchError(f"unknown register id {register_id}")
         return rb
 
+    def meter(self, meter_id: int) -> MeterBinding:
+        mb = self.meters.get(meter_id)
+        if mb is None:
+            if meter_id in self.absent:
+                raise SoftswitchError(f"{self.absent[meter_id]} is not in the device config", code_pb2.NOT_FOUND)
+            raise SoftswitchError(f"unknown meter id {meter_id}")
+        return mb
+
+    def direct_meter_table(self, meter_or_table_id: int) -> TableBinding:
+        tb = self.direct_meters.get(meter_or_table_id) or self.tables.get(meter_or_table_id)
+        if tb is None or tb.table.direct_meter is None:
+            raise SoftswitchError(f"table {meter_or_table_id} has no direct meter")
+        return tb
+
     def direct_table(self, counter_or_table_id: int) -> TableBinding:
         tb = self.direct_counters.get(counter_or_table_id) or self.tables.get(counter_or_table_id)
         if tb is None or not tb.table.with_counters:
@@ -372,3 +413,19 @@ def counter_data(cell: list[int], unit: int) -> p4runtime_pb2.CounterData:
         cd.packet_count = cell[0]
     return cd
 
+
+
+def apply_meter_config(meter: Meter, cfg: p4runtime_pb2.MeterConfig, what: str) -> None:
+    """MeterConfig (P4Runtime spec §9.4.2: rates per second, bursts) onto a meter; PI's checks."""
+    if cfg.cir < 0 or cfg.pir < 0 or cfg.cburst < 0 or cfg.pburst < 0:
+        raise SoftswitchError(f"{what}: negative rate or burst")
+    if cfg.pir < cfg.cir:
+        raise SoftswitchError(f"{what}: pir {cfg.pir} is below cir {cfg.cir}")
+    meter.configure(cfg.cir, cfg.cburst, cfg.pir, cfg.pburst)
+
+
+def meter_config(meter: Meter) -> p4runtime_pb2.MeterConfig | None:
+    if meter.config is None:
+        return None
+    cir, cburst, pir, pburst = meter.config
+    return p4runtime_pb2.MeterConfig(cir=cir, cburst=cburst, pir=pir, pburst=pburst)

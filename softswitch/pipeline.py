@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from . import json_model
 from .codegen import DROP_PORT, CodeGen, Compiled, ExitPipeline
-from .counters import CounterArray, RegisterArray
+from .counters import CounterArray, MeterArray, RegisterArray
 from .errors import SoftswitchError, unimplemented
 from .flow_cache import CachedResult, FlowCache
 from .json_model import Program
@@ -55,6 +55,14 @@ class Dataplane:
             name: CounterArray.from_json(spec) for name, spec in p.counters.items()}
         self.register_arrays: dict[str, RegisterArray] = {
             name: RegisterArray.from_json(spec) for name, spec in p.registers.items()}
+        self.meter_arrays: dict[str, MeterArray] = {
+            name: MeterArray.from_json(spec) for name, spec in p.meters.items()}
+        for ma in self.meter_arrays.values():
+            if ma.binding is not None:
+                t = self.tables.get(ma.binding)
+                if t is None:
+                    raise SoftswitchError(f"direct meter {ma.name} bound to unknown table {ma.binding}")
+                t.direct_meter = ma.name
         for ca in self.counter_arrays.values():
             if ca.binding is not None:
                 t = self.tables.get(ca.binding)
@@ -67,7 +75,7 @@ class Dataplane:
                 raise unimplemented(f"a program without an '{needed}' pipeline (not v1model?)")
         cg = CodeGen(p, self.tables,
                      {n: c.cells for n, c in self.counter_arrays.items() if c.binding is None},
-                     {n: r.cells for n, r in self.register_arrays.items()})
+                     {n: r.cells for n, r in self.register_arrays.items()}, self.meter_arrays)
         self.code: Compiled = cg.build()
         for t in self.tables.values():
             t.bind(self.code.actions)

@@ -35,6 +35,7 @@ class Entry:
     params: list[int]
     fn: Callable[..., Any] | None = None
     counter: list[int] | None = None
+    meter: Any = None               # counters.Meter of a direct meter
     cookie: bytes = b""             # P4Runtime TableEntry.metadata, returned on Read
     is_const: bool = False
     eff: int = 0                    # effective priority: higher wins
@@ -64,9 +65,6 @@ class Table:
         if spec.get("support_timeout"):
             raise SoftswitchError(f"table {self.name}: idle timeout (support_timeout) is not supported",
                                   code_pb2.UNIMPLEMENTED)
-        if spec.get("direct_meters"):
-            raise SoftswitchError(f"table {self.name}: direct meters are not supported",
-                                  code_pb2.UNIMPLEMENTED)
         self.keys: list[KeyField] = []
         for k in spec.get("key", []):
             kind = k["match_type"]
@@ -83,6 +81,7 @@ class Table:
             self.keys.append(KeyField(k.get("name") or ".".join(k["target"]), kind, width))
         self.size: int = int(spec.get("max_size", 1024))
         self.with_counters: bool = bool(spec.get("with_counters"))
+        self.direct_meter: str | None = spec.get("direct_meters") or None
         self.action_names: list[str] = list(spec.get("actions", []))
         if "action_ids" in spec:
             self.action_ids: list[int] = list(spec["action_ids"])
@@ -151,6 +150,9 @@ class Table:
         e.fn = self.action_fns[e.action_id]
         if self.with_counters and e.counter is None:
             e.counter = [0, 0]
+        if self.direct_meter is not None and e.meter is None:
+            from .counters import Meter
+            e.meter = Meter()
         if self.has_priority:
             e.eff = e.priority
         elif self.lpm_index is not None:

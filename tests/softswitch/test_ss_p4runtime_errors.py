@@ -253,8 +253,8 @@ def test_pipeline_actions_and_get(server, features_program):
 
 
 @pytest.mark.parametrize("patch,needle", [
-    (lambda j: j["meter_arrays"].append({"name": "m0", "id": 0, "type": "packets", "rate_count": 2,
-                                          "size": 1, "is_direct": False}), "meters"),
+    (lambda j: j.__setitem__("extern_instances", [{"name": "x0", "id": 0, "type": "my_extern",
+                                                    "attribute_values": []}]), "my_extern"),
     (lambda j: j["actions"][0]["primitives"].append({"op": "no_such_primitive",
                                                      "parameters": []}), "no_such_primitive"),
     (lambda j: j["calculations"][0].__setitem__("algo", "toeplitz"), "toeplitz"),
