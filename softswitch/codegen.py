@@ -74,6 +74,8 @@ class Compiled:
     next_maps: dict[str, dict[Any, Any]] = field(default_factory=dict)
     uses_state: list[str] = field(default_factory=list)  # why results may not be cached
     reads_packet_length: bool = False
+    writes_priority: bool = False
+    reads_time: bool = False
     max_parse_bytes: int | None = None        # None: unbounded (loops)
 
 
@@ -95,6 +97,8 @@ class CodeGen(ParserGen, CalcGen, HeaderGen):
         self.names: dict[int, str] = {}
         self.uses_state: list[str] = []
         self.reads_plen = False
+        self.writes_priority = False
+        self.reads_time = False
         self.err = prog.errors
         self.PLEN = prog.extra_slots["$plen"]
         self.TRACE = prog.extra_slots["$trace"]
@@ -116,8 +120,10 @@ class CodeGen(ParserGen, CalcGen, HeaderGen):
             raise SoftswitchError(f"unknown field {'.'.join(ref)}")
         if f.header == "standard_metadata" and f.name == "packet_length":
             self.reads_plen = True
-        if f.header == "standard_metadata" and "timestamp" in f.name:
+        if f.header == "standard_metadata" and ("timestamp" in f.name or f.name in (
+                "deq_timedelta", "enq_qdepth", "deq_qdepth")):
             self.uses_state.append(f"reads {f.name}")
+            self.reads_time = True
         return f
 
     def _header(self, name: str) -> HeaderInfo:
@@ -229,6 +235,9 @@ class CodeGen(ParserGen, CalcGen, HeaderGen):
         slot, width, _, name = self.lvalue(dst)
         if name.endswith(".$valid$"):
             raise SoftswitchError(f"assignment to read-only {name}")
+        prio = self.p.std("priority")
+        if prio is not None and slot == str(prio.slot):
+            self.writes_priority = True
         self.w(f"F[{slot}] = ({src_code}) & {self._mask(width)}")
 
     def _assign_any(self, dst: dict[str, Any], src: dict[str, Any], E: Callable[[Any], str]) -> None:
@@ -511,5 +520,6 @@ class CodeGen(ParserGen, CalcGen, HeaderGen):
         return Compiled(source=source, parse=self.ns["parse"], verify_checksums=self.ns["verify_checksums"],
                         update_checksums=self.ns["update_checksums"], deparse=self.ns["deparse"],
                         pipelines=pipelines, actions=actions, uses_state=self.uses_state,
-                        reads_packet_length=self.reads_plen,
+                        reads_packet_length=self.reads_plen, writes_priority=self.writes_priority,
+                        reads_time=self.reads_time,
                         max_parse_bytes=self.max_parse_bytes(parsers[0]))

@@ -5,6 +5,7 @@ Follows simple_switch's order and drop rules; results of repeat packets come fro
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -109,6 +110,17 @@ class Dataplane:
         for ll in p.raw.get("learn_lists", []) or []:
             self.learn_lists[ll["id"]] = self._list_slots(ll)
         self.digest_sink: Callable[[int, tuple[int, ...]], None] | None = None
+        # simple_switch enqueue(): priority >= its 1 queue per port drops the packet
+        prio = p.std("priority")
+        self.s_priority = prio.slot if prio is not None and self.code.writes_priority else None
+        self.time_slots = {}
+        if self.code.reads_time:
+            for name in ("ingress_global_timestamp", "egress_global_timestamp", "enq_timestamp",
+                         "deq_timedelta", "enq_qdepth", "deq_qdepth"):
+                f = p.std(name)
+                if f is not None:
+                    self.time_slots[name] = (f.slot, (1 << f.width) - 1)
+        self.t0 = time.monotonic()
         if self.s_egress_spec is None or self.s_ingress_port is None:
             raise unimplemented("a program without standard_metadata.ingress_port/egress_spec")
         self.PLEN = p.extra_slots["$plen"]
@@ -215,6 +227,8 @@ class Dataplane:
         bad_cksum = code.verify_checksums(F)
         if self.s_checksum_error is not None:
             F[self.s_checksum_error] = bad_cksum
+        if self.time_slots:
+            self._stamp(F, "ingress_global_timestamp")
         node = self.ingress
         try:
             while node is not None:
@@ -227,6 +241,10 @@ class Dataplane:
         spec = F[self.s_egress_spec]
         if spec == DROP_PORT:
             return None, b"", consumed
+        if self.s_priority is not None and F[self.s_priority]:
+            return None, b"", consumed
+        if self.time_slots:
+            self._stamp(F, "egress_global_timestamp", "enq_timestamp")
         if self.s_egress_port is not None:
             F[self.s_egress_port] = spec
         F[self.s_egress_spec] = DROP_PORT + 1
@@ -278,6 +296,14 @@ class Dataplane:
                 self._ingress(F, pkt)
                 self._after_ingress(F, pkt, ing, eg, out)
 
+    def _stamp(self, F: list, *names: str) -> None:
+        """Timestamps in microseconds since the pipeline was loaded (BMv2 get_ts()); queues are empty."""
+        now = int((time.monotonic() - self.t0) * 1e6)
+        for name in names:
+            sm = self.time_slots.get(name)
+            if sm is not None:
+                F[sm[0]] = now & sm[1]
+
     def _ingress(self, F: list, pkt: bytes) -> None:
         code = self.code
         consumed, err = code.parse(pkt, F)
@@ -289,6 +315,8 @@ class Dataplane:
         bad = code.verify_checksums(F)
         if self.s_checksum_error is not None:
             F[self.s_checksum_error] = bad
+        if self.time_slots:
+            self._stamp(F, "ingress_global_timestamp")
         node = self.ingress
         try:
             while node is not None:
@@ -373,6 +401,10 @@ class Dataplane:
         eg.append((F, spec))
 
     def _egress(self, F: list, port: int, ing: deque, eg: deque, out: list) -> None:
+        if self.s_priority is not None and F[self.s_priority]:
+            return
+        if self.time_slots:
+            self._stamp(F, "egress_global_timestamp", "enq_timestamp")
         self._set(F, self.s_egress_port, port)
         F[self.s_egress_spec] = DROP_PORT + 1
         self._set(F, self.s_packet_length, F[self.PLEN])
