@@ -86,6 +86,7 @@ class CodeGen(ParserGen, CalcGen, HeaderGen):
                  registers: dict[str, list], meters: dict[str, Any] | None = None) -> None:
         self.p = prog
         self.meters = meters or {}
+        self.vsets: dict[str, Any] = {}
         self.tables = tables
         self.counters = counters
         self.registers = registers

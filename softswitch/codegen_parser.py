@@ -120,8 +120,10 @@ class ParserGen(_Base):
                     raise unimplemented(f"parser operation '{kind}' ({where})")
             key = s.get("transition_key", [])
             trans = s.get("transitions", [])
+            has_vset = any(t.get("type") == "parse_vset" for t in trans)
             if key:
                 parts = []
+                codes: list[tuple[str, int]] = []
                 shift = 0
                 for k in reversed(key):
                     if k["type"] in ("field", "stack_field", "union_stack_field"):
@@ -132,14 +134,30 @@ class ParserGen(_Base):
                     else:
                         raise unimplemented(f"transition key of type {k['type']} ({where})")
                     parts.append(f"({code} << {shift})" if shift else code)
+                    codes.append((code, width))
                     shift += (width + 7) // 8 * 8
                 w(f"k = {' | '.join(reversed(parts))}")
+                if has_vset:
+                    # a value set matches the key fields packed without padding (BMv2 "compressed")
+                    cparts, cshift = [], 0
+                    for code, width in codes:
+                        cparts.append(f"({code} << {cshift})" if cshift else code)
+                        cshift += width
+                    w(f"kc = {' | '.join(reversed(cparts))}")
             default = "None"
             for t in trans:
                 ttype = t.get("type", "hexstr")
                 if ttype == "default" or t.get("value") == "default":
                     default = fn(t.get("next_state"))
                     break
+                if ttype == "parse_vset":
+                    vs = self.vsets.get(t["value"])
+                    if vs is None:
+                        raise SoftswitchError(f"unknown parser value set {t['value']} ({where})")
+                    name = self._obj("VS", vs)
+                    kc = f"(kc & {hexstr(t['mask'])})" if t.get("mask") is not None else "kc"
+                    w(f"if {name}.match({kc}): return {fn(t.get('next_state'))}, off")
+                    continue
                 if ttype != "hexstr":
                     raise unimplemented(f"parser transition of type {ttype} ({where})")
                 val = hexstr(t["value"])

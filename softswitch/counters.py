@@ -102,3 +102,21 @@ class MeterArray:
         return cls(spec["name"], size, [] if direct else [Meter() for _ in range(size)],
                    spec.get("type", "packets") == "packets",
                    spec.get("binding") if direct else None, spec.get("result_target"))
+
+
+@dataclass
+class ValueSet:
+    """A parser value set (P4 `value_set`): members as (value, mask) over the packed key fields.
+
+    Written whole by P4Runtime ValueSetEntry (MODIFY); matched by generated parser code.
+    """
+    name: str
+    widths: list[int]              # key field widths in select() order
+    size: int
+    members: list[tuple[int, int]]
+
+    def match(self, key: int) -> bool:
+        for value, mask in self.members:
+            if key & mask == value:
+                return True
+        return False

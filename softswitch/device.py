@@ -13,7 +13,8 @@ from p4.config.v1 import p4info_pb2
 from p4.v1 import p4runtime_pb2
 
 from .errors import SoftswitchError
-from .p4info_map import Binding, apply_meter_config, bytes_to_int, counter_data, int_to_bytes, meter_config
+from .p4info_map import (Binding, apply_meter_config, bytes_to_int, counter_data, int_to_bytes, meter_config,
+                         value_set_entry, value_set_members)
 from . import replication
 from .pipeline import Dataplane
 from .replication import PRE
@@ -165,6 +166,14 @@ class Device:
             replication.write(self.pre, upd.type, upd.entity.packet_replication_engine_entry)
         elif kind == "meter_entry":
             self._write_meter(b, upd.type, upd.entity.meter_entry)
+        elif kind == "value_set_entry":
+            if upd.type != Update.MODIFY:
+                raise SoftswitchError("value set entries only take MODIFY")
+            vse = upd.entity.value_set_entry
+            if vse.value_set_id not in b.value_sets:
+                raise SoftswitchError(f"unknown value set id {vse.value_set_id}", code_pb2.NOT_FOUND)
+            info, vs = b.value_sets[vse.value_set_id]
+            vs.members = value_set_members(info, vs, vse)
         elif kind == "direct_meter_entry":
             self._write_direct_meter(b, upd.type, upd.entity.direct_meter_entry)
         elif kind is None:
@@ -343,6 +352,11 @@ class Device:
                     out.extend(replication.read(self.pre, ent.packet_replication_engine_entry))
                 elif kind == "meter_entry":
                     self._read_meter(b, ent.meter_entry, out)
+                elif kind == "value_set_entry":
+                    want = ent.value_set_entry.value_set_id
+                    for vid, (info, vs) in b.value_sets.items():
+                        if want in (0, vid):
+                            out.append(p4runtime_pb2.Entity(value_set_entry=value_set_entry(info, vs)))
                 elif kind == "direct_meter_entry":
                     self._read_direct_meter(b, ent.direct_meter_entry, out)
                 else:

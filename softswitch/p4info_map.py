@@ -9,7 +9,7 @@ from google.rpc import code_pb2
 from p4.config.v1 import p4info_pb2
 from p4.v1 import p4runtime_pb2
 
-from .counters import CounterArray, Meter, MeterArray, RegisterArray
+from .counters import CounterArray, Meter, MeterArray, RegisterArray, ValueSet
 from .errors import SoftswitchError
 from .pipeline import Dataplane
 from .tables import Entry, Table
@@ -180,6 +180,16 @@ class Binding:
                 raise SoftswitchError(f"direct meter {dm.preamble.name}: unknown table")
             tb.direct_meter_id = dm.preamble.id
             self.direct_meters[dm.preamble.id] = tb
+        self.value_sets: dict[int, tuple[p4info_pb2.ValueSet, ValueSet]] = {}
+        for vsi in p4info.value_sets:
+            vs = dp.value_sets.get(vsi.preamble.name)
+            if vs is None:
+                self.absent[vsi.preamble.id] = f"value set {vsi.preamble.name}"
+                continue
+            vs.widths = [m.bitwidth for m in vsi.match]
+            if vsi.size:
+                vs.size = vsi.size
+            self.value_sets[vsi.preamble.id] = (vsi, vs)
         self.packet_in = PacketMeta()
         self.packet_out = PacketMeta()
         for cpm in p4info.controller_packet_metadata:
@@ -429,3 +439,61 @@ def meter_config(meter: Meter) -> p4runtime_pb2.MeterConfig | None:
         return None
     cir, cburst, pir, pburst = meter.config
     return p4runtime_pb2.MeterConfig(cir=cir, cburst=cburst, pir=pir, pburst=pburst)
+
+
+def value_set_members(info: p4info_pb2.ValueSet, vs: ValueSet,
+                      entry: p4runtime_pb2.ValueSetEntry) -> list[tuple[int, int]]:
+    """ValueSetEntry members as (value, mask) over the packed key (P4Runtime spec §9.7)."""
+    fields = {m.id: (i, m) for i, m in enumerate(info.match)}
+    out = []
+    for member in entry.members:
+        value = mask = 0
+        per: list[tuple[int, int] | None] = [None] * len(info.match)
+        for fm in member.match:
+            if fm.field_id not in fields:
+                raise SoftswitchError(f"value set {info.preamble.name}: unknown match field id {fm.field_id}")
+            pos, m = fields[fm.field_id]
+            full = (1 << m.bitwidth) - 1
+            what = f"value set {info.preamble.name} field {m.name}"
+            kind = fm.WhichOneof("field_match_type")
+            if kind == "exact":
+                per[pos] = (bytes_to_int(fm.exact.value, m.bitwidth, what), full)
+            elif kind == "ternary":
+                v = bytes_to_int(fm.ternary.value, m.bitwidth, what)
+                mk = bytes_to_int(fm.ternary.mask, m.bitwidth, what + " mask")
+                per[pos] = (v & mk, mk)
+            elif kind == "lpm":
+                plen = fm.lpm.prefix_len
+                mk = full >> (m.bitwidth - plen) << (m.bitwidth - plen) if plen else 0
+                per[pos] = (bytes_to_int(fm.lpm.value, m.bitwidth, what) & mk, mk)
+            else:
+                raise SoftswitchError(f"{what}: match kind {kind} is not supported in a value set")
+        for pos, m in enumerate(info.match):
+            v, mk = per[pos] if per[pos] is not None else (0, 0)
+            value = (value << m.bitwidth) | v
+            mask = (mask << m.bitwidth) | mk
+        out.append((value, mask))
+    if len(out) > vs.size:
+        raise SoftswitchError(f"value set {info.preamble.name}: {len(out)} members, at most {vs.size}",
+                              code_pb2.RESOURCE_EXHAUSTED)
+    return out
+
+
+def value_set_entry(info: p4info_pb2.ValueSet, vs: ValueSet) -> p4runtime_pb2.ValueSetEntry:
+    e = p4runtime_pb2.ValueSetEntry(value_set_id=info.preamble.id)
+    for value, mask in vs.members:
+        mem = e.members.add()
+        shift = sum(m.bitwidth for m in info.match)
+        for m in info.match:
+            shift -= m.bitwidth
+            full = (1 << m.bitwidth) - 1
+            v, mk = (value >> shift) & full, (mask >> shift) & full
+            if mk == 0:
+                continue
+            fm = mem.match.add(field_id=m.id)
+            if mk == full:
+                fm.exact.value = int_to_bytes(v)
+            else:
+                fm.ternary.value = int_to_bytes(v)
+                fm.ternary.mask = int_to_bytes(mk)
+    return e

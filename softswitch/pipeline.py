@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from . import json_model
 from .codegen import DROP_PORT, CodeGen, Compiled, ExitPipeline
-from .counters import CounterArray, MeterArray, RegisterArray
+from .counters import CounterArray, MeterArray, RegisterArray, ValueSet
 from .errors import SoftswitchError, unimplemented
 from .flow_cache import CachedResult, FlowCache
 from .json_model import Program
@@ -74,9 +74,14 @@ class Dataplane:
         for needed in ("ingress", "egress"):
             if needed not in pipelines:
                 raise unimplemented(f"a program without an '{needed}' pipeline (not v1model?)")
+        self.value_sets: dict[str, ValueSet] = {}
+        for vs in p.raw.get("parse_vsets", []) or []:
+            bw = int(vs.get("compressed_bitwidth", 0))
+            self.value_sets[vs["name"]] = ValueSet(vs["name"], [bw], int(vs.get("max_size", 64) or 64), [])
         cg = CodeGen(p, self.tables,
                      {n: c.cells for n, c in self.counter_arrays.items() if c.binding is None},
                      {n: r.cells for n, r in self.register_arrays.items()}, self.meter_arrays)
+        cg.vsets = self.value_sets
         self.code: Compiled = cg.build()
         for t in self.tables.values():
             t.bind(self.code.actions)
