@@ -77,6 +77,7 @@ class Compiled:
     writes_priority: bool = False
     reads_time: bool = False
     max_parse_bytes: int | None = None        # None: unbounded (loops)
+    selectors: dict[str, Callable] = field(default_factory=dict)   # action profile -> hash fn
 
 
 class CodeGen(ParserGen, CalcGen, HeaderGen):
@@ -469,6 +470,11 @@ class CodeGen(ParserGen, CalcGen, HeaderGen):
             w(f"return {miss_next if hitmiss else f'{nxname}[{tname}.default_action_id]'}")
             if keyparts:
                 w.indent -= 1
+                if table.profile is not None:
+                    w(f"a = {tname}.profile.pick(e.ref, F)")
+                    w("if a is None:")
+                    w(f"    {tname}.default_fn(F, {tname}.default_params)")
+                    w(f"    return {miss_next if hitmiss else f'{nxname}[{tname}.default_action_id]'}")
                 if table.with_counters:
                     w("c = e.counter")
                     w("c[0] += 1")
@@ -482,8 +488,9 @@ class CodeGen(ParserGen, CalcGen, HeaderGen):
                         amount = "1" if ma.packets else f"F[{self.PLEN}]"
                         slot, width, _, _ = self.lvalue({"type": "field", "value": ma.result})
                         w(f"F[{slot}] = e.meter.execute({amount})")
-                w("e.fn(F, e.params)")
-                w(f"return {hit_next if hitmiss else f'{nxname}[e.action_id]'}")
+                h = "a" if table.profile is not None else "e"
+                w(f"{h}.fn(F, {h}.params)")
+                w(f"return {hit_next if hitmiss else f'{nxname}[{h}.action_id]'}")
             w.indent -= 1
             w("")
         return ref(pl.get("init_table"))
@@ -504,6 +511,10 @@ class CodeGen(ParserGen, CalcGen, HeaderGen):
         self.deparser(deps[0] if deps else None)
         next_maps: dict[str, dict] = {}
         inits = {}
+        sel_names = {}
+        for cname in list(self.p.calculations):
+            if cname.startswith("$selector:"):
+                sel_names[cname.split(":", 1)[1]] = self.calculation(cname)
         for pl in raw.get("pipelines", []):
             inits[pl["name"]] = self.pipeline(pl, next_maps)
         lines = self.w.lines + self.ns.pop("__calc_src__", [])
@@ -523,4 +534,5 @@ class CodeGen(ParserGen, CalcGen, HeaderGen):
                         pipelines=pipelines, actions=actions, uses_state=self.uses_state,
                         reads_packet_length=self.reads_plen, writes_priority=self.writes_priority,
                         reads_time=self.reads_time,
-                        max_parse_bytes=self.max_parse_bytes(parsers[0]))
+                        max_parse_bytes=self.max_parse_bytes(parsers[0]),
+                        selectors={ap: self.ns[fn] for ap, fn in sel_names.items()})

@@ -166,6 +166,10 @@ class Device:
             replication.write(self.pre, upd.type, upd.entity.packet_replication_engine_entry)
         elif kind == "meter_entry":
             self._write_meter(b, upd.type, upd.entity.meter_entry)
+        elif kind == "action_profile_member":
+            self._write_member(b, upd.type, upd.entity.action_profile_member)
+        elif kind == "action_profile_group":
+            self._write_group(b, upd.type, upd.entity.action_profile_group)
         elif kind == "value_set_entry":
             if upd.type != Update.MODIFY:
                 raise SoftswitchError("value set entries only take MODIFY")
@@ -203,11 +207,17 @@ class Device:
             return
         if utype == Update.DELETE:
             tb, entry = b.entry_from_proto(te, need_action=False)
-            tb.table.delete(entry.matches, entry.priority)
+            old = tb.table.delete(entry.matches, entry.priority)
+            if tb.table.profile is not None:
+                tb.table.profile.release(old.ref)
             return
         tb, entry = b.entry_from_proto(te)
         if not tb.table.keys:
             raise SoftswitchError(f"table {tb.name} has no key: only its default action can be set")
+        prof = tb.table.profile
+        if prof is not None:
+            self._table_entry_ref(tb, utype, entry)
+            return
         if utype == Update.INSERT:
             tb.table.insert(entry)
             if te.HasField("counter_data") and entry.counter is not None:
@@ -224,6 +234,81 @@ class Device:
                 if old is not None and old.counter is not None:
                     old.counter[0] = te.counter_data.packet_count
                     old.counter[1] = te.counter_data.byte_count
+
+    def _table_entry_ref(self, tb, utype: int, entry: Entry) -> None:
+        """INSERT/MODIFY in an action profile table: member/group references counted, one-shot
+        action sets made into hidden groups only once the entry is accepted."""
+        prof = tb.table.profile
+        old = tb.table.find(entry.matches, entry.priority)
+        if utype == Update.INSERT and old is not None:
+            raise SoftswitchError(f"entry already exists in table {tb.name}", code_pb2.ALREADY_EXISTS)
+        if utype == Update.MODIFY and old is None:
+            raise SoftswitchError(f"entry not found in table {tb.name}", code_pb2.NOT_FOUND)
+        assert entry.ref is not None
+        if entry.ref[0] == "oneshot":
+            entry.ref = prof.one_shot(entry.ref[1])
+        prof.acquire(entry.ref)
+        try:
+            if utype == Update.INSERT:
+                tb.table.insert(entry)
+            else:
+                old_ref = old.ref
+                tb.table.modify(entry)
+                prof.release(old_ref)
+        except SoftswitchError:
+            prof.release(entry.ref)
+            raise
+
+    def _profile_action(self, b: Binding, pb, action: p4runtime_pb2.Action) -> tuple[int, list[int]]:
+        return b.parse_action(pb.table, p4runtime_pb2.TableAction(action=action), default=False)
+
+    def _write_member(self, b: Binding, utype: int, m: p4runtime_pb2.ActionProfileMember) -> None:
+        pb = b.profile(m.action_profile_id)
+        if utype == Update.DELETE:
+            pb.profile.delete_member(m.member_id)
+            return
+        aid, params = self._profile_action(b, pb, m.action)
+        if utype == Update.INSERT:
+            pb.profile.add_member(m.member_id, aid, params)
+        else:
+            pb.profile.modify_member(m.member_id, aid, params)
+
+    def _write_group(self, b: Binding, utype: int, g: p4runtime_pb2.ActionProfileGroup) -> None:
+        pb = b.profile(g.action_profile_id)
+        if utype == Update.DELETE:
+            pb.profile.delete_group(g.group_id)
+            return
+        max_size = g.max_size
+        if pb.max_group_size and max_size > pb.max_group_size:
+            raise SoftswitchError(f"action profile {pb.name}: group max_size {max_size} is above the "
+                                  f"profile's max_group_size {pb.max_group_size}")
+        pb.profile.set_group(g.group_id, [(x.member_id, x.weight or 1) for x in g.members],
+                             max_size or pb.max_group_size, insert=utype == Update.INSERT)
+
+    def _read_profiles(self, b: Binding, kind: str, ent, out: list) -> None:
+        want = ent.action_profile_id
+        for pid, pb in b.profiles.items():
+            if want and pid != want:
+                continue
+            prof = pb.profile
+            if kind == "action_profile_member":
+                for mid, m in prof.members.items():
+                    if mid >= 1 << 40 or (ent.member_id and mid != ent.member_id):
+                        continue
+                    holder = p4runtime_pb2.TableAction()
+                    b._action_to_proto(pb.table, m.action_id, m.params, holder)
+                    e = p4runtime_pb2.ActionProfileMember(action_profile_id=pid, member_id=mid,
+                                                          action=holder.action)
+                    out.append(p4runtime_pb2.Entity(action_profile_member=e))
+            else:
+                for gid, g in prof.groups.items():
+                    if g.one_shot or (ent.group_id and gid != ent.group_id):
+                        continue
+                    e = p4runtime_pb2.ActionProfileGroup(action_profile_id=pid, group_id=gid,
+                                                         max_size=g.max_size)
+                    for mid, w in g.members:
+                        e.members.add(member_id=mid, weight=w)
+                    out.append(p4runtime_pb2.Entity(action_profile_group=e))
 
     def _write_counter(self, b: Binding, utype: int, ce: p4runtime_pb2.CounterEntry) -> None:
         if utype != Update.MODIFY:
@@ -352,6 +437,8 @@ class Device:
                     out.extend(replication.read(self.pre, ent.packet_replication_engine_entry))
                 elif kind == "meter_entry":
                     self._read_meter(b, ent.meter_entry, out)
+                elif kind in ("action_profile_member", "action_profile_group"):
+                    self._read_profiles(b, kind, getattr(ent, kind), out)
                 elif kind == "value_set_entry":
                     want = ent.value_set_entry.value_set_id
                     for vid, (info, vs) in b.value_sets.items():
@@ -499,7 +586,7 @@ def _carry_state(old: Dataplane, new: Dataplane) -> None:
             return nid
 
         for e in ot.entries.values():
-            if e.is_const:
+            if e.is_const or e.ref is not None:   # action profile entries start over with the profile
                 continue
             nid = remap(e.action_id, e.params)
             if nid is None:

@@ -84,6 +84,7 @@ class Program:
     meters: dict[str, dict[str, Any]] = field(default_factory=dict)
     extra_slots: dict[str, int] = field(default_factory=dict)
     stacks: dict[str, StackInfo] = field(default_factory=dict)
+    action_profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
     unions: dict[str, UnionInfo] = field(default_factory=dict)
 
     def field_ref(self, ref: list[str]) -> FieldInfo | None:
@@ -203,8 +204,8 @@ def load(text: str | bytes) -> Program:
         for t in p.get("tables", []):
             prog.tables[t["name"]] = t
             prog.table_pipeline[t["name"]] = p["name"]
-        if p.get("action_profiles"):
-            raise unimplemented(f"action profiles ({', '.join(a['name'] for a in p['action_profiles'])})")
+        for ap in p.get("action_profiles", []) or []:
+            prog.action_profiles[ap["name"]] = ap
     prog.calculations = {c["name"]: c for c in raw.get("calculations", []) or []}
     prog.counters = {c["name"]: c for c in raw.get("counter_arrays", []) or []}
     prog.registers = {r["name"]: r for r in raw.get("register_arrays", []) or []}

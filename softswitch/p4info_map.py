@@ -5,10 +5,13 @@ All P4Runtime validation of table entries (widths, masks, priorities, action sco
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
 from google.rpc import code_pb2
 from p4.config.v1 import p4info_pb2
 from p4.v1 import p4runtime_pb2
 
+from .action_profiles import ActionProfile
 from .counters import CounterArray, Meter, MeterArray, RegisterArray, ValueSet
 from .errors import SoftswitchError
 from .pipeline import Dataplane
@@ -75,6 +78,15 @@ class RegisterBinding:
 
 
 @dataclass
+class ProfileBinding:
+    p4_id: int
+    name: str
+    profile: ActionProfile
+    table: TableBinding            # a table using it: its action id mapping serves the members
+    max_group_size: int = 0
+
+
+@dataclass
 class MeterBinding:
     p4_id: int
     name: str
@@ -131,14 +143,27 @@ class Binding:
                 to_json[ref.id] = json_ids[info.name]
                 to_p4[json_ids[info.name]] = ref.id
                 scopes[ref.id] = ref.scope
-            if t.implementation_id:
-                raise SoftswitchError(f"table {t.preamble.name}: action profiles are not supported",
-                                      code_pb2.UNIMPLEMENTED)
+            if t.implementation_id and table.profile is None:
+                raise SoftswitchError(f"table {t.preamble.name}: the P4Info gives it an action profile, "
+                                      "the device config does not")
             self.tables[t.preamble.id] = TableBinding(t.preamble.id, t.preamble.name, table, fields,
                                                       [mf.id for mf in t.match_fields], to_json, to_p4,
                                                       scopes, t.const_default_action_id != 0 or
                                                       table.default_const)
         self.table_by_name = {tb.name: tb for tb in self.tables.values()}
+        self.profiles: dict[int, ProfileBinding] = {}
+        for ap in p4info.action_profiles:
+            prof = dp.action_profiles.get(ap.preamble.name)
+            if prof is None:
+                self.absent[ap.preamble.id] = f"action profile {ap.preamble.name}"
+                continue
+            users = [self.tables[tid] for tid in ap.table_ids if tid in self.tables]
+            if not users:
+                raise SoftswitchError(f"action profile {ap.preamble.name}: no table of the device config uses it")
+            if ap.size:
+                prof.max_size = ap.size
+            self.profiles[ap.preamble.id] = ProfileBinding(ap.preamble.id, ap.preamble.name, prof, users[0],
+                                                           ap.max_group_size)
         self.counters: dict[int, CounterBinding] = {}
         for c in p4info.counters:
             arr = dp.counter_arrays.get(c.preamble.name)
@@ -209,14 +234,53 @@ class Binding:
             raise SoftswitchError(f"unknown table id {table_id}")
         return tb
 
+    def parse_indirect(self, tb: TableBinding, ta: p4runtime_pb2.TableAction) -> tuple[str, Any]:
+        """A table entry's action in an action profile table: ("member"|"group", id) or
+        ("oneshot", [(json action id, params, weight)]) for an action_profile_action_set."""
+        kind = ta.WhichOneof("type")
+        prof = tb.table.profile
+        if kind == "action":
+            raise SoftswitchError(f"table {tb.name} has an action profile: give a member, a group or an "
+                                  "action set, not an action")
+        if kind == "action_profile_member_id":
+            if ta.action_profile_member_id not in prof.members:
+                raise SoftswitchError(f"table {tb.name}: member {ta.action_profile_member_id} does not exist",
+                                      code_pb2.NOT_FOUND)
+            return ("member", ta.action_profile_member_id)
+        if kind == "action_profile_group_id":
+            if not prof.with_selector:
+                raise SoftswitchError(f"table {tb.name}: its action profile has no selector, so no groups")
+            if ta.action_profile_group_id not in prof.groups:
+                raise SoftswitchError(f"table {tb.name}: group {ta.action_profile_group_id} does not exist",
+                                      code_pb2.NOT_FOUND)
+            return ("group", ta.action_profile_group_id)
+        if kind == "action_profile_action_set":
+            if not prof.with_selector:
+                raise SoftswitchError(f"table {tb.name}: one-shot action sets need an action selector")
+            acts = []
+            for apa in ta.action_profile_action_set.action_profile_actions:
+                aid, params = self.parse_action(tb, p4runtime_pb2.TableAction(action=apa.action), default=False)
+                acts.append((aid, params, apa.weight or 1))
+            if not acts:
+                raise SoftswitchError(f"table {tb.name}: empty action_profile_action_set")
+            return ("oneshot", acts)
+        raise SoftswitchError("'action' field must be set")
+
+    def profile(self, profile_id: int) -> ProfileBinding:
+        pb = self.profiles.get(profile_id)
+        if pb is None:
+            if profile_id in self.absent:
+                raise SoftswitchError(f"{self.absent[profile_id]} is not in the device config", code_pb2.NOT_FOUND)
+            raise SoftswitchError(f"unknown action profile id {profile_id}")
+        return pb
+
     def parse_action(self, tb: TableBinding, ta: p4runtime_pb2.TableAction,
                      default: bool) -> tuple[int, list[int]]:
         kind = ta.WhichOneof("type")
         if kind is None:
             raise SoftswitchError("'action' field must be set")
         if kind != "action":
-            raise SoftswitchError(f"table {tb.name}: indirect actions ({kind}) are not supported",
-                                  code_pb2.UNIMPLEMENTED)
+            raise SoftswitchError(f"table {tb.name} has no action profile: {kind} is not allowed")
         act = ta.action
         if act.action_id not in self.actions:
             raise SoftswitchError(f"unknown action id {act.action_id}")
@@ -312,13 +376,18 @@ class Binding:
                                   "ternary/range/optional fields")
         if te.priority >= 1 << 31:
             raise SoftswitchError(f"table {tb.name}: priority {te.priority} is out of range")
-        if te.HasField("action"):
+        ref = None
+        if te.HasField("action") and tb.table.profile is not None:
+            action_id, params = -1, []
+            ref = self.parse_indirect(tb, te.action)
+        elif te.HasField("action"):
             action_id, params = self.parse_action(tb, te.action, default=False)
         elif need_action:
             raise SoftswitchError("'action' field must be set")
         else:
             action_id, params = -1, []
         entry = Entry(matches, te.priority, action_id, params, cookie=te.metadata)
+        entry.ref = ref
         if te.HasField("meter_config"):
             if tb.table.direct_meter is None:
                 raise SoftswitchError(f"table {tb.name} has no direct meter for meter_config")
@@ -353,7 +422,22 @@ class Binding:
                     fm = te.match.add(field_id=fid)
                     fm.range.low = int_to_bytes(a)
                     fm.range.high = int_to_bytes(b)
-        self._action_to_proto(tb, e.action_id, e.params, te.action)
+        if e.ref is not None:
+            kind, ident = e.ref
+            g = tb.table.profile.groups.get(ident) if kind == "group" else None
+            if kind == "member":
+                te.action.action_profile_member_id = ident
+            elif g is not None and g.one_shot:
+                for mid, weight in g.members:
+                    m = tb.table.profile.members[mid]
+                    apa = te.action.action_profile_action_set.action_profile_actions.add(weight=weight)
+                    holder = p4runtime_pb2.TableAction()
+                    self._action_to_proto(tb, m.action_id, m.params, holder)
+                    apa.action.CopyFrom(holder.action)
+            else:
+                te.action.action_profile_group_id = ident
+        else:
+            self._action_to_proto(tb, e.action_id, e.params, te.action)
         if with_counter and e.counter is not None:
             te.counter_data.packet_count = e.counter[0]
             te.counter_data.byte_count = e.counter[1]

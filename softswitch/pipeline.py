@@ -78,6 +78,21 @@ class Dataplane:
         for vs in p.raw.get("parse_vsets", []) or []:
             bw = int(vs.get("compressed_bitwidth", 0))
             self.value_sets[vs["name"]] = ValueSet(vs["name"], [bw], int(vs.get("max_size", 64) or 64), [])
+        from .action_profiles import ActionProfile
+        self.action_profiles: dict[str, ActionProfile] = {}
+        for name, spec in p.action_profiles.items():
+            sel = spec.get("selector")
+            ap = ActionProfile(name, int(spec.get("max_size", 1024) or 1024), sel is not None)
+            if sel is not None:
+                p.calculations[f"$selector:{name}"] = {"name": f"$selector:{name}", "algo": sel["algo"],
+                                                       "input": sel.get("input", [])}
+            self.action_profiles[name] = ap
+        for t in self.tables.values():
+            if t.profile_name is not None:
+                t.profile = self.action_profiles.get(t.profile_name)
+                if t.profile is None:
+                    raise SoftswitchError(f"table {t.name}: unknown action profile {t.profile_name}")
+                t.profile.action_ids.update(t.action_ids)
         cg = CodeGen(p, self.tables,
                      {n: c.cells for n, c in self.counter_arrays.items() if c.binding is None},
                      {n: r.cells for n, r in self.register_arrays.items()}, self.meter_arrays)
@@ -85,6 +100,10 @@ class Dataplane:
         self.code: Compiled = cg.build()
         for t in self.tables.values():
             t.bind(self.code.actions)
+        for name, ap in self.action_profiles.items():
+            ap.action_fns = self.code.actions
+            if ap.with_selector:
+                ap.hash_fn = self.code.selectors[name]
         self.stats = Stats()
 
         def slot(name: str) -> int | None:

@@ -36,6 +36,7 @@ class Entry:
     fn: Callable[..., Any] | None = None
     counter: list[int] | None = None
     meter: Any = None               # counters.Meter of a direct meter
+    ref: tuple[str, int] | None = None   # ("member"|"group", id) in an action profile table
     cookie: bytes = b""             # P4Runtime TableEntry.metadata, returned on Read
     is_const: bool = False
     eff: int = 0                    # effective priority: higher wins
@@ -59,9 +60,13 @@ class Table:
     def __init__(self, spec: dict[str, Any], prog: Program) -> None:
         self.name: str = spec["name"]
         self.json_id: int = spec["id"]
-        if spec.get("type", "simple") != "simple":
+        if spec.get("type", "simple") not in ("simple", "indirect", "indirect_ws"):
             raise SoftswitchError(f"table {self.name}: implementation '{spec.get('type')}' "
-                                  "(action profiles) is not supported", code_pb2.UNIMPLEMENTED)
+                                  "is not supported", code_pb2.UNIMPLEMENTED)
+        # an action profile/selector table: entries name a member or group (ActionProfile)
+        self.profile_name: str | None = spec.get("action_profile") if spec.get("type") != "simple" \
+            and spec.get("type") else None
+        self.profile: Any = None
         if spec.get("support_timeout"):
             raise SoftswitchError(f"table {self.name}: idle timeout (support_timeout) is not supported",
                                   code_pb2.UNIMPLEMENTED)
@@ -147,7 +152,7 @@ class Table:
 
     # ------------------------------------------------------------- mutation
     def _prepare(self, e: Entry) -> None:
-        e.fn = self.action_fns[e.action_id]
+        e.fn = self.action_fns[e.action_id] if e.ref is None else None
         if self.with_counters and e.counter is None:
             e.counter = [0, 0]
         if self.direct_meter is not None and e.meter is None:
@@ -209,7 +214,8 @@ class Table:
         # Mutate in place so that lookup structures and counters stay as they are.
         old.action_id = e.action_id
         old.params = e.params
-        old.fn = self.action_fns[e.action_id]
+        old.ref = e.ref
+        old.fn = self.action_fns[e.action_id] if e.ref is None else None
         old.cookie = e.cookie
         return old
 
