@@ -17,6 +17,7 @@ from .p4info_map import (Binding, apply_meter_config, bytes_to_int, counter_data
                          value_set_entry, value_set_members)
 from . import replication
 from .pipeline import Dataplane
+from .digests import Digests
 from .replication import PRE
 from .tables import Entry
 
@@ -41,6 +42,7 @@ class Device:
         # VERIFY_AND_SAVE keeps a verified config here until COMMIT (P4Runtime spec §7.6)
         self.saved: tuple[Dataplane, Binding, p4runtime_pb2.ForwardingPipelineConfig] | None = None
         self.pre = PRE()
+        self.digests = Digests()
 
     # ------------------------------------------------------------ pipeline
     def load_json(self, json_text: bytes, p4info: p4info_pb2.P4Info | None = None) -> None:
@@ -48,6 +50,7 @@ class Device:
         dp = _build(json_text, self.use_cache, self.pre)
         binding = Binding(p4info, dp) if p4info is not None else None
         with self.lock:
+            dp.digest_sink = self.digests.sample
             self.dp, self.binding, self.p4info = dp, binding, p4info
             self.device_config = json_text
 
@@ -93,13 +96,13 @@ class Device:
                 # a new pipeline starts with no forwarding state: no groups or clone sessions either
                 self.pre.groups.clear()
                 self.pre.clones.clear()
+                self.digests.clear()
             self.saved = None
             self._install(dp, binding, cfg)
 
     def _install(self, dp: Dataplane, binding: Binding,
                  cfg: p4runtime_pb2.ForwardingPipelineConfig) -> None:
-        if self.dp is not None:
-            dp.digest_sink = self.dp.digest_sink
+        dp.digest_sink = self.digests.sample
         self.dp, self.binding, self.p4info = dp, binding, cfg.p4info
         self.device_config = cfg.p4_device_config
         self.cookie = cfg.cookie if cfg.HasField("cookie") else None
@@ -166,6 +169,8 @@ class Device:
             replication.write(self.pre, upd.type, upd.entity.packet_replication_engine_entry)
         elif kind == "meter_entry":
             self._write_meter(b, upd.type, upd.entity.meter_entry)
+        elif kind == "digest_entry":
+            self.digests.write(upd.type, upd.entity.digest_entry, b.digests)
         elif kind == "action_profile_member":
             self._write_member(b, upd.type, upd.entity.action_profile_member)
         elif kind == "action_profile_group":
@@ -437,6 +442,8 @@ class Device:
                     out.extend(replication.read(self.pre, ent.packet_replication_engine_entry))
                 elif kind == "meter_entry":
                     self._read_meter(b, ent.meter_entry, out)
+                elif kind == "digest_entry":
+                    out.extend(self.digests.read(ent.digest_entry.digest_id))
                 elif kind in ("action_profile_member", "action_profile_group"):
                     self._read_profiles(b, kind, getattr(ent, kind), out)
                 elif kind == "value_set_entry":

@@ -215,6 +215,20 @@ class Binding:
             if vsi.size:
                 vs.size = vsi.size
             self.value_sets[vsi.preamble.id] = (vsi, vs)
+        # digest id -> (BMv2 learn list id, data is a struct); learn lists are named after the type
+        self.digests: dict[int, tuple[int, bool]] = {}
+        learn = {ll["name"]: ll["id"] for ll in dp.prog.raw.get("learn_lists", []) or []}
+        for d in p4info.digests:
+            lid = learn.get(d.preamble.name)
+            if lid is None:
+                short = d.preamble.name.rsplit(".", 1)[-1]
+                lid = next((i for n, i in learn.items() if n.rsplit(".", 1)[-1] == short), None)
+            if lid is None and len(learn) == 1 and len(p4info.digests) == 1:
+                lid = next(iter(learn.values()))
+            if lid is None:
+                self.absent[d.preamble.id] = f"digest {d.preamble.name}"
+                continue
+            self.digests[d.preamble.id] = (lid, d.type_spec.HasField("struct"))
         self.packet_in = PacketMeta()
         self.packet_out = PacketMeta()
         for cpm in p4info.controller_packet_metadata:

@@ -54,6 +54,7 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
         self.arb = Arbitration(device.device_id)
         self.inject = inject  # frame loop hook: inject a frame as if received on the CPU port
         self.max_streams = max_streams
+        device.digests.send = self.send_digest
         self._streams_lock = threading.Lock()
         self.open_streams = 0
 
@@ -145,6 +146,9 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
                             return
                     elif kind == "packet":
                         self._packet_out(stream, msg.packet)
+                    elif kind == "digest_ack":
+                        if self.arb.is_primary(stream):
+                            self.device.digests.ack(msg.digest_ack.digest_id, msg.digest_ack.list_id)
                     else:
                         log.debug("ignoring stream message of kind %s", kind)
             except grpc.RpcError:
@@ -182,6 +186,12 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
             log.warning("PacketOut refused: %s", exc)
             return
         self.inject(frame)
+
+    def send_digest(self, msg: p4runtime_pb2.DigestList) -> None:
+        """A DigestList for the primary controller(s)."""
+        out = p4runtime_pb2.StreamMessageResponse(digest=msg)
+        for s in self.arb.primaries():
+            s.out.put(out)
 
     def send_packet_in(self, frame: bytes) -> None:
         """Called by the frame loop for frames that egress on the CPU port."""
