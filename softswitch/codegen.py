@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -95,6 +96,7 @@ class CodeGen(ParserGen, CalcGen, HeaderGen):
         self.ns: dict[str, Any] = {
             "ParserError": ParserError, "ExitPipeline": ExitPipeline, "_tcm": _tcm, "_sat": _sat,
             "_usat": _usat, "_lookahead": _lookahead, "_random": random.randint, "_log": log,
+            "_now": time.monotonic,
         }
         self.names: dict[int, str] = {}
         self.uses_state: list[str] = []
@@ -475,6 +477,11 @@ class CodeGen(ParserGen, CalcGen, HeaderGen):
                     w("if a is None:")
                     w(f"    {tname}.default_fn(F, {tname}.default_params)")
                     w(f"    return {miss_next if hitmiss else f'{nxname}[{tname}.default_action_id]'}")
+                if table.support_timeout:
+                    if "idle timeout" not in self.uses_state:
+                        self.uses_state.append("idle timeout")
+                    w("e.last_hit = _now()")
+                    w("e.aged = False")
                 if table.with_counters:
                     w("c = e.counter")
                     w("c[0] += 1")

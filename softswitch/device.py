@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Iterator
+import time
+from typing import Callable, Iterator
 
 from google.rpc import code_pb2
 from p4.config.v1 import p4info_pb2
@@ -43,6 +44,9 @@ class Device:
         self.saved: tuple[Dataplane, Binding, p4runtime_pb2.ForwardingPipelineConfig] | None = None
         self.pre = PRE()
         self.digests = Digests()
+        # IdleTimeoutNotification sink (set by the P4Runtime server) and the sweeper thread
+        self.idle_send: Callable[[p4runtime_pb2.IdleTimeoutNotification], None] | None = None
+        self._idle_thread: threading.Thread | None = None
 
     # ------------------------------------------------------------ pipeline
     def load_json(self, json_text: bytes, p4info: p4info_pb2.P4Info | None = None) -> None:
@@ -103,10 +107,46 @@ class Device:
     def _install(self, dp: Dataplane, binding: Binding,
                  cfg: p4runtime_pb2.ForwardingPipelineConfig) -> None:
         dp.digest_sink = self.digests.sample
+        if any(t.support_timeout for t in dp.tables.values()) and self._idle_thread is None:
+            self._idle_thread = threading.Thread(target=self._idle_loop, daemon=True, name="idle-timeout")
+            self._idle_thread.start()
         self.dp, self.binding, self.p4info = dp, binding, cfg.p4info
         self.device_config = cfg.p4_device_config
         self.cookie = cfg.cookie if cfg.HasField("cookie") else None
         log.info("pipeline set: %s", dp.describe())
+
+    IDLE_SWEEP_S = 0.1
+
+    def _idle_loop(self) -> None:
+        while True:
+            time.sleep(self.IDLE_SWEEP_S)
+            try:
+                self.sweep_idle()
+            except Exception:  # the sweeper must outlive any one bad sweep
+                log.exception("idle timeout sweep failed")
+
+    def sweep_idle(self, now: float | None = None) -> p4runtime_pb2.IdleTimeoutNotification | None:
+        """Entries idle longer than their idle_timeout_ns, notified once until hit again (PI/BMv2
+        ageing); returns the notification sent, if any."""
+        now = time.monotonic() if now is None else now
+        with self.lock:
+            b = self.binding
+            if b is None:
+                return None
+            note = p4runtime_pb2.IdleTimeoutNotification()
+            for tb in b.tables.values():
+                if not tb.table.support_timeout:
+                    continue
+                for e in tb.table.entries.values():
+                    if e.idle_timeout_ns and not e.aged and (now - e.last_hit) * 1e9 >= e.idle_timeout_ns:
+                        e.aged = True
+                        note.table_entry.append(b.entry_to_proto(tb, e, False))
+            if not note.table_entry:
+                return None
+            note.timestamp = time.time_ns()
+        if self.idle_send is not None:
+            self.idle_send(note)
+        return note
 
     def get_pipeline(self, req: p4runtime_pb2.GetForwardingPipelineConfigRequest
                      ) -> p4runtime_pb2.GetForwardingPipelineConfigResponse:
@@ -477,6 +517,8 @@ class Device:
                 if te.metadata and e.cookie != te.metadata:
                     continue
                 pe = b.entry_to_proto(tb, e, with_counter)
+                if te.HasField("time_since_last_hit") and tb.table.support_timeout:
+                    pe.time_since_last_hit.elapsed_ns = int((time.monotonic() - e.last_hit) * 1e9)
                 if te.HasField("meter_config") and e.meter is not None:
                     cfg = meter_config(e.meter)
                     if cfg is not None:

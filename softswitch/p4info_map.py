@@ -402,6 +402,13 @@ class Binding:
             action_id, params = -1, []
         entry = Entry(matches, te.priority, action_id, params, cookie=te.metadata)
         entry.ref = ref
+        if te.idle_timeout_ns:
+            if not tb.table.support_timeout:
+                raise SoftswitchError(f"table {tb.name} does not support idle timeout "
+                                      f"(idle_timeout_ns {te.idle_timeout_ns})")
+            if te.idle_timeout_ns < 0:
+                raise SoftswitchError(f"table {tb.name}: negative idle_timeout_ns")
+            entry.idle_timeout_ns = te.idle_timeout_ns
         if te.HasField("meter_config"):
             if tb.table.direct_meter is None:
                 raise SoftswitchError(f"table {tb.name} has no direct meter for meter_config")
@@ -452,6 +459,8 @@ class Binding:
                 te.action.action_profile_group_id = ident
         else:
             self._action_to_proto(tb, e.action_id, e.params, te.action)
+        if e.idle_timeout_ns:
+            te.idle_timeout_ns = e.idle_timeout_ns
         if with_counter and e.counter is not None:
             te.counter_data.packet_count = e.counter[0]
             te.counter_data.byte_count = e.counter[1]

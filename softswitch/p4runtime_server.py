@@ -55,6 +55,7 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
         self.inject = inject  # frame loop hook: inject a frame as if received on the CPU port
         self.max_streams = max_streams
         device.digests.send = self.send_digest
+        device.idle_send = self.send_idle
         self._streams_lock = threading.Lock()
         self.open_streams = 0
 
@@ -186,6 +187,11 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
             log.warning("PacketOut refused: %s", exc)
             return
         self.inject(frame)
+
+    def send_idle(self, msg: p4runtime_pb2.IdleTimeoutNotification) -> None:
+        out = p4runtime_pb2.StreamMessageResponse(idle_timeout_notification=msg)
+        for s in self.arb.primaries():
+            s.out.put(out)
 
     def send_digest(self, msg: p4runtime_pb2.DigestList) -> None:
         """A DigestList for the primary controller(s)."""

@@ -4,6 +4,7 @@ Exact tables are one dict; the others hash on each distinct mask (flow-director 
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -37,6 +38,9 @@ class Entry:
     counter: list[int] | None = None
     meter: Any = None               # counters.Meter of a direct meter
     ref: tuple[str, int] | None = None   # ("member"|"group", id) in an action profile table
+    idle_timeout_ns: int = 0        # P4Runtime TableEntry.idle_timeout_ns (0: never ages)
+    last_hit: float = 0.0           # time.monotonic() of the last hit (or of the insert)
+    aged: bool = False              # notified as idle; cleared by the next hit
     cookie: bytes = b""             # P4Runtime TableEntry.metadata, returned on Read
     is_const: bool = False
     eff: int = 0                    # effective priority: higher wins
@@ -67,9 +71,7 @@ class Table:
         self.profile_name: str | None = spec.get("action_profile") if spec.get("type") != "simple" \
             and spec.get("type") else None
         self.profile: Any = None
-        if spec.get("support_timeout"):
-            raise SoftswitchError(f"table {self.name}: idle timeout (support_timeout) is not supported",
-                                  code_pb2.UNIMPLEMENTED)
+        self.support_timeout: bool = bool(spec.get("support_timeout"))
         self.keys: list[KeyField] = []
         for k in spec.get("key", []):
             kind = k["match_type"]
@@ -152,6 +154,8 @@ class Table:
 
     # ------------------------------------------------------------- mutation
     def _prepare(self, e: Entry) -> None:
+        if not e.last_hit:
+            e.last_hit = time.monotonic()
         e.fn = self.action_fns[e.action_id] if e.ref is None else None
         if self.with_counters and e.counter is None:
             e.counter = [0, 0]
@@ -217,6 +221,7 @@ class Table:
         old.ref = e.ref
         old.fn = self.action_fns[e.action_id] if e.ref is None else None
         old.cookie = e.cookie
+        old.idle_timeout_ns = e.idle_timeout_ns
         return old
 
     def delete(self, matches: tuple[tuple[int, int], ...], priority: int) -> Entry:
