@@ -148,8 +148,7 @@ class CodeGen(ParserGen, CalcGen, HeaderGen):
         v = node.get("value")
         if t in ("field", "stack_field", "union_stack_field"):
             slot, width, signed, name = self.lvalue(node)
-            if width == 0:
-                raise unimplemented(f"varbit field {name} in an expression")
+            # a varbit field reads as its value (BMv2 compares varbit Data by value)
             if signed:
                 return f"_tcm(F[{slot}], {width})"
             return f"F[{slot}]"

@@ -30,6 +30,11 @@ def _compiled(src: Path, outdir: Path, stem: str) -> tuple[Path, Path]:
     return p4info_path, json_path
 
 
+def program(stem: str) -> tuple[Path, Path]:
+    """(p4info, json) of tests/softswitch/programs/<stem>.p4."""
+    return _compiled(PROGRAMS / f"{stem}.p4", PROGRAMS, stem)
+
+
 @pytest.fixture(scope="session")
 def fdir_program() -> tuple[Path, Path]:
     return _compiled(FDIR_BUILD.parent / "fdir.p4", FDIR_BUILD, "fdir")
