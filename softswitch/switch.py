@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .device import Device
 from .errors import SoftswitchError
-from .p4runtime_server import P4RuntimeService, serve
+from .p4runtime_server import MAX_STREAMS, P4RuntimeService, serve
 from .pcap import PcapSet
 from .ports import Port
 
@@ -33,7 +33,7 @@ class LoopStats:
 
 class Switch:
     def __init__(self, device: Device, ifaces: dict[int, str], grpc_addr: str | None,
-                 pcap_dir: str | None = None) -> None:
+                 pcap_dir: str | None = None, max_streams: int = MAX_STREAMS) -> None:
         self.device = device
         self.stats = LoopStats()
         self.ports: dict[int, Port] = {}
@@ -60,7 +60,7 @@ class Switch:
         self.service: P4RuntimeService | None = None
         if grpc_addr:
             try:
-                self.server, self.service = serve(device, grpc_addr, self.inject)
+                self.server, self.service = serve(device, grpc_addr, self.inject, max_streams)
             except SoftswitchError:
                 self.close_ports()
                 raise
