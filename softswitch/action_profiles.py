@@ -2,7 +2,8 @@
 
 As BMv2 runs them (bm_sim/action_profile.cpp): a table entry points at a member (an action with its
 data) or at a group of members; for a group the selector's hash of the packet, modulo the number of
-members, picks one. Members of a group are kept in the order they were added to it.
+members, picks one. A group's members are ordered by their handles, i.e. by when each member was
+created (as PI allocates BMv2 member handles), not by their order in the group.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class Member:
     params: list[int]
     fn: Callable[..., Any] | None = None
     refs: int = 0                  # table entries and groups using it
+    seq: int = 0                   # creation order: BMv2's member handle
 
 
 @dataclass(eq=False)
@@ -44,6 +46,7 @@ class ActionProfile:
         self.action_fns: dict[int, Callable[..., Any]] = {}
         self.action_ids: set[int] = set()
         self._next_hidden = 1 << 40       # ids for one-shot members and groups (never P4Runtime ids)
+        self._seq = 0
 
     # ---------------------------------------------------------------- lookup
     def pick(self, ref: tuple[str, int], F: list) -> Member | None:
@@ -66,7 +69,9 @@ class ActionProfile:
         if len(self.members) >= self.max_size:
             raise SoftswitchError(f"action profile {self.name} is full ({self.max_size} members)",
                                   code_pb2.RESOURCE_EXHAUSTED)
-        self.members[member_id] = Member(member_id, action_id, params, self.action_fns[action_id])
+        self._seq += 1
+        self.members[member_id] = Member(member_id, action_id, params, self.action_fns[action_id],
+                                         seq=self._seq)
 
     def modify_member(self, member_id: int, action_id: int, params: list[int]) -> None:
         m = self._member(member_id)
@@ -120,7 +125,8 @@ class ActionProfile:
             self.members[mid].refs -= 1
         g.members = list(members)
         g.max_size = max_size or g.max_size
-        g.flat = [self.members[mid] for mid, w in members for _ in range(w)]
+        ordered = sorted(members, key=lambda mw: self.members[mw[0]].seq)
+        g.flat = [self.members[mid] for mid, w in ordered for _ in range(w)]
         for mid, _ in members:
             self.members[mid].refs += 1
 
@@ -144,7 +150,8 @@ class ActionProfile:
         for action_id, params, weight in actions:
             mid = self._next_hidden
             self._next_hidden += 1
-            self.members[mid] = Member(mid, action_id, params, self.action_fns[action_id])
+            self._seq += 1
+            self.members[mid] = Member(mid, action_id, params, self.action_fns[action_id], seq=self._seq)
             mids.append((mid, weight))
         gid = self._next_hidden
         self._next_hidden += 1
