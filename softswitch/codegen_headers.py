@@ -178,6 +178,8 @@ class HeaderGen(_Base):
             member = st.member_names.index(v[1])
             hr = self._elem_href(st, member, f"F[{st.next_slot}] - 1")
             return self._href_field(hr, v[2])
+        if t == "expression" and "op" not in v:     # p4c wraps expressions once more
+            return self.lvalue(v)
         if t == "expression" and v.get("op") == "access_field":
             hr = self.href(v["left"])
             k = int(v["right"])

@@ -5,8 +5,11 @@ Meters use zero rates so that the colors depend on the bursts only (no timing in
 from __future__ import annotations
 
 import struct
+import time
 
+import grpc
 import pytest
+from google.rpc import code_pb2, status_pb2
 from p4.v1 import p4runtime_pb2
 
 from conftest import RIG_PARAMS, make_rig, program
@@ -167,6 +170,14 @@ def test_parser_value_set(rig, ext_program):
     vs = c.p4info.value_sets[0]
     e.value_set_entry.value_set_id = vs.preamble.id
     e.value_set_entry.members.add().match.add(field_id=vs.match[0].id).exact.value = enc(0x9999, 16)
+    if getattr(rig, "kind", "local") == "bmv2":
+        # BMv2 1.15.5 with PI answers "ValueSet writes are not supported yet"; softswitch supports them
+        with pytest.raises(grpc.RpcError) as info:
+            c.write(("MODIFY", e))
+        status = status_pb2.Status.FromString(dict(info.value.trailing_metadata())["grpc-status-details-bin"])
+        err = p4runtime_pb2.Error()
+        assert status.details[0].Unpack(err) and err.canonical_code == code_pb2.UNIMPLEMENTED
+        return
     c.write(("MODIFY", e))
     rig.send(1, other)
     assert one(rig, 3) == other
@@ -193,8 +204,7 @@ def test_digest_and_ack(rig, ext_program):
     one(rig)
     assert c.note(wait=1.0) is None
     c.digest_ack(msg.digest_id, msg.list_id)
-    import time
-    time.sleep(0.2)
+    time.sleep(0.2)                                   # the ack travels on the stream
     rig.send(1, frame(4, key=0x42))
     one(rig)
     again = c.note()

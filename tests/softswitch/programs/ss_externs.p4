@@ -65,6 +65,7 @@ control ExVerify(inout headers_t hdr, inout meta_t meta) {
 
 control ExIngress(inout headers_t hdr, inout meta_t meta, inout standard_metadata_t sm) {
     meter(4, MeterType.packets) pmeter;
+    action_selector(HashAlgorithm.crc16, 32w64, 32w14) sel;
     direct_meter<bit<8>>(MeterType.bytes) dmeter;
 
     action set_port(bit<9> port, bit<8> tag) {
@@ -83,8 +84,7 @@ control ExIngress(inout headers_t hdr, inout meta_t meta, inout standard_metadat
             hdr.ext.flow : selector;
         }
         actions = { set_port; NoAction; }
-        implementation = action_selector(HashAlgorithm.crc16, 32w64, 32w14);
-        default_action = NoAction();
+        implementation = sel;
     }
     table t_dmeter {
         key = { hdr.ext.key : exact; }

@@ -60,6 +60,9 @@ struct meta_t {
     bit<8>  last;
     bit<32> idx;
     bit<12> new_vid;
+    bit<8>  ttl;
+    bit<32> src;
+    bit<32> dst;
 }
 
 parser StParser(packet_in pkt, out headers_t hdr, inout meta_t meta,
@@ -118,14 +121,17 @@ control StIngress(inout headers_t hdr, inout meta_t meta, inout standard_metadat
         meta.new_vid = vid;
     }
     action to_v6() {
+        meta.ttl = hdr.ip.v4.ttl;
+        meta.src = hdr.ip.v4.src;
+        meta.dst = hdr.ip.v4.dst;
         /* setValid on one union member invalidates the other */
         hdr.ip.v6.setValid();
         hdr.ip.v6.vtf = 0x60000000;
         hdr.ip.v6.plen = 0;
         hdr.ip.v6.nh = 59;
-        hdr.ip.v6.hlim = hdr.ip.v4.ttl;
-        hdr.ip.v6.src = (bit<128>)hdr.ip.v4.src;
-        hdr.ip.v6.dst = (bit<128>)hdr.ip.v4.dst;
+        hdr.ip.v6.hlim = meta.ttl;
+        hdr.ip.v6.src = (bit<128>)meta.src;
+        hdr.ip.v6.dst = (bit<128>)meta.dst;
         hdr.eth.etype = 0x86dd;
     }
     action copy_stack() {
