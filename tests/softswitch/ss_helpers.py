@@ -130,6 +130,7 @@ class P4RTClient(Names):
         self.out_q: queue.Queue = queue.Queue()
         self.arbitration: queue.Queue = queue.Queue()
         self.packets: queue.Queue = queue.Queue()
+        self.notes: queue.Queue = queue.Queue()      # DigestList / IdleTimeoutNotification
         self.stream = self.stub.StreamChannel(iter(self.out_q.get, None))
         self.reader = threading.Thread(target=self._read_stream, daemon=True)
         self.reader.start()
@@ -146,12 +147,28 @@ class P4RTClient(Names):
                     self.arbitration.put(msg.arbitration)
                 elif msg.HasField("packet"):
                     self.packets.put(msg.packet)
+                elif msg.HasField("digest"):
+                    self.notes.put(msg.digest)
+                elif msg.HasField("idle_timeout_notification"):
+                    self.notes.put(msg.idle_timeout_notification)
         except grpc.RpcError as exc:
             self.arbitration.put(exc)
 
     def close(self) -> None:
         self.out_q.put(None)
         self.channel.close()
+
+    def digest_ack(self, digest_id: int, list_id: int) -> None:
+        req = p4runtime_pb2.StreamMessageRequest()
+        req.digest_ack.digest_id, req.digest_ack.list_id = digest_id, list_id
+        self.out_q.put(req)
+
+    def note(self, wait: float = 3.0):
+        """The next DigestList or IdleTimeoutNotification, or None within `wait` s."""
+        try:
+            return self.notes.get(timeout=wait)
+        except queue.Empty:
+            return None
 
     # ----------------------------------------------------------- pipeline
     def set_pipeline(self, p4info_path: Path, json_path: Path) -> None:
@@ -241,7 +258,18 @@ class HostPort:
         self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
         self.sock.bind((iface, 0))
         self.sock.setsockopt(263, 23, 1)  # PACKET_IGNORE_OUTGOING
+        self.sock.setsockopt(263, 8, 1)   # PACKET_AUXDATA: the kernel strips received VLAN tags
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+
+    def recv_frame(self) -> bytes:
+        """One frame as it was on the wire (802.1Q/802.1ad tag put back from the auxdata)."""
+        from softswitch.ports import AUX_SPACE, TP_STATUS_VLAN_VALID, _with_tag
+        data, anc, _, _ = self.sock.recvmsg(1 << 18, AUX_SPACE)
+        if anc:
+            aux = anc[0][2]
+            if aux[0] & TP_STATUS_VLAN_VALID or aux[16] or aux[17]:
+                return _with_tag(data, aux)
+        return data
 
     def send(self, frame: bytes) -> None:
         self.sock.send(frame)
@@ -266,7 +294,7 @@ class HostPort:
                 return frames
             r, _, _ = select.select([self.sock], [], [], left)
             if r:
-                frames.append(self.sock.recv(65536))
+                frames.append(self.recv_frame())
 
     def close(self) -> None:
         self.sock.close()
@@ -339,6 +367,9 @@ class LocalSwitch(Names):
         super().__init__()
         from softswitch.device import Device
         self.device = Device(0, cpu_port)
+        self.notes: queue.Queue = queue.Queue()
+        self.device.digests.send = self.notes.put
+        self.device.idle_send = self.notes.put
         self.pending: dict[int, list[bytes]] = {}
         self.packet_ins_list: list = []
 
@@ -357,8 +388,9 @@ class LocalSwitch(Names):
         dp = self.device.dp
         assert dp is not None
         res = dp.process(port, frame)
-        if res is not None:
-            out_port, out = res
+        if res is None:
+            return
+        for out_port, out in (res if isinstance(res, list) else [res]):
             if out_port == self.device.cpu_port:
                 self.packet_ins_list.append(self.device.packet_in(out))
             else:
@@ -372,6 +404,15 @@ class LocalSwitch(Names):
         return not self.outputs()
 
     # P4RTClient-like
+    def digest_ack(self, digest_id: int, list_id: int) -> None:
+        self.device.digests.ack(digest_id, list_id)
+
+    def note(self, wait: float = 3.0):
+        try:
+            return self.notes.get(timeout=wait)
+        except queue.Empty:
+            return None
+
     def write(self, *updates) -> None:
         errors = self.device.write(self.write_request(*updates))
         bad = [e for e in errors if e is not None]
