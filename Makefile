@@ -5,9 +5,10 @@ STAMP   := $(VENV)/.setup-done
 P4C     ?= p4c
 TARGET  ?= softswitch
 LAB     ?= topo/labs/default.toml
+PTF_ARGS ?=
 DPVS_CONF ?=
 
-.PHONY: setup lint test unit ptf run p4 bench clean
+.PHONY: setup lint test unit ptf run p4 bench stf compare compare-quick clean
 
 setup: $(STAMP)
 
@@ -27,7 +28,7 @@ test: setup
 
 # PTF packet tests of fdir.p4 on TARGET (softswitch, or bmv2 when simple_switch_grpc is installed).
 ptf: setup
-	$(PY) ptf-tests/run_ptf.py --target $(TARGET)
+	$(PY) ptf-tests/run_ptf.py --target $(TARGET) $(PTF_ARGS)
 
 # The live lab: Mininet hosts, the switch, lcore workers, real servers; MODE=fdir|rss|handoff.
 # DPVS_CONF=path/dpvs.conf builds the lab a DPVS config describes (ipvsadm/dpip at the prompt).
@@ -52,7 +53,24 @@ p4:
 bench: setup
 	$(PY) -m bench
 
-# After a crashed or killed lab: lab processes, Mininet namespaces and links, /tmp/fdirlab.
+# BMv2 conformance: p4c's own STF corpus (the v1model programs of testdata/p4_16_samples with an
+# .stf file) on BMv2 and softswitch side by side; README, "BMv2 conformance". P4C_SRC: a p4c
+# source tree; outputs (compiled programs, logs, results.json) in STF_OUT, outside the repo.
+STF_OUT ?= /tmp/fdirlab-stf
+stf: setup
+	$(PY) -m stf run --if-present --p4c $(P4C) --out $(STF_OUT) --lock /tmp/fdirlab-root.lock \
+	  $(if $(P4C_SRC),--p4c-src $(P4C_SRC)) $(STF_ARGS)
+
+# fdir vs rss vs handoff with nginx, wrk, h2load, iperf3 in the lab, every target present:
+# results/compare/{compare.json,compare.csv,*.png}. Root; takes /tmp/fdirlab-root.lock per lab.
+compare: setup
+	$(PY) -m bench.compare
+
+compare-quick: setup
+	$(PY) -m bench.compare --quick --out results/compare-quick
+
+# After a crashed or killed lab or PTF run: exactly what it recorded when it started it
+# (processes, Mininet hosts, links, sockets; see topo/runstate.py). Logs stay.
 clean:
 	@if [ -x $(PY) ]; then $(PY) -m topo clean; fi
-	rm -rf .pytest_cache .pytest-results.xml logs
+	rm -rf .pytest_cache .pytest-results.xml

@@ -13,6 +13,7 @@ import sys
 import traceback
 
 from controller import errors as E
+from controller.argcheck import check_args
 from controller.commands import (
     doctor,
     dpvs_conf,
@@ -26,6 +27,7 @@ from controller.commands import (
     show,
     stats,
     status,
+    top,
     worker,
 )
 from controller.commands.common import Command, Parser, common_args
@@ -36,7 +38,7 @@ from fdirlab.errors import FdirlabError
 COMMANDS: dict[str, Command] = {
     "init": init, "laddr": laddr, "filter": filters, "show": show, "status": status,
     "reconcile": reconcile, "doctor": doctor, "rss": rss, "worker": worker, "stats": stats,
-    "schemes": schemes, "export": export, "dpvs-conf": dpvs_conf}
+    "top": top, "schemes": schemes, "export": export, "dpvs-conf": dpvs_conf}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,11 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     session = None
     try:
+        check_args(args)                # every argument, before any connection
         session = Session(args)
         res, text, code = COMMANDS[args.cmd].run(session)
         if args.json:
             print(json.dumps({"ok": code == 0, "exit_code": code, **res}, default=str))
-        else:
+        elif text:
             print(text)
         return code
     except (E.ControllerError, FdirlabError) as e:

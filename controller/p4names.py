@@ -29,18 +29,20 @@ TABLES: dict[str, list[tuple[str, str, int]]] = {
     "reta": [("idx", EXACT, 7)],
     "l2_fwd": [("dst_mac", EXACT, 48)],
     "arp_responder": [("tpa", EXACT, 32)],
+    "nd_responder": [("target", EXACT, 128)],
 }
 # action short name -> [(param, bitwidth)]
 ACTIONS: dict[str, list[tuple[str, int]]] = {
     "set_wire": [], "set_lcore": [], "lb_owned": [], "NoAction": [],
     "steer": [("port", 9)], "rss": [], "drop_miss": [], "reta_miss": [],
     "forward": [("port", 9)], "l2_miss": [], "arp_answer": [("mac", 48)], "arp_not_ours": [],
+    "nd_answer": [("mac", 48)], "nd_not_ours": [],
 }
 COUNTERS = {"port_rx": "FdirIngress.port_rx", "port_tx": "FdirEgress.port_tx",
             "drop_reasons": "FdirIngress.drop_reasons"}
 # Indexes of the drop_reasons counter (the DROP_* constants of fdir.p4)
 DROP_REASONS = {0: "parser_error", 1: "bad_checksum", 2: "miss_policy", 3: "reta_miss",
-                4: "l2_miss", 5: "arp_not_ours"}
+                4: "l2_miss", 5: "arp_not_ours", 6: "nd_not_ours", 7: "nd_invalid"}
 RETA_SIZE = 128
 MAX_PORT = 511            # port_t is bit<9>; 511 is BMv2's drop port
 FDIR_TABLES = ("fdir_v4", "fdir_v6")

@@ -63,7 +63,7 @@ class Layout:
     scheme: str = "lsb"
     mode: str = "fdir"                    # fdir | rss | handoff (only fdir installs filters)
     miss: MissPolicy = MissPolicy("rss")
-    lb_mac: str | None = None             # answer ARP for LB-owned IPv4 addresses with it
+    lb_mac: str | None = None             # answer ARP / NS for LB-owned IPv4 / IPv6 addresses with it
     vips: tuple[str, ...] = ()
     l2: tuple[tuple[str, int], ...] = ()  # (mac, port)
     protocols: tuple[str, ...] = ("tcp", "udp")
@@ -167,7 +167,12 @@ def _lb_owned(addr: str, lb_mac: str | None, cookie: bytes) -> list[Entry]:
             out.append(_entry("arp_responder", "arp_answer", (("mac", mac_to_int(lb_mac)),),
                               cookie=cookie, tpa=int(a)))
         return out
-    return [_entry("lb_addr_v6", "lb_owned", cookie=cookie, dst_addr=int(a))]
+    out = [_entry("lb_addr_v6", "lb_owned", cookie=cookie, dst_addr=int(a))]
+    if lb_mac:
+        # Neighbor Solicitations for it are answered by the NIC (fdir.p4 nd_responder)
+        out.append(_entry("nd_responder", "nd_answer", (("mac", mac_to_int(lb_mac)),),
+                          cookie=cookie, target=int(a)))
+    return out
 
 
 def hand_filter(addr: str, port_value: int, port_mask: int, proto: str, port: int,

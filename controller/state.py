@@ -109,7 +109,7 @@ def interpret(entries: list[Entry], miss_default: Entry | None = None) -> Switch
                                 else ipaddress.IPv6Address(e.match[0].value)))
             elif e.table == "l2_fwd":
                 l2.append((int_to_mac(e.match[0].value), e.param("port") or 0))
-            elif e.table == "arp_responder":
+            elif e.table in ("arp_responder", "nd_responder"):
                 lb_mac = e.param("mac")
         elif kind == "laddr":
             try:
@@ -118,7 +118,7 @@ def interpret(entries: list[Entry], miss_default: Entry | None = None) -> Switch
                 slot = 0
             ls = st.laddrs.setdefault(subject, LaddrState(subject, slot))
             ls.entries.append(e)
-            if e.table == "arp_responder" and lb_mac is None:
+            if e.table in ("arp_responder", "nd_responder") and lb_mac is None:
                 lb_mac = e.param("mac")
         elif e.cookie == COOKIE_HAND:
             st.hand.append(e)

@@ -413,7 +413,9 @@ def parse_lab(data: dict[str, Any], source: str = "<defaults>") -> Lab:
                              f"needs port {servers[-1].port}, past the 511 the NIC program counts")
 
     lr = _Reader(top.get("laddrs", dict, {}), "laddrs")
-    default_laddrs = [str(subnet4.network_address + 200), str(subnet4.network_address + 201)]
+    # two IPv4 and two IPv6 local addresses (the IPv6 ones: <subnet6>::200 and ::201)
+    default_laddrs = [str(subnet4.network_address + 200), str(subnet4.network_address + 201),
+                      str(subnet6.network_address + 0x200), str(subnet6.network_address + 0x201)]
     raw_laddrs = lr.get("addrs", list, default_laddrs)
     lr.done()
     laddrs = tuple(_ip(f"laddrs.addrs[{i}]", a) for i, a in enumerate(raw_laddrs))
@@ -422,6 +424,7 @@ def parse_lab(data: dict[str, Any], source: str = "<defaults>") -> Lab:
     raw_services = top.get("services", list, None)
     if raw_services is None:
         vip = str(subnet4.network_address + 100)
+        vip6 = str(subnet6.network_address + 0x100)
         raw_services = [
             {"name": "web", "vip": vip, "vport": 80, "proto": "tcp", "sched": "rr",
              "servers": [{"server": h.name, "port": 8080} for h in servers]},
@@ -429,6 +432,15 @@ def parse_lab(data: dict[str, Any], source: str = "<defaults>") -> Lab:
              "servers": [{"server": h.name, "port": 5353, "weight": 2 if i == 0 else 1}
                          for i, h in enumerate(servers)]},
         ]
+        if all(h.ip6 for h in servers) and any(ipaddress.ip_address(a).version == 6 for a in laddrs):
+            # the same two services on IPv6, to the real servers' IPv6 addresses
+            raw_services += [
+                {"name": "web6", "vip": vip6, "vport": 80, "proto": "tcp", "sched": "rr",
+                 "servers": [{"server": h.name, "port": 8080} for h in servers]},
+                {"name": "dns6", "vip": vip6, "vport": 5353, "proto": "udp", "sched": "wrr",
+                 "servers": [{"server": h.name, "port": 5353, "weight": 2 if i == 0 else 1}
+                             for i, h in enumerate(servers)]},
+            ]
     services = []
     for k, item in enumerate(raw_services):
         r = _Reader(item, f"services[{k}]")

@@ -6,7 +6,8 @@ value>"}`; a bad request never changes anything. Unknown ops and unknown fields 
 
   {"op":"info"}
       -> lcore, n_lcores, scheme, mode, iface, mac, port_range [low, high], pid,
-         pool_hash_size, handoff_depth (handoff mode)
+         pool_hash_size, control {clients, max_clients, accepted, evicted, accept_errors,
+         long_lines}, handoff_depth (handoff mode)
   {"op":"pool_add","laddr":"10.0.0.200","slot":0}
       creates this lcore's sa_pool for laddr; slot = the address's position among the
       local addresses (the laddr scheme gives slot k to lcore k % n; required there,
@@ -46,41 +47,28 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import socket
 import stat
+import struct
+import time
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from lcore import ipvs_ops
 from lcore.config import WorkerConfig
+from lcore.control_schema import parse_request, validate
 from lcore.datapath import Datapath
 from lcore.errors import ConfigError, LcoreError
-from lcore.tcp_state import Timeouts
 
-MAX_LINE = 1 << 20
-MAX_CONNS_DUMP = 100000
+MAX_LINE = 1 << 20           # bytes of one request line
+MAX_CLIENTS = 32             # control connections held at once (the longest-idle one yields)
+OUT_HIGH = 256 << 10         # reply bytes queued per connection before its requests wait
+RECV_CHUNK = 65536
 
-# op -> (required fields, optional fields)
-OPS: dict[str, tuple[set[str], set[str]]] = {
-    "info": (set(), set()),
-    "pool_add": ({"laddr"}, {"slot"}),
-    "pool_del": ({"laddr"}, {"force"}),
-    "pools": (set(), set()),
-    "service_add": ({"vip", "vport", "proto", "sched", "servers", "laddrs"}, {"max_trails"}),
-    "service_del": ({"vip", "vport", "proto"}, set()),
-    "service_laddr_add": ({"vip", "vport", "proto", "laddr"}, set()),
-    "service_laddr_del": ({"vip", "vport", "proto", "laddr"}, set()),
-    "services": (set(), set()),
-    "neigh_add": ({"addr", "mac"}, set()),
-    "neigh_del": ({"addr"}, set()),
-    "neighs": (set(), set()),
-    "stats": (set(), set()),
-    "conns": (set(), {"limit"}),
-    "set_timeouts": (set(), set(Timeouts.names())),
-    **ipvs_ops.OPS,              # ipvsadm: svc_add/edit, dest_add/edit/del, ipvs_stats/zero
-}
+log = logging.getLogger("lcore")
 
 
 class ControlHandler:
@@ -90,32 +78,27 @@ class ControlHandler:
         self.dp = dp
         self.cfg = cfg
         self.now = now
+        self.control_view: Callable[[], dict[str, int]] | None = None   # set by ControlServer
 
     def handle(self, req: Any) -> dict[str, Any]:
+        """One decoded request -> one reply; never raises (the worker must stay up)."""
         try:
-            return {"ok": True, **self._dispatch(req)}
+            return {"ok": True, **self._dispatch(validate(req))}
         except LcoreError as exc:
             return {"ok": False, "error": str(exc)}
+        except Exception as exc:                    # a bug, not the client's fault
+            log.exception("control request %.200r failed", req)
+            return {"ok": False, "error": f"internal error: {type(exc).__name__}: {exc}"[:300]}
 
     def handle_line(self, line: bytes) -> dict[str, Any]:
         try:
-            req = json.loads(line)
-        except (ValueError, UnicodeDecodeError) as exc:
-            return {"ok": False, "error": f"bad JSON: {str(exc).splitlines()[0]}"}
+            req = parse_request(line)
+        except LcoreError as exc:
+            return {"ok": False, "error": str(exc)}
         return self.handle(req)
 
-    def _dispatch(self, req: Any) -> dict[str, Any]:
-        if not isinstance(req, dict):
-            raise ConfigError(f"request must be a JSON object, got {type(req).__name__}")
-        op = req.get("op")
-        if op not in OPS:
-            raise ConfigError(f"unknown op {op!r}: use one of {', '.join(OPS)}")
-        required, optional = OPS[op]
-        fields = set(req) - {"op"}
-        if missing := sorted(required - fields):
-            raise ConfigError(f"op {op} needs field(s) {', '.join(missing)}")
-        if unknown := sorted(fields - required - optional):
-            raise ConfigError(f"op {op} has unknown field(s) {', '.join(unknown)}")
+    def _dispatch(self, req: dict[str, Any]) -> dict[str, Any]:
+        op = req["op"]                          # validate() admits only known ops
         if op in ipvs_ops.HANDLERS:
             return ipvs_ops.HANDLERS[op](self.dp, req)
         handler: Callable[[dict[str, Any]], dict[str, Any]] = getattr(self, f"op_{op}")
@@ -126,6 +109,8 @@ class ControlHandler:
         out = {"lcore": c.lcore_id, "n_lcores": c.n_lcores, "scheme": c.scheme, "mode": c.mode,
                "iface": c.iface, "mac": c.mac.lower(), "port_range": [c.port_low, c.port_high],
                "pid": os.getpid(), "pool_hash_size": c.pool_hash_size}
+        if self.control_view is not None:
+            out["control"] = self.control_view()
         if c.mode == "handoff":
             out["handoff_depth"] = c.handoff_depth
             out["handoff_dir"] = c.handoff_dir
@@ -187,9 +172,7 @@ class ControlHandler:
         return self.dp.stats_view()
 
     def op_conns(self, req: dict[str, Any]) -> dict[str, Any]:
-        limit = req.get("limit", 100)
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= MAX_CONNS_DUMP:
-            raise ConfigError(f"limit must be an integer 0..{MAX_CONNS_DUMP}, got {limit!r}")
+        limit = req.get("limit", 100)               # 0..MAX_CONNS_DUMP (control_schema)
         now = self.now()
         conns: list[dict[str, Any]] = []
         for conn in self.dp.conns.by_in.values():
@@ -216,13 +199,38 @@ def _norm(addr: str) -> str:
         return addr
 
 
+@dataclass
+class _Client:
+    inbuf: bytearray = field(default_factory=bytearray)
+    outbuf: bytearray = field(default_factory=bytearray)
+    last: float = 0.0              # monotonic time of the last byte in or out
+    skipping: bool = False         # discarding the rest of an over-long line
+
+
 class ControlServer:
     """Non-blocking listener + per-client line buffers, driven by the worker's selector
-    (one thread: requests run between frames, so no locks around the datapath)."""
+    (one thread: requests run between frames, so no locks around the datapath).
 
-    def __init__(self, path: str, handler: ControlHandler) -> None:
+    Bounds, so that no client can stop the worker or grow it without limit:
+    - at most `max_clients` connections; a new one beyond that closes the connection that
+      has been idle longest (a client that holds a socket and says nothing yields first);
+    - a request line is at most MAX_LINE bytes (longer: one error reply, the line skipped);
+    - while OUT_HIGH bytes of replies wait for a client that does not read, its further
+      requests stay unread in the kernel (backpressure), so one connection holds at most
+      OUT_HIGH + one reply + MAX_LINE + RECV_CHUNK bytes;
+    - accept() errors (EMFILE, ENFILE, ENOBUFS...) are counted, never raised.
+    `on_drop(conn)` is called before a connection the server closes on its own is closed.
+    """
+
+    def __init__(self, path: str, handler: ControlHandler, max_clients: int = MAX_CLIENTS,
+                 now: Callable[[], float] = time.monotonic) -> None:
         self.path = path
         self.handler = handler
+        self.max_clients = max_clients
+        self.now = now
+        self.on_drop: Callable[[socket.socket], None] | None = None
+        self.counters = {"accepted": 0, "evicted": 0, "accept_errors": 0, "long_lines": 0}
+        handler.control_view = self.view
         _claim_path(path)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -231,58 +239,101 @@ class ControlServer:
                 self.sock.bind(path)
             finally:
                 os.umask(old)
-            self.sock.listen(16)
+            self.sock.listen(64)
         except OSError as exc:
             self.sock.close()
             raise ConfigError(f"--ctl {path}: {exc.strerror}") from None
         self.sock.setblocking(False)
-        self.clients: dict[socket.socket, tuple[bytearray, bytearray]] = {}
+        self.clients: dict[socket.socket, _Client] = {}
+
+    def view(self) -> dict[str, int]:
+        return {"clients": len(self.clients), "max_clients": self.max_clients, **self.counters}
 
     def accept(self) -> socket.socket | None:
         try:
             conn, _ = self.sock.accept()
         except (BlockingIOError, InterruptedError):
             return None
+        except OSError as exc:                  # EMFILE, ENFILE, ENOBUFS, ECONNABORTED...
+            self.counters["accept_errors"] += 1
+            log.warning("control accept failed: %s", exc.strerror or exc)
+            return None
         conn.setblocking(False)
-        self.clients[conn] = (bytearray(), bytearray())
+        while len(self.clients) >= self.max_clients:
+            idlest = min(self.clients, key=lambda c: self.clients[c].last)
+            self.counters["evicted"] += 1
+            self._close(idlest)
+        self.clients[conn] = _Client(last=self.now())
+        self.counters["accepted"] += 1
         return conn
 
     def on_readable(self, conn: socket.socket) -> bool:
         """Read and answer complete lines; False when the client is gone."""
-        inbuf, outbuf = self.clients[conn]
+        c = self.clients[conn]
+        if len(c.outbuf) >= OUT_HIGH:           # backpressure: answer what is queued first
+            return self.flush(conn)
         try:
-            data = conn.recv(65536)
+            data = conn.recv(RECV_CHUNK)
         except (BlockingIOError, InterruptedError):
             return True
         except OSError:
             return False
         if not data:
             return False
-        inbuf += data
-        while (nl := inbuf.find(b"\n")) >= 0:
-            line = bytes(inbuf[:nl])
-            del inbuf[:nl + 1]
-            if line.strip():
-                outbuf += json.dumps(self.handler.handle_line(line)).encode() + b"\n"
-        if len(inbuf) > MAX_LINE:
-            outbuf += json.dumps({"ok": False, "error": f"request line longer than {MAX_LINE} bytes"}).encode() + b"\n"
-            inbuf.clear()
+        c.last = self.now()
+        c.inbuf += data
+        self._answer(c)
         return self.flush(conn)
 
+    def _answer(self, c: _Client) -> None:
+        """Answer the complete lines in c.inbuf until OUT_HIGH bytes of replies wait."""
+        inbuf = c.inbuf
+        while len(c.outbuf) < OUT_HIGH and (nl := inbuf.find(b"\n")) >= 0:
+            line = bytes(inbuf[:nl])
+            del inbuf[:nl + 1]
+            if c.skipping:                      # the tail of an over-long line
+                c.skipping = False
+                continue
+            if line.strip():
+                c.outbuf += json.dumps(self.handler.handle_line(line)).encode() + b"\n"
+        if len(inbuf) > MAX_LINE and inbuf.find(b"\n") < 0:
+            self.counters["long_lines"] += 1
+            c.outbuf += json.dumps({"ok": False, "error": f"request line longer than {MAX_LINE} "
+                                    "bytes (skipped)"}).encode() + b"\n"
+            inbuf.clear()
+            c.skipping = True
+
     def flush(self, conn: socket.socket) -> bool:
-        _, outbuf = self.clients[conn]
-        while outbuf:
+        """Send queued replies, answering waiting lines as room frees; False when gone."""
+        c = self.clients[conn]
+        while c.outbuf:
             try:
-                n = conn.send(outbuf)
+                n = conn.send(c.outbuf)
             except (BlockingIOError, InterruptedError):
                 return True
             except OSError:
                 return False
-            del outbuf[:n]
+            del c.outbuf[:n]
+            c.last = self.now()
+            if len(c.outbuf) < OUT_HIGH:
+                self._answer(c)
         return True
 
+    def wants_read(self, conn: socket.socket) -> bool:
+        return len(self.clients[conn].outbuf) < OUT_HIGH
+
     def wants_write(self, conn: socket.socket) -> bool:
-        return bool(self.clients[conn][1])
+        return bool(self.clients[conn].outbuf)
+
+    def buffered(self, conn: socket.socket) -> int:
+        """Bytes held for this connection (requests not yet answered + replies not yet sent)."""
+        c = self.clients[conn]
+        return len(c.inbuf) + len(c.outbuf)
+
+    def _close(self, conn: socket.socket) -> None:
+        if self.on_drop is not None:
+            self.on_drop(conn)
+        self.drop(conn)
 
     def drop(self, conn: socket.socket) -> None:
         self.clients.pop(conn, None)
@@ -309,6 +360,7 @@ def _claim_path(path: str) -> None:
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         probe.connect(path)
+        holder = _peer(probe)
     except OSError as exc:
         if exc.errno in (errno.ECONNREFUSED, errno.ENOENT):
             os.unlink(path)
@@ -316,7 +368,20 @@ def _claim_path(path: str) -> None:
         raise ConfigError(f"--ctl {path}: {exc.strerror}") from None
     finally:
         probe.close()
-    raise ConfigError(f"--ctl {path} is in use by a running worker")
+    raise ConfigError(f"--ctl {path} is in use by a running worker ({holder})")
+
+
+def _peer(sock: socket.socket) -> str:
+    """'pid N: <command line>' of the process listening on a connected Unix socket
+    (SO_PEERCRED, unix(7))."""
+    pid, _uid, _gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                          struct.calcsize("3i")))
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        cmd = "?"
+    return f"pid {pid}: {cmd[:120]}"
 
 
 def request(path: str, req: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:

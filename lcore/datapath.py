@@ -234,6 +234,14 @@ class Datapath:
             st.same_worker += 1
         self._process(frame, p, now)  # type: ignore[arg-type]
 
+    def rx_tagged(self, frame: bytearray) -> None:
+        """A frame that arrived with an 802.1Q tag the kernel moved into PACKET_AUXDATA:
+        counted and dropped as vlan_tagged, like a frame whose tag is still in its bytes."""
+        st = self.stats
+        st.packets_in += 1
+        st.bytes_in += len(frame)
+        st.drops[F.R_VLAN] += 1
+
     def handoff_rx(self, frame: bytearray, now: float) -> None:
         """A frame another worker handed to us because we own its session."""
         st = self.stats

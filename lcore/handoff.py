@@ -198,7 +198,10 @@ class Ring:
         return tail
 
     def __len__(self) -> int:
-        return self.tail() - self.head()
+        # The producer's tail is written byte by byte (struct.pack_into), so a read that races
+        # with it can see a smaller value than head (e.g. 0x100 read as 0x000 mid-write): then
+        # nothing is ready yet, not a negative count (which crashed the worker under load).
+        return max(0, self.tail() - self.head())
 
     def push(self, frame: bytes | bytearray, value: int) -> bool:
         tail = self.tail()

@@ -17,6 +17,7 @@ import struct
 import time
 
 from lcore import frames as F
+from lcore.auxdata import AUXDATA, PACKET_AUXDATA, SOL_PACKET, parse_auxdata
 from lcore.config import WorkerConfig
 from lcore.control import ControlHandler, ControlServer
 from lcore.datapath import Datapath
@@ -26,15 +27,13 @@ from lcore.nat import fix_l4_checksum
 from lcore.neighbours import parse_mac
 
 ETH_P_ALL = 0x0003
-SOL_PACKET = 263
 PACKET_ADD_MEMBERSHIP = 1
 PACKET_MR_PROMISC = 1
-PACKET_AUXDATA = 8
 PACKET_OUTGOING = 4
-TP_STATUS_CSUMNOTREADY = 1 << 3
 RX_BURST = 64
+ACCEPT_BURST = 16
 RCVBUF = 8 << 20
-AUX_SPACE = socket.CMSG_SPACE(20)
+AUX_SPACE = socket.CMSG_SPACE(AUXDATA.size)
 
 log = logging.getLogger("lcore")
 
@@ -70,12 +69,19 @@ class Worker:
         self.dp = Datapath(cfg.lcore_id, cfg.n_lcores, cfg.scheme, parse_mac(cfg.mac),
                            cfg.port_low, cfg.port_high, cfg.pool_hash_size, handoff=self.handoff)
         self.ctl = ControlServer(cfg.ctl, ControlHandler(self.dp, cfg, time.monotonic))
+        self.ctl.on_drop = self.sel_unregister
         self.sel = selectors.DefaultSelector()
         self.sel.register(self.sock, selectors.EVENT_READ, "rx")
         self.sel.register(self.ctl.sock, selectors.EVENT_READ, "accept")
         if self.handoff is not None:
             self.sel.register(self.handoff.fileno(), selectors.EVENT_READ, "handoff")
         self.stopping = False
+
+    def sel_unregister(self, conn: socket.socket) -> None:
+        try:
+            self.sel.unregister(conn)
+        except (KeyError, ValueError):
+            pass
 
     def stop(self, *_: object) -> None:
         self.stopping = True
@@ -95,8 +101,10 @@ class Worker:
                     elif what == "handoff":
                         self._handoff_rx()
                     elif what == "accept":
-                        c = self.ctl.accept()
-                        if c is not None:
+                        for _ in range(ACCEPT_BURST):
+                            c = self.ctl.accept()
+                            if c is None:
+                                break
                             self.sel.register(c, selectors.EVENT_READ, c)
                     else:
                         self._client(key.fileobj, mask)  # type: ignore[arg-type]
@@ -122,15 +130,26 @@ class Worker:
                 data, anc, _flags, addr = sock.recvmsg(65536, AUX_SPACE)
             except (BlockingIOError, InterruptedError):
                 break
+            except OSError as exc:
+                # ENETDOWN and friends: the link went down (a pending socket error, reported
+                # once); the worker keeps its conns and pools and waits for the link
+                self.dp.stats.drops["rx_error"] += 1
+                log.warning("receive on %s failed: %s", self.cfg.iface, exc.strerror or exc)
+                break
             if addr[2] == PACKET_OUTGOING:
                 continue                    # our own transmissions, looped back to us
             frame = bytearray(data)
-            for level, typ, cdata in anc:
-                if level == SOL_PACKET and typ == PACKET_AUXDATA and len(cdata) >= 4:
-                    if struct.unpack_from("I", cdata)[0] & TP_STATUS_CSUMNOTREADY:
-                        p = F.parse(frame)
-                        if not isinstance(p, str):
-                            fix_l4_checksum(frame, p)
+            if anc:
+                aux = parse_auxdata(anc)
+                if aux.vlan_tagged:
+                    # the kernel took the 802.1Q tag off into the auxdata: still a tagged
+                    # frame, which the workers do not serve (README, "Known limits")
+                    dp.rx_tagged(frame)
+                    continue
+                if aux.csum_not_ready:
+                    p = F.parse(frame)
+                    if not isinstance(p, str):
+                        fix_l4_checksum(frame, p)
             dp.rx(frame, now)
         self._flush_tx()
 
@@ -165,8 +184,9 @@ class Worker:
             self.sel.unregister(conn)
             self.ctl.drop(conn)
             return
-        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.ctl.wants_write(conn) else 0)
-        self.sel.modify(conn, events, conn)
+        events = ((selectors.EVENT_READ if self.ctl.wants_read(conn) else 0)
+                  | (selectors.EVENT_WRITE if self.ctl.wants_write(conn) else 0))
+        self.sel.modify(conn, events or selectors.EVENT_READ, conn)
 
     def close(self) -> None:
         self.ctl.close()

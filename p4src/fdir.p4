@@ -8,13 +8,15 @@
  *     for traffic to load-balancer addresses that no filter matched;
  *   - a miss policy for that traffic when RSS is off: a default lcore port, or drop;
  *   - L2 forwarding by destination MAC for frames the lcores transmit and for other traffic;
- *   - an ARP responder for load-balancer-owned IPv4 addresses (IPv6 hosts use static
- *     neighbour entries, see README);
+ *   - an ARP responder for load-balancer-owned IPv4 addresses, and a Neighbor Discovery
+ *     responder for the IPv6 ones: a Neighbor Solicitation (RFC 4861 section 4.3) for one of
+ *     them is turned into the Neighbor Advertisement (section 4.4) on the spot, its ICMPv6
+ *     checksum computed here over the pseudo-header (RFC 8200 section 8.1);
  *   - per-port rx/tx counters and a drop counter indexed by reason.
  *
  * Port roles: a frame from a "wire" port is classified (ARP / flow director / RSS / L2);
  * a frame from an "lcore" port has already been NATed by a worker and is only L2-forwarded.
- * Malformed frames (parser error, bad IPv4 header checksum) are counted and dropped.
+ * Malformed frames (parser error, bad IPv4 header or NS checksum) are counted and dropped.
  */
 #include <core.p4>
 #include <v1model.p4>
@@ -25,8 +27,20 @@ const bit<16> ETHERTYPE_IPV6 = 0x86dd;
 const bit<8>  PROTO_TCP      = 6;
 const bit<8>  PROTO_UDP      = 17;
 const bit<8>  PROTO_V6_FRAG  = 44;
+const bit<8>  PROTO_ICMPV6   = 58;
 const bit<16> ARP_REQUEST    = 1;
 const bit<16> ARP_REPLY      = 2;
+
+/* Neighbor Discovery (RFC 4861) */
+const bit<8>  ICMP6_NS       = 135;
+const bit<8>  ICMP6_NA       = 136;
+const bit<8>  ND_OPT_SLLA    = 1;     /* source link-layer address */
+const bit<8>  ND_OPT_TLLA    = 2;     /* target link-layer address */
+const bit<8>  ND_HOP_LIMIT   = 255;
+/* The one NS shape answered: ICMPv6 header 4 + reserved 4 + target 16 + one SLLA option 8. */
+const bit<16> ND_NS_LEN      = 32;
+/* NA flags word: R (router) = 0, S (solicited) = 1, O (override) = 1, reserved 0. */
+const bit<32> ND_NA_FLAGS    = 0x60000000;
 
 const bit<2>  ROLE_WIRE  = 1;
 const bit<2>  ROLE_LCORE = 2;
@@ -38,6 +52,8 @@ const bit<32> DROP_MISS_POLICY   = 2;
 const bit<32> DROP_RETA_MISS     = 3;
 const bit<32> DROP_L2_MISS       = 4;
 const bit<32> DROP_ARP_NOT_OURS  = 5;
+const bit<32> DROP_ND_NOT_OURS   = 6;
+const bit<32> DROP_ND_INVALID    = 7;
 const bit<32> DROP_REASONS       = 8;
 
 typedef bit<9>   port_t;
@@ -96,6 +112,25 @@ header ipv6_t {
     ip6_t    dst_addr;
 }
 
+header icmp6_t {
+    bit<8>  type;
+    bit<8>  code;
+    bit<16> checksum;
+}
+
+/* The body of a Neighbor Solicitation / Advertisement: flags (reserved in an NS), target. */
+header nd_t {
+    bit<32> flags;
+    ip6_t   target;
+}
+
+/* A source or target link-layer address option for Ethernet (length 1 = 8 bytes). */
+header nd_lladdr_t {
+    bit<8>  type;
+    bit<8>  len;
+    mac_t   addr;
+}
+
 header tcp_t {
     bit<16> src_port;
     bit<16> dst_port;
@@ -122,6 +157,9 @@ struct headers_t {
     ipv4_t         ipv4;
     ipv4_options_t ipv4_options;
     ipv6_t         ipv6;
+    icmp6_t        icmp6;
+    nd_t           nd;
+    nd_lladdr_t    nd_opt;
     tcp_t          tcp;
     udp_t          udp;
 }
@@ -135,6 +173,7 @@ struct metadata_t {
     bit<1>  steered;      /* a filter, RETA or the miss policy picked the port */
     bit<1>  use_rss;
     bit<7>  reta_idx;
+    bit<1>  nd_answer;    /* this frame is now a Neighbor Advertisement: compute its checksum */
 }
 
 error { IPv4HeaderTooShort }
@@ -171,8 +210,29 @@ parser FdirParser(packet_in pkt, out headers_t hdr, inout metadata_t meta,
             PROTO_TCP: parse_tcp;
             PROTO_UDP: parse_udp;
             PROTO_V6_FRAG: ipv6_fragment;
+            PROTO_ICMPV6: parse_icmp6;
             default: accept;
         }
+    }
+    /* Only ICMPv6 messages of the NS-with-SLLA length are looked into; every other ICMPv6
+     * message passes through unparsed, as before. */
+    state parse_icmp6 {
+        transition select(hdr.ipv6.payload_len) {
+            ND_NS_LEN: parse_icmp6_header;
+            default: accept;
+        }
+    }
+    state parse_icmp6_header {
+        pkt.extract(hdr.icmp6);
+        transition select(hdr.icmp6.type) {
+            ICMP6_NS: parse_nd_ns;
+            default: accept;
+        }
+    }
+    state parse_nd_ns {
+        pkt.extract(hdr.nd);
+        pkt.extract(hdr.nd_opt);
+        transition accept;
     }
     state ipv6_fragment {
         meta.is_frag = 1;
@@ -200,6 +260,14 @@ control FdirVerifyChecksum(inout headers_t hdr, inout metadata_t meta) {
               hdr.ipv4.frag_offset, hdr.ipv4.ttl, hdr.ipv4.protocol,
               hdr.ipv4.src_addr, hdr.ipv4.dst_addr, hdr.ipv4_options.options },
             hdr.ipv4.hdr_checksum, HashAlgorithm.csum16);
+        /* An NS is all headers (see the parser), so its checksum covers exactly these fields:
+         * the pseudo-header (source, destination, 32-bit upper-layer length, 24 zero bits,
+         * next header), then the ICMPv6 message without its checksum field. */
+        verify_checksum(hdr.nd.isValid(),
+            { hdr.ipv6.src_addr, hdr.ipv6.dst_addr, 16w0, hdr.ipv6.payload_len, 24w0,
+              hdr.ipv6.next_hdr, hdr.icmp6.type, hdr.icmp6.code, hdr.nd.flags, hdr.nd.target,
+              hdr.nd_opt.type, hdr.nd_opt.len, hdr.nd_opt.addr },
+            hdr.icmp6.checksum, HashAlgorithm.csum16);
     }
 }
 
@@ -322,6 +390,28 @@ control FdirIngress(inout headers_t hdr, inout metadata_t meta,
         size = 4096;
     }
 
+    /* --- Neighbor Advertisements for load-balancer-owned IPv6 addresses --- */
+    action nd_answer(mac_t mac) {
+        hdr.ethernet.dst_addr = hdr.nd_opt.addr;      /* the solicitor's link-layer address */
+        hdr.ethernet.src_addr = mac;
+        hdr.ipv6.dst_addr = hdr.ipv6.src_addr;
+        hdr.ipv6.src_addr = hdr.nd.target;
+        hdr.ipv6.hop_limit = ND_HOP_LIMIT;
+        hdr.icmp6.type = ICMP6_NA;
+        hdr.nd.flags = ND_NA_FLAGS;
+        hdr.nd_opt.type = ND_OPT_TLLA;
+        hdr.nd_opt.addr = mac;
+        meta.nd_answer = 1;
+        std.egress_spec = std.ingress_port;
+    }
+    action nd_not_ours() { drop_for(DROP_ND_NOT_OURS); }
+    table nd_responder {
+        key = { hdr.nd.target: exact; }
+        actions = { nd_answer; nd_not_ours; }
+        default_action = nd_not_ours();
+        size = 4096;
+    }
+
     apply {
         port_rx.count((bit<32>)std.ingress_port);
         if (std.parser_error != error.NoError) {
@@ -337,6 +427,18 @@ control FdirIngress(inout headers_t hdr, inout metadata_t meta,
         if (meta.role == ROLE_WIRE) {
             if (hdr.arp.isValid() && hdr.arp.oper == ARP_REQUEST) {
                 arp_responder.apply();
+                return;
+            }
+            if (hdr.nd.isValid()) {
+                /* RFC 4861 section 7.1.1: hop limit 255, code 0, a specified source (it
+                 * carries an SLLA option), a unicast target */
+                if (hdr.ipv6.hop_limit != ND_HOP_LIMIT || hdr.icmp6.code != 0
+                        || hdr.nd_opt.type != ND_OPT_SLLA || hdr.nd_opt.len != 1
+                        || hdr.ipv6.src_addr == 0 || hdr.nd.target[127:120] == 0xff) {
+                    drop_for(DROP_ND_INVALID);
+                } else {
+                    nd_responder.apply();
+                }
                 return;
             }
             if (hdr.ipv4.isValid()) {
@@ -388,9 +490,17 @@ control FdirEgress(inout headers_t hdr, inout metadata_t meta,
     }
 }
 
-/* The switch rewrites no IPv4 field, so the header checksum is carried unchanged. */
+/* The switch rewrites no IPv4 field, so the IPv4 header checksum is carried unchanged. A
+ * Neighbor Advertisement made from an NS gets its ICMPv6 checksum over the same fields as
+ * the NS was verified with; every other frame keeps its bytes. */
 control FdirComputeChecksum(inout headers_t hdr, inout metadata_t meta) {
-    apply { }
+    apply {
+        update_checksum(meta.nd_answer == 1,
+            { hdr.ipv6.src_addr, hdr.ipv6.dst_addr, 16w0, hdr.ipv6.payload_len, 24w0,
+              hdr.ipv6.next_hdr, hdr.icmp6.type, hdr.icmp6.code, hdr.nd.flags, hdr.nd.target,
+              hdr.nd_opt.type, hdr.nd_opt.len, hdr.nd_opt.addr },
+            hdr.icmp6.checksum, HashAlgorithm.csum16);
+    }
 }
 
 control FdirDeparser(packet_out pkt, in headers_t hdr) {
@@ -400,6 +510,9 @@ control FdirDeparser(packet_out pkt, in headers_t hdr) {
         pkt.emit(hdr.ipv4);
         pkt.emit(hdr.ipv4_options);
         pkt.emit(hdr.ipv6);
+        pkt.emit(hdr.icmp6);
+        pkt.emit(hdr.nd);
+        pkt.emit(hdr.nd_opt);
         pkt.emit(hdr.tcp);
         pkt.emit(hdr.udp);
     }

@@ -1,13 +1,16 @@
 """PTF packet tests of fdir.p4: flow-director steering per lcore for n in {1,2,4,6,8}, IPv4
 and IPv6, RSS spread and stickiness, what never matches a filter, deletion and the miss
-policy, L2 forwarding of what lcores send, direct counters, ARP answers, malformed frames."""
+policy, L2 forwarding of what lcores send, direct counters, ARP answers, Neighbor
+Advertisements for IPv6 LB addresses, malformed frames."""
 from __future__ import annotations
 
+import socket
 import time
 
 import ptf.testutils as tu
 from fdir_base import (
     CLIENT_IP,
+    CLIENT_IP6,
     CLIENT_MAC,
     CLIENT_PORT,
     DELETE,
@@ -21,10 +24,21 @@ from fdir_base import (
     RS2_MAC,
     RS2_PORT,
     VIP,
+    VIP6,
     FdirTest,
 )
 from scapy.layers.inet import ICMP, IP, TCP
+from scapy.layers.inet6 import (
+    ICMPv6ND_NA,
+    ICMPv6ND_NS,
+    ICMPv6NDOptDstLLAddr,
+    ICMPv6NDOptSrcLLAddr,
+    IPv6,
+    in6_getnsma,
+    in6_getnsmac,
+)
 from scapy.layers.l2 import Ether
+from scapy.utils6 import inet_pton
 
 from fdirlab import mask_math as mm
 
@@ -250,6 +264,61 @@ class ArpAnswersForLbAddresses(FdirTest):
         other = tu.simple_arp_packet(eth_src=CLIENT_MAC, hw_snd=CLIENT_MAC, ip_snd=CLIENT_IP,
                                      ip_tgt="10.0.9.9")
         tu.send_packet(self, CLIENT_PORT, other)
+        tu.verify_no_other_packets(self)
+
+
+def neighbor_solicitation(target: str, multicast: bool = True, hlim: int = 255,
+                          src: str = CLIENT_IP6):
+    """What a Linux host sends to resolve `target`: to its solicited-node multicast group
+    (address resolution) or to the address itself (unreachability detection)."""
+    nsma = in6_getnsma(inet_pton(socket.AF_INET6, target))
+    dst_ip = ":".join(nsma.hex()[i:i + 4] for i in range(0, 32, 4)) if multicast else target
+    dst_mac = in6_getnsmac(nsma) if multicast else LB_MAC
+    return (Ether(dst=dst_mac, src=CLIENT_MAC) / IPv6(src=src, dst=dst_ip, hlim=hlim)
+            / ICMPv6ND_NS(tgt=target) / ICMPv6NDOptSrcLLAddr(lladdr=CLIENT_MAC))
+
+
+def neighbor_advertisement(target: str):
+    """The answer RFC 4861 section 7.2.4 asks for: solicited, override, not a router, with
+    the target link-layer address; scapy computes the ICMPv6 checksum the switch must match."""
+    return (Ether(dst=CLIENT_MAC, src=LB_MAC) / IPv6(src=target, dst=CLIENT_IP6, hlim=255)
+            / ICMPv6ND_NA(tgt=target, R=0, S=1, O=1) / ICMPv6NDOptDstLLAddr(lladdr=LB_MAC))
+
+
+class NeighborAdvertisementsForLbAddresses(FdirTest):
+    """The switch answers Neighbor Solicitations for IPv6 VIPs and local addresses with a
+    Neighbor Advertisement carrying the LB MAC and a correct ICMPv6 checksum, as it answers
+    ARP for IPv4; anything else is counted and dropped (drop_reasons 6, 7 and 1)."""
+
+    def runTest(self) -> None:
+        self.install_layout(2)
+        self.add_laddr(LADDR6)
+        for target in (VIP6, LADDR6):
+            for multicast in (True, False):
+                tu.send_packet(self, CLIENT_PORT, neighbor_solicitation(target, multicast))
+                self.expect_only(neighbor_advertisement(target), CLIENT_PORT)
+        other = neighbor_solicitation("fd00:fd::9:9")                     # not ours: 6
+        bad_hlim = neighbor_solicitation(VIP6, hlim=64)                   # RFC 4861 7.1.1: 7
+        bad_sum = neighbor_solicitation(LADDR6)
+        bad_sum[ICMPv6ND_NS].cksum = 0x1234                               # bad checksum: 1
+        dad = (Ether(dst=in6_getnsmac(in6_getnsma(inet_pton(socket.AF_INET6, VIP6))), src=CLIENT_MAC)
+               / IPv6(src="::", dst="ff02::1:ff00:100", hlim=255) / ICMPv6ND_NS(tgt=VIP6))
+        for f in (other, bad_hlim, bad_sum, dad):
+            tu.send_packet(self, CLIENT_PORT, f)
+        tu.verify_no_other_packets(self)
+        want = {1: 1, 6: 1, 7: 1}
+        deadline = time.monotonic() + 10
+        while True:
+            drops = self.read_counter("drop_reasons")
+            got = {i: drops.get(i, (0, 0))[0] for i in want}
+            if got == want or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual(got, want, "drop_reasons: {index: packets}")
+        # the address answers only while the switch owns it
+        self.write(DELETE, [e for e in self.read_table("nd_responder")
+                            if e.match[0].value == int.from_bytes(inet_pton(socket.AF_INET6, LADDR6), "big")])
+        tu.send_packet(self, CLIENT_PORT, neighbor_solicitation(LADDR6))
         tu.verify_no_other_packets(self)
 
 

@@ -17,6 +17,7 @@ from p4.config.v1 import p4info_pb2
 
 from .device import Device
 from .errors import SoftswitchError
+from .p4runtime_server import MAX_STREAMS
 from .ports import parse_spec
 from .switch import Switch
 
@@ -48,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-console", action="store_true", help="log to the console (stderr)")
     p.add_argument("--log-file", help="log to this file")
     p.add_argument("--no-flow-cache", action="store_true", help="run every frame through the pipeline")
+    p.add_argument("--max-streams", type=int, default=MAX_STREAMS, metavar="N",
+                   help=f"open P4Runtime StreamChannels served at once (default {MAX_STREAMS}); more are "
+                        "refused with RESOURCE_EXHAUSTED")
     # Accepted for command-line compatibility with simple_switch_grpc; they have no effect here.
     p.add_argument("--thrift-port", type=int, help=argparse.SUPPRESS)
     p.add_argument("--drop-port", type=int, help=argparse.SUPPRESS)
@@ -96,6 +100,8 @@ def run(argv: list[str]) -> int:
         raise SoftswitchError(f"--no-p4 and a JSON ('{args.json}') were both given")
     if not args.no_p4 and not args.json:
         raise SoftswitchError("give a BMv2 JSON to load, or --no-p4 to wait for P4Runtime")
+    if args.max_streams < 1:
+        raise SoftswitchError(f"--max-streams {args.max_streams}: must be at least 1")
     if args.cpu_port is not None and not 0 <= args.cpu_port < 511:
         raise SoftswitchError(f"bad --cpu-port {args.cpu_port}: must be in 0..510")
     # Handlers first: a signal that arrives while the server starts must still stop it cleanly.
@@ -109,7 +115,7 @@ def run(argv: list[str]) -> int:
         except OSError as exc:
             raise SoftswitchError(f"cannot read JSON '{args.json}': {exc.strerror}") from None
         device.load_json(text, _read_p4info(args.p4info) if args.p4info else None)
-    sw = Switch(device, ifaces, args.grpc_server_addr, args.pcap)
+    sw = Switch(device, ifaces, args.grpc_server_addr, args.pcap, args.max_streams)
     sw.start()
     logging.getLogger("softswitch").warning(
         "softswitch running: device %d, ports %s, P4Runtime on %s", args.device_id,

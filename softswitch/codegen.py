@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .codegen_calc import CalcGen
+from .codegen_headers import HeaderGen
 from .codegen_parser import ParserGen
 from .codewriter import Writer as _Writer
 from .errors import SoftswitchError, unimplemented
@@ -74,15 +76,20 @@ class Compiled:
     next_maps: dict[str, dict[Any, Any]] = field(default_factory=dict)
     uses_state: list[str] = field(default_factory=list)  # why results may not be cached
     reads_packet_length: bool = False
+    writes_priority: bool = False
+    reads_time: bool = False
     max_parse_bytes: int | None = None        # None: unbounded (loops)
+    selectors: dict[str, Callable] = field(default_factory=dict)   # action profile -> hash fn
 
 
-class CodeGen(ParserGen, CalcGen):
+class CodeGen(ParserGen, CalcGen, HeaderGen):
     """Translates a Program into Python source and executes it in a private namespace."""
 
     def __init__(self, prog: Program, tables: dict[str, Any], counters: dict[str, list],
-                 registers: dict[str, list]) -> None:
+                 registers: dict[str, list], meters: dict[str, Any] | None = None) -> None:
         self.p = prog
+        self.meters = meters or {}
+        self.vsets: dict[str, Any] = {}
         self.tables = tables
         self.counters = counters
         self.registers = registers
@@ -90,10 +97,13 @@ class CodeGen(ParserGen, CalcGen):
         self.ns: dict[str, Any] = {
             "ParserError": ParserError, "ExitPipeline": ExitPipeline, "_tcm": _tcm, "_sat": _sat,
             "_usat": _usat, "_lookahead": _lookahead, "_random": random.randint, "_log": log,
+            "_now": time.monotonic,
         }
         self.names: dict[int, str] = {}
         self.uses_state: list[str] = []
         self.reads_plen = False
+        self.writes_priority = False
+        self.reads_time = False
         self.err = prog.errors
         self.PLEN = prog.extra_slots["$plen"]
         self.TRACE = prog.extra_slots["$trace"]
@@ -115,8 +125,10 @@ class CodeGen(ParserGen, CalcGen):
             raise SoftswitchError(f"unknown field {'.'.join(ref)}")
         if f.header == "standard_metadata" and f.name == "packet_length":
             self.reads_plen = True
-        if f.header == "standard_metadata" and "timestamp" in f.name:
+        if f.header == "standard_metadata" and ("timestamp" in f.name or f.name in (
+                "deq_timedelta", "enq_qdepth", "deq_qdepth")):
             self.uses_state.append(f"reads {f.name}")
+            self.reads_time = True
         return f
 
     def _header(self, name: str) -> HeaderInfo:
@@ -135,13 +147,12 @@ class CodeGen(ParserGen, CalcGen):
             raise SoftswitchError("missing operand in expression")
         t = node.get("type")
         v = node.get("value")
-        if t == "field":
-            f = self._field(v)
-            if f.width == 0:
-                raise unimplemented(f"varbit field {'.'.join(v)} in an expression")
-            if f.signed:
-                return f"_tcm(F[{f.slot}], {f.width})"
-            return f"F[{f.slot}]"
+        if t in ("field", "stack_field", "union_stack_field"):
+            slot, width, signed, name = self.lvalue(node)
+            # a varbit field reads as its value (BMv2 compares varbit Data by value)
+            if signed:
+                return f"_tcm(F[{slot}], {width})"
+            return f"F[{slot}]"
         if t == "hexstr":
             return str(hexstr(v))
         if t == "bool":
@@ -162,7 +173,7 @@ class CodeGen(ParserGen, CalcGen):
             idx = self.expr(v[1], parser)
             return f"{reg}[{idx}]"
         if t == "header":
-            return f"F[{self._header(v).valid_slot}]"
+            return f"F[{self.href(node).valid}]"
         raise unimplemented(f"expression operand of type {t}")
 
     def _op(self, e: dict[str, Any], parser: bool) -> str:
@@ -172,6 +183,22 @@ class CodeGen(ParserGen, CalcGen):
         binops = {"+": "+", "-": "-", "*": "*", "<<": "<<", ">>": ">>", "==": "==", "!=": "!=",
                   ">": ">", ">=": ">=", "<": "<", "<=": "<=", "&": "&", "|": "|", "^": "^",
                   "/": "//", "%": "%"}
+        if op in ("==", "!=") and self.is_header_node(left):
+            eq = self.header_equal(self.href(left), self.href(right))
+            return eq if op == "==" else f"(not {eq})"
+        if op in ("==", "!=") and self.is_union_node(left):
+            eq = self.union_equal(self.union_members(left), self.union_members(right))
+            return eq if op == "==" else f"(not {eq})"
+        if op == "access_field":
+            slot, width, signed, _ = self.lvalue({"type": "expression", "value": e})
+            return f"_tcm(F[{slot}], {width})" if signed else f"F[{slot}]"
+        if op == "last_stack_index":
+            return f"(F[{self._stack(right['value']).next_slot}] - 1)"
+        if op == "size_stack":
+            return f"F[{self._stack(right['value']).next_slot}]"
+        if op == "valid_union":
+            members = self.union_members(right)
+            return "(" + " or ".join(f"F[{m.valid}] == 1" for m in members) + ")" if members else "False"
         if op in binops:
             if left is None and op == "-":
                 return f"(-{self.expr(right, parser)})"
@@ -189,7 +216,7 @@ class CodeGen(ParserGen, CalcGen):
         if op == "b2d":
             return f"(1 if {self.expr(right, parser)} else 0)"
         if op == "valid":
-            return f"(F[{self._header(right['value']).valid_slot}] == 1)"
+            return f"(F[{self.href(right).valid}] == 1)"
         if op == "?":
             return (f"({self.expr(left, parser)} if {self.expr(e['cond'], parser)} "
                     f"else {self.expr(right, parser)})")
@@ -210,19 +237,26 @@ class CodeGen(ParserGen, CalcGen):
 
     # ----------------------------------------------------------- assignments
     def _assign(self, dst: dict[str, Any], src_code: str) -> None:
-        if dst["type"] != "field":
-            raise unimplemented(f"assignment to a {dst['type']}")
-        f = self._field(dst["value"])
-        if f.name == "$valid$":
-            raise SoftswitchError(f"assignment to read-only {f.header}.$valid$")
-        self.w(f"F[{f.slot}] = ({src_code}) & {self._mask(f.width)}")
+        slot, width, _, name = self.lvalue(dst)
+        if name.endswith(".$valid$"):
+            raise SoftswitchError(f"assignment to read-only {name}")
+        prio = self.p.std("priority")
+        if prio is not None and slot == str(prio.slot):
+            self.writes_priority = True
+        self.w(f"F[{slot}] = ({src_code}) & {self._mask(width)}")
 
-    def _copy_header(self, dst: HeaderInfo, src: HeaderInfo) -> None:
-        for fd, fs in zip(dst.fields, src.fields, strict=False):
-            self.w(f"F[{fd.slot}] = F[{fs.slot}]")
-        self.w(f"F[{dst.valid_slot}] = F[{src.valid_slot}]")
-        if dst.vl_slot is not None and src.vl_slot is not None:
-            self.w(f"F[{dst.vl_slot}] = F[{src.vl_slot}]")
+    def _assign_any(self, dst: dict[str, Any], src: dict[str, Any], E: Callable[[Any], str]) -> None:
+        """assign/modify_field: a field, a header, a union or a stack, by the destination's kind."""
+        t = dst.get("type")
+        if t in ("header_stack", "header_union_stack"):
+            self.assign_stack(dst["value"], src["value"])
+        elif self.is_union_node(dst):
+            for d, s_ in zip(self.union_members(dst), self.union_members(src), strict=False):
+                self.copy_header(d, s_)
+        elif self.is_header_node(dst):
+            self.copy_header(self.href(dst), self.href(src))
+        else:
+            self._assign(dst, E(src))
 
     def _count(self, counter: str, idx_code: str) -> None:
         cells = self.counters.get(counter)
@@ -246,27 +280,22 @@ class CodeGen(ParserGen, CalcGen):
         w = self.w
         E = lambda node: self.expr(node, parser)  # noqa: E731
         if op in ("assign", "modify_field"):
-            if ps[0]["type"] == "header":
-                self._copy_header(self._header(ps[0]["value"]), self._header(ps[1]["value"]))
-            else:
-                self._assign(ps[0], E(ps[1]))
+            self._assign_any(ps[0], ps[1], E)
         elif op == "assign_VL":
             d, s = self._field(ps[0]["value"]), self._field(ps[1]["value"])
             dh, sh = self._header(d.header), self._header(s.header)
             w(f"F[{d.slot}] = F[{s.slot}]")
             w(f"F[{dh.vl_slot}] = F[{sh.vl_slot}]")
         elif op in ("assign_header", "copy_header"):
-            self._copy_header(self._header(ps[0]["value"]), self._header(ps[1]["value"]))
+            self.copy_header(self.href(ps[0]), self.href(ps[1]))
+        elif op in ("assign_union", "assign_header_stack", "assign_union_stack"):
+            self._assign_any(ps[0], ps[1], E)
+        elif op in ("push", "pop"):
+            self.push_pop(op, ps[0]["value"], ps[1])
         elif op in ("add_header", "add_header_fast"):
-            h = self._header(ps[0]["value"])
-            w(f"if not F[{h.valid_slot}]:")
-            w.indent += 1
-            for f in h.fields:
-                w(f"F[{f.slot}] = 0")
-            w(f"F[{h.valid_slot}] = 1")
-            w.indent -= 1
+            self.add_header(self.href(ps[0]))
         elif op == "remove_header":
-            w(f"F[{self._header(ps[0]['value']).valid_slot}] = 0")
+            w(f"F[{self.href(ps[0]).valid}] = 0")
         elif op in ("mark_to_drop", "drop"):
             es = self.p.std("egress_spec")
             if es is not None:
@@ -305,6 +334,39 @@ class CodeGen(ParserGen, CalcGen):
             sym = {"add": "+", "subtract": "-", "bit_and": "&", "bit_or": "|", "bit_xor": "^",
                    "shift_left": "<<", "shift_right": ">>"}[op]
             self._assign(ps[0], f"{E(ps[1])} {sym} {E(ps[2])}")
+        elif op in ("clone_ingress_pkt_to_egress", "clone_egress_pkt_to_egress"):
+            # simple_switch primitives.cpp: the session id with a valid bit, and the field list
+            x = self.p.extra_slots
+            w(f"F[{x['$clone']}] = (({E(ps[0])}) & 0x7FFF) | 0x8000")
+            w(f"F[{x['$clone_fl']}] = {E(ps[1]) if len(ps) > 1 else 0}")
+            w(f"F[{x['$special']}] = 1")
+        elif op in ("resubmit", "recirculate"):
+            x = self.p.extra_slots
+            w(f"F[{x['$resubmit' if op == 'resubmit' else '$recirc']}] = {E(ps[0]) if ps else 0}")
+            w(f"F[{x['$special']}] = 1")
+        elif op == "generate_digest":
+            x = self.p.extra_slots
+            w(f"F[{x['$digest']}] = {E(ps[1])}")
+            w(f"F[{x['$special']}] = 1")
+        elif op == "truncate":
+            x = self.p.extra_slots
+            w(f"_n = {E(ps[0])}")
+            w(f"F[{x['$trunc']}] = _n if F[{x['$trunc']}] is None else min(_n, F[{x['$trunc']}])")
+            w(f"F[{x['$special']}] = 1")
+        elif op == "execute_meter":
+            ma = self.meters.get(ps[0]["value"])
+            if ma is None:
+                raise SoftswitchError(f"unknown meter array {ps[0]['value']}")
+            if "meters" not in self.uses_state:
+                self.uses_state.append("meters")
+            name = self._obj("M", ma.cells)
+            amount = "1" if ma.packets else f"F[{self.PLEN}]"
+            w(f"_i = {E(ps[1])}")
+            # BMv2: an index past the array updates nothing, not even the destination
+            w(f"if _i < {len(ma.cells)}:")
+            w.indent += 1
+            self._assign(ps[2], f"{name}[_i].execute({amount})")
+            w.indent -= 1
         elif op == "exit":
             w("raise ExitPipeline()")
         elif op in ("no_op", "log_msg"):
@@ -411,13 +473,32 @@ class CodeGen(ParserGen, CalcGen):
             w(f"return {miss_next if hitmiss else f'{nxname}[{tname}.default_action_id]'}")
             if keyparts:
                 w.indent -= 1
+                if table.profile is not None:
+                    w(f"a = {tname}.profile.pick(e.ref, F)")
+                    w("if a is None:")
+                    w(f"    {tname}.default_fn(F, {tname}.default_params)")
+                    w(f"    return {miss_next if hitmiss else f'{nxname}[{tname}.default_action_id]'}")
+                if table.support_timeout:
+                    if "idle timeout" not in self.uses_state:
+                        self.uses_state.append("idle timeout")
+                    w("e.last_hit = _now()")
+                    w("e.aged = False")
                 if table.with_counters:
                     w("c = e.counter")
                     w("c[0] += 1")
                     w(f"c[1] += F[{self.PLEN}]")
                     w(f"if F[{self.TRACE}] is not None: F[{self.TRACE}].append(c)")
-                w("e.fn(F, e.params)")
-                w(f"return {hit_next if hitmiss else f'{nxname}[e.action_id]'}")
+                if table.direct_meter is not None:
+                    ma = self.meters[table.direct_meter]
+                    if "meters" not in self.uses_state:
+                        self.uses_state.append("meters")
+                    if ma.result:
+                        amount = "1" if ma.packets else f"F[{self.PLEN}]"
+                        slot, width, _, _ = self.lvalue({"type": "field", "value": ma.result})
+                        w(f"F[{slot}] = e.meter.execute({amount})")
+                h = "a" if table.profile is not None else "e"
+                w(f"{h}.fn(F, {h}.params)")
+                w(f"return {hit_next if hitmiss else f'{nxname}[{h}.action_id]'}")
             w.indent -= 1
             w("")
         return ref(pl.get("init_table"))
@@ -438,6 +519,10 @@ class CodeGen(ParserGen, CalcGen):
         self.deparser(deps[0] if deps else None)
         next_maps: dict[str, dict] = {}
         inits = {}
+        sel_names = {}
+        for cname in list(self.p.calculations):
+            if cname.startswith("$selector:"):
+                sel_names[cname.split(":", 1)[1]] = self.calculation(cname)
         for pl in raw.get("pipelines", []):
             inits[pl["name"]] = self.pipeline(pl, next_maps)
         lines = self.w.lines + self.ns.pop("__calc_src__", [])
@@ -455,5 +540,7 @@ class CodeGen(ParserGen, CalcGen):
         return Compiled(source=source, parse=self.ns["parse"], verify_checksums=self.ns["verify_checksums"],
                         update_checksums=self.ns["update_checksums"], deparse=self.ns["deparse"],
                         pipelines=pipelines, actions=actions, uses_state=self.uses_state,
-                        reads_packet_length=self.reads_plen,
-                        max_parse_bytes=self.max_parse_bytes(parsers[0]))
+                        reads_packet_length=self.reads_plen, writes_priority=self.writes_priority,
+                        reads_time=self.reads_time,
+                        max_parse_bytes=self.max_parse_bytes(parsers[0]),
+                        selectors={ap: self.ns[fn] for ap, fn in sel_names.items()})

@@ -1,4 +1,5 @@
-"""What codegen.CodeGen gives its mixins (codegen_calc.CalcGen, codegen_parser.ParserGen).
+"""What codegen.CodeGen gives its mixins (codegen_calc.CalcGen, codegen_headers.HeaderGen and
+codegen_parser.ParserGen, which builds on HeaderGen).
 
 The mixins are typed against this base instead of importing CodeGen, so codegen.py imports them
 and nothing imports codegen.py back (no import cycle). The state is set by CodeGen.__init__;
@@ -19,6 +20,7 @@ class GenBase:
     ns: dict[str, Any]
     w: Writer
     err: dict[str, int]
+    vsets: dict[str, Any]
     uses_state: list[str]
     PAYLOAD: int
 

@@ -6,33 +6,38 @@ from __future__ import annotations
 
 from typing import Any
 
-from .codegen_base import GenBase
+from .codegen_headers import HeaderGen, HRef
 from .errors import SoftswitchError, unimplemented
-from .json_model import HeaderInfo, hexstr
+from .json_model import hexstr
 
 
-class ParserGen(GenBase):
+class ParserGen(HeaderGen):     # it parses into the headers HeaderGen resolves
     # ----------------------------------------------------------------- parser
-    def _extract(self, h: HeaderInfo) -> None:
+    def _extract(self, hr: HRef) -> None:
         w = self.w
+        h = hr.tmpl
         if h.vl_slot is not None:
             raise SoftswitchError(f"header {h.name} has a varbit field: extract it with a length")
         nbytes = h.fixed_bits // 8
         w(f"if n - off < {nbytes}: raise ParserError({self.err['PacketTooShort']}, off)")
+        if hr.static is None:
+            w(f"b = {hr.base}")
+            hr = HRef(h, "b", None, hr.siblings)
         w(f"v = int.from_bytes(pkt[off:off + {nbytes}], 'big')")
         rem = h.fixed_bits
-        for f in h.fields:
+        for k, f in enumerate(h.fields):
             rem -= f.width
             if rem:
-                w(f"F[{f.slot}] = (v >> {rem}) & {self._mask(f.width)}" if rem + f.width < h.fixed_bits
-                  else f"F[{f.slot}] = v >> {rem}")
+                w(f"F[{hr.slot(k)}] = (v >> {rem}) & {self._mask(f.width)}" if rem + f.width < h.fixed_bits
+                  else f"F[{hr.slot(k)}] = v >> {rem}")
             else:
-                w(f"F[{f.slot}] = v & {self._mask(f.width)}")
-        w(f"F[{h.valid_slot}] = 1")
+                w(f"F[{hr.slot(k)}] = v & {self._mask(f.width)}")
+        self.set_valid(hr)
         w(f"off += {nbytes}")
 
-    def _extract_vl(self, h: HeaderInfo, nbits_code: str) -> None:
+    def _extract_vl(self, hr: HRef, nbits_code: str) -> None:
         w = self.w
+        h = hr.tmpl
         if h.vl_slot is None:
             raise SoftswitchError(f"extract with a length into {h.name}, which has no varbit field")
         w(f"nbits = {nbits_code}")
@@ -40,18 +45,37 @@ class ParserGen(GenBase):
         w(f"tot = {h.fixed_bits // 8} + nbits // 8")
         w(f"if n - off < tot: raise ParserError({self.err['PacketTooShort']}, off)")
         w(f"if tot > {h.max_bytes}: raise ParserError({self.err['HeaderTooShort']}, off)")
+        if hr.static is None:
+            w(f"b = {hr.base}")
+            hr = HRef(h, "b", None, hr.siblings)
         w("v = int.from_bytes(pkt[off:off + tot], 'big')")
         w("rem = tot * 8")
-        for f in h.fields:
+        for k, f in enumerate(h.fields):
             if f.width == 0:
                 w("rem -= nbits")
-                w(f"F[{f.slot}] = (v >> rem) & ((1 << nbits) - 1)")
+                w(f"F[{hr.slot(k)}] = (v >> rem) & ((1 << nbits) - 1)")
             else:
                 w(f"rem -= {f.width}")
-                w(f"F[{f.slot}] = (v >> rem) & {self._mask(f.width)}")
-        w(f"F[{h.vl_slot}] = nbits")
-        w(f"F[{h.valid_slot}] = 1")
+                w(f"F[{hr.slot(k)}] = (v >> rem) & {self._mask(f.width)}")
+        w(f"F[{hr.vl}] = nbits")
+        self.set_valid(hr)
         w("off += tot")
+
+    def _extract_target(self, param: dict[str, Any], where: str) -> tuple[HRef, int | None]:
+        """The header an extract writes, and the `next` slot to bump for a stack."""
+        t, v = param["type"], param["value"]
+        if t == "regular":
+            return self.href({"type": "header", "value": v}), None
+        if t == "stack":
+            st = self._stack(v)
+            member = 0
+        elif t == "union_stack":
+            st = self._stack(v[0])
+            member = st.member_names.index(v[1])
+        else:
+            raise unimplemented(f"extract into a {t} ({where})")
+        self.w(f"if F[{st.next_slot}] >= {st.size}: raise ParserError({self.err['StackOutOfBounds']}, off)")
+        return self._elem_href(st, member, f"F[{st.next_slot}]"), st.next_slot
 
     def parser(self, parser: dict[str, Any]) -> str:
         states = {s["name"]: s for s in parser["parse_states"]}
@@ -64,14 +88,14 @@ class ParserGen(GenBase):
             for op in s.get("parser_ops", []):
                 kind = op["op"]
                 ps = op.get("parameters", [])
-                if kind == "extract":
-                    if ps[0]["type"] != "regular":
-                        raise unimplemented(f"extract into a {ps[0]['type']} ({where})")
-                    self._extract(self._header(ps[0]["value"]))
-                elif kind == "extract_VL":
-                    if ps[0]["type"] != "regular":
-                        raise unimplemented(f"extract into a {ps[0]['type']} ({where})")
-                    self._extract_vl(self._header(ps[0]["value"]), self.expr(ps[1], parser=True))
+                if kind in ("extract", "extract_VL"):
+                    hr, next_slot = self._extract_target(ps[0], where)
+                    if kind == "extract":
+                        self._extract(hr)
+                    else:
+                        self._extract_vl(hr, self.expr(ps[1], parser=True))
+                    if next_slot is not None:
+                        w(f"F[{next_slot}] += 1")
                 elif kind == "set":
                     self._assign(ps[0], self.expr(ps[1], parser=True))
                 elif kind == "verify":
@@ -91,26 +115,44 @@ class ParserGen(GenBase):
                     raise unimplemented(f"parser operation '{kind}' ({where})")
             key = s.get("transition_key", [])
             trans = s.get("transitions", [])
+            has_vset = any(t.get("type") == "parse_vset" for t in trans)
             if key:
                 parts = []
+                codes: list[tuple[str, int]] = []
                 shift = 0
                 for k in reversed(key):
-                    if k["type"] == "field":
-                        f = self._field(k["value"])
-                        code, width = f"F[{f.slot}]", f.width
+                    if k["type"] in ("field", "stack_field", "union_stack_field"):
+                        slot, width, _, _ = self.lvalue(k)
+                        code = f"F[{slot}]"
                     elif k["type"] == "lookahead":
                         code, width = self.expr(k, parser=True), int(k["value"][1])
                     else:
                         raise unimplemented(f"transition key of type {k['type']} ({where})")
                     parts.append(f"({code} << {shift})" if shift else code)
+                    codes.append((code, width))
                     shift += (width + 7) // 8 * 8
                 w(f"k = {' | '.join(reversed(parts))}")
+                if has_vset:
+                    # a value set matches the key fields packed without padding (BMv2 "compressed")
+                    cparts, cshift = [], 0
+                    for code, width in codes:
+                        cparts.append(f"({code} << {cshift})" if cshift else code)
+                        cshift += width
+                    w(f"kc = {' | '.join(reversed(cparts))}")
             default = "None"
             for t in trans:
                 ttype = t.get("type", "hexstr")
                 if ttype == "default" or t.get("value") == "default":
                     default = fn(t.get("next_state"))
                     break
+                if ttype == "parse_vset":
+                    vs = self.vsets.get(t["value"])
+                    if vs is None:
+                        raise SoftswitchError(f"unknown parser value set {t['value']} ({where})")
+                    name = self._obj("VS", vs)
+                    kc = f"(kc & {hexstr(t['mask'])})" if t.get("mask") is not None else "kc"
+                    w(f"if {name}.match({kc}): return {fn(t.get('next_state'))}, off")
+                    continue
                 if ttype != "hexstr":
                     raise unimplemented(f"parser transition of type {ttype} ({where})")
                 val = hexstr(t["value"])
@@ -147,7 +189,12 @@ class ParserGen(GenBase):
             total = 0
             for op in s.get("parser_ops", []):
                 if op["op"] in ("extract", "extract_VL"):
-                    total += self._header(op["parameters"][0]["value"]).max_bytes
+                    par = op["parameters"][0]
+                    if par["type"] == "regular":
+                        total += self._header(par["value"]).max_bytes
+                    else:
+                        name = par["value"] if par["type"] == "stack" else par["value"][0]
+                        total += max(h.max_bytes for e in self._stack(name).elements for h in e)
                 elif op["op"] in ("advance", "shift"):
                     return 1 << 30  # data-dependent skip: treat as unbounded
             la = 0

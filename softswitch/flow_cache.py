@@ -16,6 +16,17 @@ class CachedResult:
     unchanged: bool = False       # output frame == input frame: forward the received bytes as they are
 
 
+# Adaptive use: traffic whose frames never repeat byte for byte (live TCP: sequence numbers,
+# IPv4 ids and checksums are in the key) only pays for a cache it cannot use -- the key, the
+# lookup, building and inserting each result, clearing a full dict, and the garbage collector
+# walking the cached entries. So the hit ratio of every WINDOW lookups decides: below
+# 1/LOW_RATIO, frames bypass the cache, except every SAMPLE-th one, which is looked up and
+# stored as before; when those probes hit again (repeating traffic), the cache is used again.
+WINDOW = 4096
+LOW_RATIO = 16
+SAMPLE = 64
+
+
 class FlowCache:
     """Bounded dict; cleared whenever the control plane changes anything the pipeline reads."""
 
@@ -28,6 +39,30 @@ class FlowCache:
         self.size = 0
         self.hits = 0
         self.misses = 0
+        self.active = True           # False: only every SAMPLE-th frame uses the cache
+        self.bypassed = 0            # frames that skipped the cache (see WINDOW)
+        self._check_at = WINDOW
+        self._hits_then = 0
+        self._seen_then = 0
+
+    def use(self) -> bool:
+        """Look this frame up (and store its result on a miss)?"""
+        if self.active:
+            return True
+        self.bypassed += 1
+        if self.bypassed % SAMPLE:
+            return False
+        self.check()
+        return True
+
+    def check(self) -> None:
+        """After each miss (and each probe while inactive): judge the last window of lookups."""
+        seen = self.hits + self.misses
+        if seen >= self._check_at:
+            window_hits = self.hits - self._hits_then
+            self.active = window_hits * LOW_RATIO >= seen - self._seen_then
+            self._hits_then, self._seen_then = self.hits, seen
+            self._check_at = seen + (WINDOW if self.active else WINDOW // SAMPLE)
 
     def key(self, pkt: bytes) -> object:
         if self.with_length:

@@ -84,6 +84,17 @@ def xor16(buf: bytes) -> int:
     return out
 
 
+def xor32(buf: bytes) -> int:
+    """BMv2 xor32: xor of 32-bit big-endian words, the tail zero-padded at the end."""
+    pad = (-len(buf)) % 4
+    if pad:
+        buf = buf + bytes(pad)
+    out = 0
+    for i in range(0, len(buf), 4):
+        out ^= int.from_bytes(buf[i:i + 4], "big")
+    return out
+
+
 def _crc_custom(width: int, poly: int, init: int, xor_out: int, refl_in: bool, refl_out: bool) -> HashFn:
     top = 1 << (width - 1)
     mask = (1 << width) - 1
@@ -106,6 +117,8 @@ ALGORITHMS: dict[str, HashFn] = {
     "crc32": crc32,
     "crcCCITT": crc_ccitt,
     "csum16": csum16,
+    "cksum16": csum16,      # BMv2 registers both names for the same function
+    "xor32": xor32,
     "identity": identity,
     "xor16": xor16,
     "crc16_custom": _crc_custom(16, 0x8005, 0, 0, True, True),

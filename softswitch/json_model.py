@@ -35,10 +35,37 @@ class HeaderInfo:
     vl_slot: int | None          # slot holding the varbit field's current width, if any
     fixed_bits: int              # bits of all fixed-width fields
     max_bytes: int               # bytes when the varbit field is at its maximum
+    base: int = 0                # slot of the first field: field k is base + k, validity base + len(fields)
+    union: tuple[str, int] | None = None   # (union name, member index) when part of a header union
 
     @property
     def fixed_bytes(self) -> int:
         return self.fixed_bits // 8
+
+
+@dataclass
+class UnionInfo:
+    """A header union: its member headers, of which at most one is valid (bm_sim/header_unions.h)."""
+    name: str
+    members: list[HeaderInfo]
+    member_names: list[str]
+
+
+@dataclass
+class StackInfo:
+    """A header stack or header union stack: its elements and the slot of its `next` index.
+
+    Each element is a list of headers: one for a header stack, the union's members for a union stack.
+    """
+    name: str
+    elements: list[list[HeaderInfo]]
+    member_names: list[str]        # union member names of a union stack; [""] for a header stack
+    next_slot: int
+    is_union: bool = False
+
+    @property
+    def size(self) -> int:
+        return len(self.elements)
 
 
 @dataclass
@@ -56,6 +83,9 @@ class Program:
     registers: dict[str, dict[str, Any]] = field(default_factory=dict)
     meters: dict[str, dict[str, Any]] = field(default_factory=dict)
     extra_slots: dict[str, int] = field(default_factory=dict)
+    stacks: dict[str, StackInfo] = field(default_factory=dict)
+    action_profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    unions: dict[str, UnionInfo] = field(default_factory=dict)
 
     def field_ref(self, ref: list[str]) -> FieldInfo | None:
         return self.fields.get((ref[0], ref[1]))
@@ -80,9 +110,6 @@ def load(text: str | bytes) -> Program:
     version = meta.get("version", [2, 0])
     if version and version[0] != SUPPORTED_VERSION_MAJOR:
         raise unimplemented(f"BMv2 JSON version {version}")
-    for key in ("header_stacks", "header_unions", "header_union_stacks", "parse_vsets", "learn_lists"):
-        if raw.get(key):
-            raise unimplemented(f"{key} ({', '.join(x.get('name', '?') for x in raw[key])})")
     for ext in raw.get("extern_instances", []) or []:
         raise unimplemented(f"extern instance {ext.get('name')} of type {ext.get('type')}")
 
@@ -95,6 +122,7 @@ def load(text: str | bytes) -> Program:
         if htype is None:
             raise SoftswitchError(f"header {h['name']} has unknown type {h['header_type']}")
         finfos = []
+        base = slot
         fixed = 0
         varbit_max = 0
         has_vl = False
@@ -126,7 +154,7 @@ def load(text: str | bytes) -> Program:
         if not h.get("metadata") and (fixed + varbit_max) % 8:
             raise SoftswitchError(f"header {h['name']} is not a whole number of bytes")
         hinfo = HeaderInfo(h["name"], htype["name"], bool(h.get("metadata")), finfos, valid_slot,
-                           vl_slot, fixed, (fixed + varbit_max + 7) // 8)
+                           vl_slot, fixed, (fixed + varbit_max + 7) // 8, base)
         headers[h["name"]] = hinfo
         fields[(h["name"], "$valid$")] = FieldInfo(h["name"], "$valid$", 1, False, valid_slot)
 
@@ -137,6 +165,31 @@ def load(text: str | bytes) -> Program:
         if tgt is not None:
             fields.setdefault((hdr, fname), tgt)
 
+    by_id = {h["id"]: headers[h["name"]] for h in raw["headers"]}
+    utypes = {t["name"]: [m[0] for m in t.get("headers", [])] for t in raw.get("header_union_types", []) or []}
+    unions_by_id: dict[int, UnionInfo] = {}
+    unions: dict[str, UnionInfo] = {}
+    for u in raw.get("header_unions", []) or []:
+        members = [by_id[i] for i in u["header_ids"]]
+        names = utypes.get(u.get("union_type", ""), [])
+        if len(names) != len(members):
+            names = [m.name.rsplit(".", 1)[-1] for m in members]
+        uinfo = UnionInfo(u["name"], members, names)
+        for i, member in enumerate(members):
+            member.union = (u["name"], i)
+        unions[u["name"]] = uinfo
+        unions_by_id[u["id"]] = uinfo
+    stacks: dict[str, StackInfo] = {}
+    for st in raw.get("header_stacks", []) or []:
+        elems = [[by_id[i]] for i in st["header_ids"]]
+        stacks[st["name"]] = StackInfo(st["name"], elems, [""], slot)
+        slot += 1
+    for st in raw.get("header_union_stacks", []) or []:
+        ulist = [unions_by_id[i] for i in st["header_union_ids"]]
+        names = ulist[0].member_names if ulist else []
+        stacks[st["name"]] = StackInfo(st["name"], [u.members for u in ulist], names, slot, True)
+        slot += 1
+
     errors = {name: val for name, val in raw.get("errors", []) or []}
     next_err = max(errors.values(), default=-1) + 1
     for core in CORE_ERRORS:
@@ -145,21 +198,22 @@ def load(text: str | bytes) -> Program:
             next_err += 1
 
     actions = {a["id"]: a for a in raw.get("actions", [])}
-    prog = Program(raw=raw, headers=headers, fields=fields, nslots=slot, errors=errors, actions=actions)
+    prog = Program(raw=raw, headers=headers, fields=fields, nslots=slot, errors=errors, actions=actions,
+                   stacks=stacks, unions=unions)
     for p in raw.get("pipelines", []):
         for t in p.get("tables", []):
             prog.tables[t["name"]] = t
             prog.table_pipeline[t["name"]] = p["name"]
-        if p.get("action_profiles"):
-            raise unimplemented(f"action profiles ({', '.join(a['name'] for a in p['action_profiles'])})")
+        for ap in p.get("action_profiles", []) or []:
+            prog.action_profiles[ap["name"]] = ap
     prog.calculations = {c["name"]: c for c in raw.get("calculations", []) or []}
     prog.counters = {c["name"]: c for c in raw.get("counter_arrays", []) or []}
     prog.registers = {r["name"]: r for r in raw.get("register_arrays", []) or []}
     prog.meters = {m["name"]: m for m in raw.get("meter_arrays", []) or []}
-    if prog.meters:
-        raise unimplemented(f"meters ({', '.join(prog.meters)})")
     # Hidden per-packet slots used by generated code (not part of the P4 program).
-    for extra in ("$plen", "$trace", "$payload", "$exit"):
+    # $special: set by clone/resubmit/recirculate/digest/truncate, so the common path tests one slot.
+    for extra in ("$plen", "$trace", "$payload", "$exit", "$special", "$clone", "$clone_fl",
+                  "$resubmit", "$recirc", "$digest", "$trunc"):
         prog.extra_slots[extra] = prog.nslots
         prog.nslots += 1
     return prog

@@ -5,12 +5,14 @@ All P4Runtime validation of table entries (widths, masks, priorities, action sco
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from google.rpc import code_pb2
 from p4.config.v1 import p4info_pb2
 from p4.v1 import p4runtime_pb2
 
-from .counters import CounterArray, RegisterArray
+from .action_profiles import ActionProfile
+from .counters import CounterArray, Meter, MeterArray, RegisterArray, ValueSet
 from .errors import SoftswitchError
 from .pipeline import Dataplane
 from .tables import Entry, Table
@@ -57,6 +59,7 @@ class TableBinding:
     scopes: dict[int, int]         # p4info action id -> ActionRef scope
     const_default: bool
     direct_counter_id: int = 0
+    direct_meter_id: int = 0
 
 
 @dataclass
@@ -72,6 +75,22 @@ class RegisterBinding:
     p4_id: int
     name: str
     array: RegisterArray
+
+
+@dataclass
+class ProfileBinding:
+    p4_id: int
+    name: str
+    profile: ActionProfile
+    table: TableBinding            # a table using it: its action id mapping serves the members
+    max_group_size: int = 0
+
+
+@dataclass
+class MeterBinding:
+    p4_id: int
+    name: str
+    array: MeterArray
 
 
 @dataclass
@@ -96,10 +115,14 @@ class Binding:
             self.actions[a.preamble.id] = ActionInfo(a.preamble.id, a.preamble.name, params,
                                                      [p.id for p in a.params])
         self.tables: dict[int, TableBinding] = {}
+        # Objects the P4Info names but the BMv2 JSON lacks (p4c optimises away e.g. a table no
+        # control applies). BMv2/PI accept such a config; only writes to them fail.
+        self.absent: dict[int, str] = {}
         for t in p4info.tables:
             table = dp.tables.get(t.preamble.name)
             if table is None:
-                raise SoftswitchError(f"P4Info table {t.preamble.name} is not in the device config")
+                self.absent[t.preamble.id] = f"table {t.preamble.name}"
+                continue
             if len(t.match_fields) != len(table.keys):
                 raise SoftswitchError(f"table {t.preamble.name}: P4Info has {len(t.match_fields)} match "
                                       f"fields, the device config {len(table.keys)}")
@@ -120,25 +143,41 @@ class Binding:
                 to_json[ref.id] = json_ids[info.name]
                 to_p4[json_ids[info.name]] = ref.id
                 scopes[ref.id] = ref.scope
-            if t.implementation_id:
-                raise SoftswitchError(f"table {t.preamble.name}: action profiles are not supported",
-                                      code_pb2.UNIMPLEMENTED)
+            if t.implementation_id and table.profile is None:
+                raise SoftswitchError(f"table {t.preamble.name}: the P4Info gives it an action profile, "
+                                      "the device config does not")
             self.tables[t.preamble.id] = TableBinding(t.preamble.id, t.preamble.name, table, fields,
                                                       [mf.id for mf in t.match_fields], to_json, to_p4,
                                                       scopes, t.const_default_action_id != 0 or
                                                       table.default_const)
         self.table_by_name = {tb.name: tb for tb in self.tables.values()}
+        self.profiles: dict[int, ProfileBinding] = {}
+        for ap in p4info.action_profiles:
+            prof = dp.action_profiles.get(ap.preamble.name)
+            if prof is None:
+                self.absent[ap.preamble.id] = f"action profile {ap.preamble.name}"
+                continue
+            users = [self.tables[tid] for tid in ap.table_ids if tid in self.tables]
+            if not users:
+                raise SoftswitchError(f"action profile {ap.preamble.name}: no table of the device config uses it")
+            if ap.size:
+                prof.max_size = ap.size
+            self.profiles[ap.preamble.id] = ProfileBinding(ap.preamble.id, ap.preamble.name, prof, users[0],
+                                                           ap.max_group_size)
         self.counters: dict[int, CounterBinding] = {}
         for c in p4info.counters:
             arr = dp.counter_arrays.get(c.preamble.name)
             if arr is None:
-                raise SoftswitchError(f"P4Info counter {c.preamble.name} is not in the device config")
+                self.absent[c.preamble.id] = f"counter {c.preamble.name}"
+                continue
             self.counters[c.preamble.id] = CounterBinding(c.preamble.id, c.preamble.name, arr, c.spec.unit)
         self.direct_counters: dict[int, TableBinding] = {}
         self.direct_units: dict[int, int] = {}
         for dc in p4info.direct_counters:
             tb = self.tables.get(dc.direct_table_id)
             if tb is None:
+                if dc.direct_table_id in self.absent:
+                    continue
                 raise SoftswitchError(f"direct counter {dc.preamble.name}: unknown table")
             tb.direct_counter_id = dc.preamble.id
             self.direct_counters[dc.preamble.id] = tb
@@ -147,10 +186,49 @@ class Binding:
         for r in p4info.registers:
             reg = dp.register_arrays.get(r.preamble.name)
             if reg is None:
-                raise SoftswitchError(f"P4Info register {r.preamble.name} is not in the device config")
+                self.absent[r.preamble.id] = f"register {r.preamble.name}"
+                continue
             self.registers[r.preamble.id] = RegisterBinding(r.preamble.id, r.preamble.name, reg)
-        if p4info.meters or p4info.direct_meters:
-            raise SoftswitchError("meters are not supported", code_pb2.UNIMPLEMENTED)
+        self.meters: dict[int, MeterBinding] = {}
+        for m in p4info.meters:
+            marr = dp.meter_arrays.get(m.preamble.name)
+            if marr is None:
+                self.absent[m.preamble.id] = f"meter {m.preamble.name}"
+                continue
+            self.meters[m.preamble.id] = MeterBinding(m.preamble.id, m.preamble.name, marr)
+        self.direct_meters: dict[int, TableBinding] = {}
+        for dm in p4info.direct_meters:
+            tb = self.tables.get(dm.direct_table_id)
+            if tb is None:
+                if dm.direct_table_id in self.absent:
+                    continue
+                raise SoftswitchError(f"direct meter {dm.preamble.name}: unknown table")
+            tb.direct_meter_id = dm.preamble.id
+            self.direct_meters[dm.preamble.id] = tb
+        self.value_sets: dict[int, tuple[p4info_pb2.ValueSet, ValueSet]] = {}
+        for vsi in p4info.value_sets:
+            vs = dp.value_sets.get(vsi.preamble.name)
+            if vs is None:
+                self.absent[vsi.preamble.id] = f"value set {vsi.preamble.name}"
+                continue
+            vs.widths = [m.bitwidth for m in vsi.match]
+            if vsi.size:
+                vs.size = vsi.size
+            self.value_sets[vsi.preamble.id] = (vsi, vs)
+        # digest id -> (BMv2 learn list id, data is a struct); learn lists are named after the type
+        self.digests: dict[int, tuple[int, bool]] = {}
+        learn = {ll["name"]: ll["id"] for ll in dp.prog.raw.get("learn_lists", []) or []}
+        for d in p4info.digests:
+            lid = learn.get(d.preamble.name)
+            if lid is None:
+                short = d.preamble.name.rsplit(".", 1)[-1]
+                lid = next((i for n, i in learn.items() if n.rsplit(".", 1)[-1] == short), None)
+            if lid is None and len(learn) == 1 and len(p4info.digests) == 1:
+                lid = next(iter(learn.values()))
+            if lid is None:
+                self.absent[d.preamble.id] = f"digest {d.preamble.name}"
+                continue
+            self.digests[d.preamble.id] = (lid, d.type_spec.HasField("struct"))
         self.packet_in = PacketMeta()
         self.packet_out = PacketMeta()
         for cpm in p4info.controller_packet_metadata:
@@ -164,8 +242,51 @@ class Binding:
     def table(self, table_id: int) -> TableBinding:
         tb = self.tables.get(table_id)
         if tb is None:
+            if table_id in self.absent:
+                raise SoftswitchError(f"{self.absent[table_id]} is not in the device config (the compiler "
+                                      "optimised it away)", code_pb2.NOT_FOUND)
             raise SoftswitchError(f"unknown table id {table_id}")
         return tb
+
+    def parse_indirect(self, tb: TableBinding, ta: p4runtime_pb2.TableAction) -> tuple[str, Any]:
+        """A table entry's action in an action profile table: ("member"|"group", id) or
+        ("oneshot", [(json action id, params, weight)]) for an action_profile_action_set."""
+        kind = ta.WhichOneof("type")
+        prof = tb.table.profile
+        if kind == "action":
+            raise SoftswitchError(f"table {tb.name} has an action profile: give a member, a group or an "
+                                  "action set, not an action")
+        if kind == "action_profile_member_id":
+            if ta.action_profile_member_id not in prof.members:
+                raise SoftswitchError(f"table {tb.name}: member {ta.action_profile_member_id} does not exist",
+                                      code_pb2.NOT_FOUND)
+            return ("member", ta.action_profile_member_id)
+        if kind == "action_profile_group_id":
+            if not prof.with_selector:
+                raise SoftswitchError(f"table {tb.name}: its action profile has no selector, so no groups")
+            if ta.action_profile_group_id not in prof.groups:
+                raise SoftswitchError(f"table {tb.name}: group {ta.action_profile_group_id} does not exist",
+                                      code_pb2.NOT_FOUND)
+            return ("group", ta.action_profile_group_id)
+        if kind == "action_profile_action_set":
+            if not prof.with_selector:
+                raise SoftswitchError(f"table {tb.name}: one-shot action sets need an action selector")
+            acts = []
+            for apa in ta.action_profile_action_set.action_profile_actions:
+                aid, params = self.parse_action(tb, p4runtime_pb2.TableAction(action=apa.action), default=False)
+                acts.append((aid, params, apa.weight or 1))
+            if not acts:
+                raise SoftswitchError(f"table {tb.name}: empty action_profile_action_set")
+            return ("oneshot", acts)
+        raise SoftswitchError("'action' field must be set")
+
+    def profile(self, profile_id: int) -> ProfileBinding:
+        pb = self.profiles.get(profile_id)
+        if pb is None:
+            if profile_id in self.absent:
+                raise SoftswitchError(f"{self.absent[profile_id]} is not in the device config", code_pb2.NOT_FOUND)
+            raise SoftswitchError(f"unknown action profile id {profile_id}")
+        return pb
 
     def parse_action(self, tb: TableBinding, ta: p4runtime_pb2.TableAction,
                      default: bool) -> tuple[int, list[int]]:
@@ -173,8 +294,7 @@ class Binding:
         if kind is None:
             raise SoftswitchError("'action' field must be set")
         if kind != "action":
-            raise SoftswitchError(f"table {tb.name}: indirect actions ({kind}) are not supported",
-                                  code_pb2.UNIMPLEMENTED)
+            raise SoftswitchError(f"table {tb.name} has no action profile: {kind} is not allowed")
         act = ta.action
         if act.action_id not in self.actions:
             raise SoftswitchError(f"unknown action id {act.action_id}")
@@ -270,15 +390,33 @@ class Binding:
                                   "ternary/range/optional fields")
         if te.priority >= 1 << 31:
             raise SoftswitchError(f"table {tb.name}: priority {te.priority} is out of range")
-        if te.HasField("action"):
+        ref = None
+        if te.HasField("action") and tb.table.profile is not None:
+            action_id = -1
+            params: list[int] = []
+            ref = self.parse_indirect(tb, te.action)
+        elif te.HasField("action"):
             action_id, params = self.parse_action(tb, te.action, default=False)
         elif need_action:
             raise SoftswitchError("'action' field must be set")
         else:
             action_id, params = -1, []
+        entry = Entry(matches, te.priority, action_id, params, cookie=te.metadata)
+        entry.ref = ref
+        if te.idle_timeout_ns:
+            if not tb.table.support_timeout:
+                raise SoftswitchError(f"table {tb.name} does not support idle timeout "
+                                      f"(idle_timeout_ns {te.idle_timeout_ns})")
+            if te.idle_timeout_ns < 0:
+                raise SoftswitchError(f"table {tb.name}: negative idle_timeout_ns")
+            entry.idle_timeout_ns = te.idle_timeout_ns
         if te.HasField("meter_config"):
-            raise SoftswitchError("meter_config: meters are not supported", code_pb2.UNIMPLEMENTED)
-        return tb, Entry(matches, te.priority, action_id, params, cookie=te.metadata)
+            if tb.table.direct_meter is None:
+                raise SoftswitchError(f"table {tb.name} has no direct meter for meter_config")
+            from .counters import Meter
+            entry.meter = Meter()
+            apply_meter_config(entry.meter, te.meter_config, f"table {tb.name} meter_config")
+        return tb, entry
 
     def entry_to_proto(self, tb: TableBinding, e: Entry, with_counter: bool) -> p4runtime_pb2.TableEntry:
         te = p4runtime_pb2.TableEntry(table_id=tb.p4_id, priority=e.priority, metadata=e.cookie)
@@ -306,7 +444,24 @@ class Binding:
                     fm = te.match.add(field_id=fid)
                     fm.range.low = int_to_bytes(a)
                     fm.range.high = int_to_bytes(b)
-        self._action_to_proto(tb, e.action_id, e.params, te.action)
+        if e.ref is not None:
+            kind, ident = e.ref
+            g = tb.table.profile.groups.get(ident) if kind == "group" else None
+            if kind == "member":
+                te.action.action_profile_member_id = ident
+            elif g is not None and g.one_shot:
+                for mid, weight in g.members:
+                    m = tb.table.profile.members[mid]
+                    apa = te.action.action_profile_action_set.action_profile_actions.add(weight=weight)
+                    holder = p4runtime_pb2.TableAction()
+                    self._action_to_proto(tb, m.action_id, m.params, holder)
+                    apa.action.CopyFrom(holder.action)
+            else:
+                te.action.action_profile_group_id = ident
+        else:
+            self._action_to_proto(tb, e.action_id, e.params, te.action)
+        if e.idle_timeout_ns:
+            te.idle_timeout_ns = e.idle_timeout_ns
         if with_counter and e.counter is not None:
             te.counter_data.packet_count = e.counter[0]
             te.counter_data.byte_count = e.counter[1]
@@ -345,6 +500,20 @@ class Binding:
             raise SoftswitchError(f"unknown register id {register_id}")
         return rb
 
+    def meter(self, meter_id: int) -> MeterBinding:
+        mb = self.meters.get(meter_id)
+        if mb is None:
+            if meter_id in self.absent:
+                raise SoftswitchError(f"{self.absent[meter_id]} is not in the device config", code_pb2.NOT_FOUND)
+            raise SoftswitchError(f"unknown meter id {meter_id}")
+        return mb
+
+    def direct_meter_table(self, meter_or_table_id: int) -> TableBinding:
+        tb = self.direct_meters.get(meter_or_table_id) or self.tables.get(meter_or_table_id)
+        if tb is None or tb.table.direct_meter is None:
+            raise SoftswitchError(f"table {meter_or_table_id} has no direct meter")
+        return tb
+
     def direct_table(self, counter_or_table_id: int) -> TableBinding:
         tb = self.direct_counters.get(counter_or_table_id) or self.tables.get(counter_or_table_id)
         if tb is None or not tb.table.with_counters:
@@ -362,3 +531,78 @@ def counter_data(cell: list[int], unit: int) -> p4runtime_pb2.CounterData:
         cd.packet_count = cell[0]
     return cd
 
+
+
+def apply_meter_config(meter: Meter, cfg: p4runtime_pb2.MeterConfig, what: str) -> None:
+    """MeterConfig (P4Runtime spec §9.4.2: rates per second, bursts) onto a meter; PI's checks."""
+    if cfg.cir < 0 or cfg.pir < 0 or cfg.cburst < 0 or cfg.pburst < 0:
+        raise SoftswitchError(f"{what}: negative rate or burst")
+    if cfg.pir < cfg.cir:
+        raise SoftswitchError(f"{what}: pir {cfg.pir} is below cir {cfg.cir}")
+    meter.configure(cfg.cir, cfg.cburst, cfg.pir, cfg.pburst)
+
+
+def meter_config(meter: Meter) -> p4runtime_pb2.MeterConfig | None:
+    if meter.config is None:
+        return None
+    cir, cburst, pir, pburst = meter.config
+    return p4runtime_pb2.MeterConfig(cir=cir, cburst=cburst, pir=pir, pburst=pburst)
+
+
+def value_set_members(info: p4info_pb2.ValueSet, vs: ValueSet,
+                      entry: p4runtime_pb2.ValueSetEntry) -> list[tuple[int, int]]:
+    """ValueSetEntry members as (value, mask) over the packed key (P4Runtime spec §9.7)."""
+    fields = {m.id: (i, m) for i, m in enumerate(info.match)}
+    out = []
+    for member in entry.members:
+        value = mask = 0
+        per: list[tuple[int, int] | None] = [None] * len(info.match)
+        for fm in member.match:
+            if fm.field_id not in fields:
+                raise SoftswitchError(f"value set {info.preamble.name}: unknown match field id {fm.field_id}")
+            pos, m = fields[fm.field_id]
+            full = (1 << m.bitwidth) - 1
+            what = f"value set {info.preamble.name} field {m.name}"
+            kind = fm.WhichOneof("field_match_type")
+            if kind == "exact":
+                per[pos] = (bytes_to_int(fm.exact.value, m.bitwidth, what), full)
+            elif kind == "ternary":
+                v = bytes_to_int(fm.ternary.value, m.bitwidth, what)
+                mk = bytes_to_int(fm.ternary.mask, m.bitwidth, what + " mask")
+                per[pos] = (v & mk, mk)
+            elif kind == "lpm":
+                plen = fm.lpm.prefix_len
+                mk = full >> (m.bitwidth - plen) << (m.bitwidth - plen) if plen else 0
+                per[pos] = (bytes_to_int(fm.lpm.value, m.bitwidth, what) & mk, mk)
+            else:
+                raise SoftswitchError(f"{what}: match kind {kind} is not supported in a value set")
+        for pos, m in enumerate(info.match):
+            given = per[pos]
+            v, mk = given if given is not None else (0, 0)
+            value = (value << m.bitwidth) | v
+            mask = (mask << m.bitwidth) | mk
+        out.append((value, mask))
+    if len(out) > vs.size:
+        raise SoftswitchError(f"value set {info.preamble.name}: {len(out)} members, at most {vs.size}",
+                              code_pb2.RESOURCE_EXHAUSTED)
+    return out
+
+
+def value_set_entry(info: p4info_pb2.ValueSet, vs: ValueSet) -> p4runtime_pb2.ValueSetEntry:
+    e = p4runtime_pb2.ValueSetEntry(value_set_id=info.preamble.id)
+    for value, mask in vs.members:
+        mem = e.members.add()
+        shift = sum(m.bitwidth for m in info.match)
+        for m in info.match:
+            shift -= m.bitwidth
+            full = (1 << m.bitwidth) - 1
+            v, mk = (value >> shift) & full, (mask >> shift) & full
+            if mk == 0:
+                continue
+            fm = mem.match.add(field_id=m.id)
+            if mk == full:
+                fm.exact.value = int_to_bytes(v)
+            else:
+                fm.ternary.value = int_to_bytes(v)
+                fm.ternary.mask = int_to_bytes(mk)
+    return e

@@ -44,11 +44,20 @@ def _abort(context: grpc.ServicerContext, exc: SoftswitchError) -> None:
     context.abort(_grpc_code(exc.code), exc.message)
 
 
+MAX_STREAMS = 1024     # open StreamChannels; each holds a worker thread of the sync gRPC server
+SPARE_WORKERS = 32     # workers left for unary RPCs (Write, Read, ...) however many streams are open
+
+
 class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
-    def __init__(self, device: Device, inject: Callable[[bytes], None]) -> None:
+    def __init__(self, device: Device, inject: Callable[[bytes], None], max_streams: int = MAX_STREAMS) -> None:
         self.device = device
         self.arb = Arbitration(device.device_id)
         self.inject = inject  # frame loop hook: inject a frame as if received on the CPU port
+        self.max_streams = max_streams
+        device.digests.send = self.send_digest
+        device.idle_send = self.send_idle
+        self._streams_lock = threading.Lock()
+        self.open_streams = 0
 
     # ------------------------------------------------------------- unary RPCs
     def Capabilities(self, request, context):  # gRPC's method names
@@ -105,8 +114,26 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
 
     # ------------------------------------------------------------- streaming
     def StreamChannel(self, request_iterator, context):
+        with self._streams_lock:
+            if self.open_streams >= self.max_streams:
+                full = True
+            else:
+                full = False
+                self.open_streams += 1
+        if full:
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                          f"too many open StreamChannels (at most {self.max_streams})")
+        try:
+            yield from self._stream(request_iterator, context)
+        finally:
+            with self._streams_lock:
+                self.open_streams -= 1
+
+    def _stream(self, request_iterator, context):
         stream = Stream()
         done = threading.Event()
+        # Wake the sender when the client goes away (no polling per idle stream).
+        context.add_callback(lambda: stream.out.put(None))
 
         def reader() -> None:
             try:
@@ -120,6 +147,9 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
                             return
                     elif kind == "packet":
                         self._packet_out(stream, msg.packet)
+                    elif kind == "digest_ack":
+                        if self.arb.is_primary(stream):
+                            self.device.digests.ack(msg.digest_ack.digest_id, msg.digest_ack.list_id)
                     else:
                         log.debug("ignoring stream message of kind %s", kind)
             except grpc.RpcError:
@@ -134,7 +164,7 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
         try:
             while True:
                 try:
-                    item = stream.out.get(timeout=0.5)
+                    item = stream.out.get(timeout=30)
                 except queue.Empty:
                     if not context.is_active():
                         break
@@ -158,6 +188,17 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
             return
         self.inject(frame)
 
+    def send_idle(self, msg: p4runtime_pb2.IdleTimeoutNotification) -> None:
+        out = p4runtime_pb2.StreamMessageResponse(idle_timeout_notification=msg)
+        for s in self.arb.primaries():
+            s.out.put(out)
+
+    def send_digest(self, msg: p4runtime_pb2.DigestList) -> None:
+        """A DigestList for the primary controller(s)."""
+        out = p4runtime_pb2.StreamMessageResponse(digest=msg)
+        for s in self.arb.primaries():
+            s.out.put(out)
+
     def send_packet_in(self, frame: bytes) -> None:
         """Called by the frame loop for frames that egress on the CPU port."""
         msg = p4runtime_pb2.StreamMessageResponse(packet=self.device.packet_in(frame))
@@ -166,13 +207,19 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
 
 
 def serve(device: Device, address: str, inject: Callable[[bytes], None],
-          workers: int = 8) -> tuple[grpc.Server, P4RuntimeService]:
-    """Start the gRPC server; raise SoftswitchError if the address cannot be bound."""
+          max_streams: int = MAX_STREAMS) -> tuple[grpc.Server, P4RuntimeService]:
+    """Start the gRPC server; raise SoftswitchError if the address cannot be bound.
+
+    The worker pool holds one thread per open StreamChannel (capped at `max_streams`; more are
+    refused with RESOURCE_EXHAUSTED) plus SPARE_WORKERS, so unary RPCs are served however many
+    idle streams are open (as BMv2's server is with hundreds of streams).
+    """
+    workers = max_streams + SPARE_WORKERS
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="p4rt"),
                          options=[("grpc.max_receive_message_length", 256 << 20),
                                   ("grpc.max_send_message_length", 256 << 20),
                                   ("grpc.so_reuseport", 0)])
-    service = P4RuntimeService(device, inject)
+    service = P4RuntimeService(device, inject, max_streams)
     p4runtime_pb2_grpc.add_P4RuntimeServicer_to_server(service, server)
     try:
         port = server.add_insecure_port(address)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from .device import Device
 from .errors import SoftswitchError
-from .p4runtime_server import P4RuntimeService, serve
+from .p4runtime_server import MAX_STREAMS, P4RuntimeService, serve
 from .pcap import PcapSet
 from .ports import Port
 
@@ -33,7 +33,7 @@ class LoopStats:
 
 class Switch:
     def __init__(self, device: Device, ifaces: dict[int, str], grpc_addr: str | None,
-                 pcap_dir: str | None = None) -> None:
+                 pcap_dir: str | None = None, max_streams: int = MAX_STREAMS) -> None:
         self.device = device
         self.stats = LoopStats()
         self.ports: dict[int, Port] = {}
@@ -60,7 +60,7 @@ class Switch:
         self.service: P4RuntimeService | None = None
         if grpc_addr:
             try:
-                self.server, self.service = serve(device, grpc_addr, self.inject)
+                self.server, self.service = serve(device, grpc_addr, self.inject, max_streams)
             except SoftswitchError:
                 self.close_ports()
                 raise
@@ -127,8 +127,9 @@ class Switch:
         ep = select.epoll()
         by_fd = {}
         for p in self.ports.values():
-            ep.register(p.fileno(), select.EPOLLIN)
-            by_fd[p.fileno()] = p
+            for fd, reader in zip(p.filenos(), (p.recv_batch, p.recv_tagged), strict=False):
+                ep.register(fd, select.EPOLLIN)
+                by_fd[fd] = (p, reader)
         ep.register(self._wake_r, select.EPOLLIN)
         try:
             while not self._stop.is_set():
@@ -140,8 +141,8 @@ class Switch:
                         except BlockingIOError:
                             pass
                         continue
-                    port = by_fd[fd]
-                    frames = port.recv_batch(BATCH)
+                    port, reader = by_fd[fd]
+                    frames = reader(BATCH)
                     if frames:
                         self._process(port.num, frames)
                 while self.inject_q:
@@ -171,7 +172,10 @@ class Switch:
             for f in frames:
                 r = process(in_port, f)
                 if r is not None:
-                    out.append(r)
+                    if r.__class__ is list:   # replicas, clones: zero or more frames
+                        out.extend(r)
+                    else:
+                        out.append(r)
         if out:
             if len(self.tx_q) >= TX_QUEUE_BATCHES:
                 self.stats.tx_queue_full += len(out)   # bounded like BMv2's output queue: drop

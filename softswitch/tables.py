@@ -4,6 +4,7 @@ Exact tables are one dict; the others hash on each distinct mask (flow-director 
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,11 @@ class Entry:
     params: list[int]
     fn: Callable[..., Any] | None = None
     counter: list[int] | None = None
+    meter: Any = None               # counters.Meter of a direct meter
+    ref: tuple[str, int] | None = None   # ("member"|"group", id) in an action profile table
+    idle_timeout_ns: int = 0        # P4Runtime TableEntry.idle_timeout_ns (0: never ages)
+    last_hit: float = 0.0           # time.monotonic() of the last hit (or of the insert)
+    aged: bool = False              # notified as idle; cleared by the next hit
     cookie: bytes = b""             # P4Runtime TableEntry.metadata, returned on Read
     is_const: bool = False
     eff: int = 0                    # effective priority: higher wins
@@ -59,15 +65,14 @@ class Table:
     def __init__(self, spec: dict[str, Any], prog: Program) -> None:
         self.name: str = spec["name"]
         self.json_id: int = spec["id"]
-        if spec.get("type", "simple") != "simple":
+        if spec.get("type", "simple") not in ("simple", "indirect", "indirect_ws"):
             raise SoftswitchError(f"table {self.name}: implementation '{spec.get('type')}' "
-                                  "(action profiles) is not supported", code_pb2.UNIMPLEMENTED)
-        if spec.get("support_timeout"):
-            raise SoftswitchError(f"table {self.name}: idle timeout (support_timeout) is not supported",
-                                  code_pb2.UNIMPLEMENTED)
-        if spec.get("direct_meters"):
-            raise SoftswitchError(f"table {self.name}: direct meters are not supported",
-                                  code_pb2.UNIMPLEMENTED)
+                                  "is not supported", code_pb2.UNIMPLEMENTED)
+        # an action profile/selector table: entries name a member or group (ActionProfile)
+        self.profile_name: str | None = spec.get("action_profile") if spec.get("type") != "simple" \
+            and spec.get("type") else None
+        self.profile: Any = None
+        self.support_timeout: bool = bool(spec.get("support_timeout"))
         self.keys: list[KeyField] = []
         for k in spec.get("key", []):
             kind = k["match_type"]
@@ -84,6 +89,7 @@ class Table:
             self.keys.append(KeyField(k.get("name") or ".".join(k["target"]), kind, width))
         self.size: int = int(spec.get("max_size", 1024))
         self.with_counters: bool = bool(spec.get("with_counters"))
+        self.direct_meter: str | None = spec.get("direct_meters") or None
         self.action_names: list[str] = list(spec.get("actions", []))
         if "action_ids" in spec:
             self.action_ids: list[int] = list(spec["action_ids"])
@@ -149,9 +155,14 @@ class Table:
 
     # ------------------------------------------------------------- mutation
     def _prepare(self, e: Entry) -> None:
-        e.fn = self.action_fns[e.action_id]
+        if not e.last_hit:
+            e.last_hit = time.monotonic()
+        e.fn = self.action_fns[e.action_id] if e.ref is None else None
         if self.with_counters and e.counter is None:
             e.counter = [0, 0]
+        if self.direct_meter is not None and e.meter is None:
+            from .counters import Meter
+            e.meter = Meter()
         if self.has_priority:
             e.eff = e.priority
         elif self.lpm_index is not None:
@@ -208,8 +219,10 @@ class Table:
         # Mutate in place so that lookup structures and counters stay as they are.
         old.action_id = e.action_id
         old.params = e.params
-        old.fn = self.action_fns[e.action_id]
+        old.ref = e.ref
+        old.fn = self.action_fns[e.action_id] if e.ref is None else None
         old.cookie = e.cookie
+        old.idle_timeout_ns = e.idle_timeout_ns
         return old
 
     def delete(self, matches: tuple[tuple[int, int], ...], priority: int) -> Entry:

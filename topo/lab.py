@@ -19,13 +19,16 @@ from mininet.net import Mininet
 
 from fdirlab.lab_config import Lab, parse_lab
 from fdirlab.run_record import RunRecordError, WorkerRecord, pid_runs, read_record, write_record
-from topo.cleanup import lab_links
+from topo.cleanup import dead_runs, lab_links
 from topo.errors import LabError
 from topo.hosts import PYTHON, P4Switch, prepare_host
+from topo.nginx import SLOW_PORT_OFFSET, NginxSite, write_site
+from topo.runstate import RunRecord
 from topo.switch import resolve_target
 
 SWITCH_NAME = "s1"
 STEERING_MODES = ("fdir", "rss", "handoff")
+IPERF3_PORT = 5201          # every real server runs `iperf3 -s`; a service may point at it
 
 
 def lcore_host(i: int) -> str:
@@ -37,10 +40,15 @@ class LabRun:
 
     def __init__(self, lab_file: str | None = None, target: str | None = None,
                  steering: str | None = None, pcap: bool = False,
-                 overrides: dict | None = None, data: dict | None = None) -> None:
+                 overrides: dict | None = None, data: dict | None = None,
+                 http_server: str = "nginx") -> None:
         """lab_file None means the built-in defaults (or `data`, lab-file data such as a
         dpvs.conf maps to); `steering` and `overrides` ({"lab": {"scheme": "range"}, ...})
-        change the file's values for this run."""
+        change the file's values for this run.
+        http_server: "nginx" (topo/nginx.py) or "python" (topo/realserver.py) answers HTTP."""
+        if http_server not in ("nginx", "python"):
+            raise LabError(f"http server {http_server!r}: use nginx or python")
+        self.http_server = http_server
         raw: dict = dict(data or {})
         if lab_file is not None:
             try:
@@ -62,7 +70,10 @@ class LabRun:
         self.net: Any = None                  # the Mininet (no type hints) once built
         self.workers: dict[int, subprocess.Popen] = {}
         self.servers: dict[str, subprocess.Popen] = {}
+        self.nginx: dict[str, subprocess.Popen] = {}
         self.fdirctl_log: list[str] = []
+        self.record: RunRecord | None = None      # what this run started, for `make clean`
+        self.iperf_pids: dict[str, int] = {}
 
     # --- start ------------------------------------------------------------------------
     def start(self) -> LabRun:
@@ -70,10 +81,14 @@ class LabRun:
             raise LabError("the lab needs root (Mininet network namespaces)")
         left = lab_links()
         if left:
-            raise LabError(f"a previous lab is still there ({', '.join(left[:3])}...): run `make clean`")
+            dead = dead_runs()
+            raise LabError(f"a previous lab is still there ({', '.join(left[:3])}...): "
+                           + (f"run `make clean` (it removes what {', '.join(dead)} started)" if dead
+                              else "it is still running, or was not started by fdirlab"))
         if self.run_dir.exists():
             shutil.rmtree(self.run_dir)
         self.log_dir.mkdir(parents=True)
+        self.record = RunRecord.create("lab", self.lab.name)
         setLogLevel(os.environ.get("FDIRLAB_MININET_LOG", "output"))  # "output": the CLI prints with it
         try:
             self._build()
@@ -91,26 +106,43 @@ class LabRun:
         lab = self.lab
         net = Mininet(topo=None, controller=None, build=False, autoSetMacs=False,
                       autoStaticArp=False, waitConnected=False)
+        rec = self.record
         sw = net.addSwitch(SWITCH_NAME, cls=P4Switch, target=self.target,
                            grpc_addr=lab.switch.grpc_addr, device_id=lab.switch.device_id,
                            log_path=str(self.log_dir / f"{self.target}.log"),
-                           pcap_dir=str(self.pcap_dir) if self.pcap_dir else None)
+                           pcap_dir=str(self.pcap_dir) if self.pcap_dir else None, record=rec)
+        self._record_node(sw)
         prefix = ipaddress.ip_network(lab.subnet).prefixlen
         for i in range(lab.n_lcores):
             h = net.addHost(lcore_host(i), ip=None, mac=lab.lcore_mac(i))
-            net.addLink(h, sw, port2=lab.lcore_port(i))
+            self._record_node(h)
+            self._record_link(net.addLink(h, sw, port2=lab.lcore_port(i)))
         for host in lab.hosts:
             h = net.addHost(host.name, ip=f"{host.ip}/{prefix}", mac=host.mac)
-            net.addLink(h, sw, port2=host.port)
+            self._record_node(h)
+            self._record_link(net.addLink(h, sw, port2=host.port))
         net.build()
         self.net = net
 
+    def _record_node(self, node) -> None:
+        """A Mininet node's shell (`bash ... mininet:<name>`) holds its network namespace."""
+        if self.record is not None:
+            self.record.add_proc(node.pid, f"mininet:{node.name}")
+
+    def _record_link(self, link) -> None:
+        if self.record is not None:
+            # the root-namespace (switch) end: deleting it deletes the pair
+            self.record.add_link(*(i.name for i in (link.intf1, link.intf2) if not i.node.inNamespace))
+
+    def _record_proc(self, proc: subprocess.Popen, what: str) -> None:
+        if self.record is not None:
+            self.record.add_proc(proc.pid, what)
+
     def _prepare_hosts(self) -> None:
         lab = self.lab
-        v6_lb = [a for a in (*lab.vips, *lab.laddrs) if ":" in a]
         prefix6 = ipaddress.ip_network(lab.subnet6).prefixlen
         for host in lab.hosts:
-            prepare_host(self.net[host.name], host.ip6, prefix6, v6_lb, lab.lb_mac)
+            prepare_host(self.net[host.name], host.ip6, prefix6)
         for i in range(lab.n_lcores):
             prepare_host(self.net[lcore_host(i)])
 
@@ -118,6 +150,10 @@ class LabRun:
         lab = self.lab
         handoff_dir = self.run_dir / "handoff"
         handoff_dir.mkdir(exist_ok=True)
+        if self.record is not None:
+            self.record.add_dir(handoff_dir)
+            for i in range(lab.n_lcores):
+                self.record.add_file(lab.socket_path(i))
         for i in range(lab.n_lcores):
             h = self.net[lcore_host(i)]
             cmd = [PYTHON, "-m", "lcore", "--iface", h.defaultIntf().name, "--lcore-id", str(i),
@@ -130,6 +166,7 @@ class LabRun:
             log_path = self.log_dir / f"lcore-{i}.log"
             with open(log_path, "wb") as log:
                 self.workers[i] = h.popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self._record_proc(self.workers[i], f"lcore worker {i}")
             # what `fdirctl worker restart i` needs to start it again in this host
             write_record(self.run_dir, WorkerRecord(i, cmd, os.getcwd(), h.pid, str(log_path),
                                                     self.workers[i].pid))
@@ -178,7 +215,7 @@ class LabRun:
         for svc in self.lab.services:
             for b in svc.backends:
                 name = b.server or next((h.name for h in self.lab.servers if h.ip == b.addr or h.ip6 == b.addr), None)
-                if name is None:
+                if name is None or b.port == IPERF3_PORT:   # iperf3 -s answers there
                     continue
                 ports.setdefault(name, {"tcp": set(), "udp": set()})[svc.proto].add(b.port)
         for h in self.lab.servers:                 # ports a runbook's ipvsadm -a may name
@@ -186,17 +223,44 @@ class LabRun:
                 ports.setdefault(h.name, {"tcp": set(), "udp": set()})[proto].add(port)
         for name, by_proto in ports.items():
             cmd = [PYTHON, "-m", "topo.realserver", "--name", name]
-            cmd += [a for p in sorted(by_proto["tcp"]) for a in ("--http", str(p))]
+            if self.http_server == "nginx" and by_proto["tcp"]:
+                self._start_nginx(name, by_proto["tcp"])
+                cmd += [a for p in sorted(by_proto["tcp"])
+                        for a in ("--http-local", str(p + SLOW_PORT_OFFSET))]
+            else:
+                cmd += [a for p in sorted(by_proto["tcp"]) for a in ("--http", str(p))]
             cmd += [a for p in sorted(by_proto["udp"]) for a in ("--udp-echo", str(p))]
             with open(self.log_dir / f"{name}.log", "wb") as log:
                 self.servers[name] = self.net[name].popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                                           stdin=subprocess.DEVNULL, env=self._env())
+            self._record_proc(self.servers[name], f"real server {name}")
         for name in ports:
-            self.net[name].cmd("iperf3 -s -D >/dev/null 2>&1")
+            # a daemon: its pid comes from its pid file, and only that pid is stopped later
+            pidfile = self.run_dir / f"iperf3-{name}.pid"
+            self.net[name].cmd(f"iperf3 -s -D -I {pidfile} >/dev/null 2>&1")
+            pid = _read_pid(pidfile)
+            if pid is not None:
+                self.iperf_pids[name] = pid
+                if self.record is not None:
+                    self.record.add_proc(pid, f"iperf3 -s on {name}")
         time.sleep(0.5)
         for name, proc in self.servers.items():
             if proc.poll() is not None:
                 raise LabError(f"real server on {name} exited: {self._tail(self.log_dir / f'{name}.log')}")
+        for name, proc in self.nginx.items():
+            if proc.poll() is not None:
+                raise LabError(f"nginx on {name} exited: "
+                               f"{self._tail(self.run_dir / 'nginx' / name / 'error.log')}")
+
+    def _start_nginx(self, name: str, tcp_ports: set[int]) -> None:
+        host = self.lab.server(name)
+        site = NginxSite(name, tuple(sorted(tcp_ports)), self.run_dir / "nginx" / name,
+                         ipv6=host.ip6 is not None)
+        cmd = write_site(site)
+        with open(self.log_dir / f"{name}-nginx.log", "wb") as log:
+            self.nginx[name] = self.net[name].popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                                    stdin=subprocess.DEVNULL)
+        self._record_proc(self.nginx[name], f"nginx on {name}")
 
     # --- use --------------------------------------------------------------------------
     def host(self, name: str):
@@ -214,8 +278,10 @@ class LabRun:
         cmd = [PYTHON, "-m", "topo.traffic", "--name", client, "--vip", vip, "--port", str(port),
                "--proto", proto, "--count", str(count), "--parallel", str(parallel),
                "--timeout", str(timeout), "--path-prefix", path_prefix]
-        return self.net[client].popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        proc = self.net[client].popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                       stdin=subprocess.DEVNULL, env=self._env(), text=True)
+        self._record_proc(proc, f"traffic client on {client}")
+        return proc
 
     @staticmethod
     def traffic_result(proc: subprocess.Popen) -> dict:
@@ -229,6 +295,7 @@ class LabRun:
         lab = self.lab
         web = next((s for s in lab.services if s.proto == "tcp"), None)
         udp = next((s for s in lab.services if s.proto == "udp"), None)
+        web6 = next((s for s in lab.services if s.proto == "tcp" and ":" in s.vip), None)
         c = lab.clients[0].name
         lines = [f"fdirlab '{lab.name}' is up: {self.target}, {lab.n_lcores} lcores, "
                  f"steering {lab.steering}, scheme {lab.scheme}",
@@ -237,11 +304,16 @@ class LabRun:
                  f"  local addresses {', '.join(lab.laddrs)}"]
         if web:
             lines.append(f"  try:  {c} curl -s http://{web.vip}:{web.vport}/hello")
+        if web6:
+            lines.append(f"        {c} curl -s -g http://[{web6.vip}]:{web6.vport}/hello")
         if udp:
             lines.append(f"        {c} sh -c 'echo hi | nc -u -w1 {udp.vip} {udp.vport}'")
         if lab.vips:
             vip = web.vip if web else lab.vips[0]
             lines.append(f"        {c} {PYTHON} -m topo.traffic --vip {vip} --count 200")
+            if web:
+                lines.append(f"        {c} wrk -t1 -c32 -d5s -H 'Connection: close' --latency "
+                             f"http://{web.vip}:{web.vport}/   (new conns/s)")
         else:
             sub = lab.subnet.split("/")[0].rsplit(".", 2)[0]
             lines += ["  no services yet: configure it as in DPVS, at this prompt, e.g.",
@@ -254,7 +326,8 @@ class LabRun:
         lines += [
                   f"  at this prompt or in another shell (fdirctl, ipvsadm, dpip are in "
                   f"{Path(PYTHON).parent}):",
-                  f"        sh fdirctl --lab {self.run_dir / 'lab.toml'} show fdir   (also: stats, doctor, laddr list)",
+                  f"        sh fdirctl --lab {self.run_dir / 'lab.toml'} show fdir"
+                  "   (also: top, stats, doctor, laddr list)",
                   f"  logs: {self.log_dir}" + ("   (and a pcap per switch port and direction: "
                                                "s1-ethN_in.pcap, s1-ethN_out.pcap)" if self.pcap_dir else ""),
                   "  configured with: " + "; ".join(self.fdirctl_log),
@@ -264,23 +337,28 @@ class LabRun:
     # --- stop -------------------------------------------------------------------------
     def stop(self) -> None:
         self._stop_restarted_workers()
-        for proc in list(self.servers.values()) + list(self.workers.values()):
+        procs = list(self.nginx.values()) + list(self.servers.values()) + list(self.workers.values())
+        for proc in procs:
             if proc.poll() is None:
                 proc.terminate()
-        for proc in list(self.servers.values()) + list(self.workers.values()):
+        for proc in procs:
             try:
                 proc.wait(5)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
         self.servers.clear()
+        self.nginx.clear()
         self.workers.clear()
+        for pid in self.iperf_pids.values():
+            _kill_recorded(self.record, pid)
+        self.iperf_pids.clear()
         if self.net is not None:
-            for h in self.lab.servers:
-                if h.name in self.net:
-                    self.net[h.name].cmd("pkill -x iperf3")
             self.net.stop()
             self.net = None
+        if self.record is not None:
+            self.record.close()
+            self.record = None
 
     def _stop_restarted_workers(self) -> None:
         """Workers that `fdirctl worker restart` started (not our children): stop each by the
@@ -330,3 +408,28 @@ class LabRun:
             return " | ".join(path.read_text(errors="replace").strip().splitlines()[-n:]) or "(empty log)"
         except OSError:
             return "(no log)"
+
+
+def _read_pid(path: Path, wait: float = 5.0) -> int | None:
+    """The pid a daemon wrote to its pid file (it appears shortly after the fork)."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            text = path.read_text().strip()
+            if text.isdigit():
+                return int(text)
+        except OSError:
+            pass
+        time.sleep(0.05)
+    return None
+
+
+def _kill_recorded(record: RunRecord | None, pid: int) -> None:
+    """Stop a process this run started, if it is still that process (pid not reused)."""
+    procs = [p for p in (record.procs if record else []) if p.pid == pid]
+    if procs and not procs[0].alive():
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass

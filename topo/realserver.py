@@ -1,18 +1,45 @@
 """The real servers of the lab, run inside a real-server host: an HTTP server whose answer
-names the server, and a UDP echo server that prefixes its name. `python -m topo.realserver`."""
+names the server, and a UDP echo server that prefixes its name. `python -m topo.realserver`.
+
+Both listen on `::` with IPV6_V6ONLY off, so one socket serves IPv4 and IPv6 clients (an
+IPv4 peer shows as its plain address, not `::ffff:a.b.c.d`). Bounded against clients that
+misbehave: at most MAX_HTTP_CONNS HTTP connections at once (more are closed at once), and
+a connection that sends no complete request within IDLE_TIMEOUT seconds is closed.
+"""
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import socket
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+MAX_HTTP_CONNS = 256
+IDLE_TIMEOUT = 20.0          # seconds to receive a request (http.server's per-socket timeout)
+MAX_SLOW = 60.0              # longest /slow/<seconds> hold
 
 
-def http_handler(name: str) -> type[BaseHTTPRequestHandler]:
+def peer_addr(addr: str) -> str:
+    """The client's address as it was on the wire: `::ffff:10.0.0.200` -> `10.0.0.200`."""
+    try:
+        ip = ipaddress.ip_address(addr.split("%")[0])
+    except ValueError:
+        return addr
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)
+
+
+PEER_HEADER = "X-Fdirlab-Peer"     # set by the nginx in front (topo/nginx.py)
+
+
+def http_handler(name: str, behind_proxy: bool = False) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        timeout = IDLE_TIMEOUT
 
         def do_GET(self) -> None:
             # /slow/<seconds>/...: hold the conn open that long first (long-lived conns
@@ -20,12 +47,15 @@ def http_handler(name: str) -> type[BaseHTTPRequestHandler]:
             parts = self.path.split("/")
             if len(parts) > 2 and parts[1] == "slow":
                 try:
-                    time.sleep(min(float(parts[2]), 60.0))
+                    time.sleep(max(0.0, min(float(parts[2]), MAX_SLOW)))
                 except ValueError:
                     pass
             # The client's address as this server sees it is the load balancer's local
             # address and port: full-NAT hides the client, and the lab shows it.
-            body = f"{name} {self.path} from {self.client_address[0]}:{self.client_address[1]}\n".encode()
+            peer = f"{peer_addr(self.client_address[0])}:{self.client_address[1]}"
+            if behind_proxy:
+                peer = self.headers.get(PEER_HEADER, peer)
+            body = f"{name} {self.path} from {peer}\n".encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(body)))
@@ -39,31 +69,84 @@ def http_handler(name: str) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def serve_http(name: str, port: int, bind: str = "") -> None:
-    ThreadingHTTPServer.daemon_threads = True
-    ThreadingHTTPServer.request_queue_size = 512
-    srv = ThreadingHTTPServer((bind, port), http_handler(name))
-    srv.serve_forever()
+class DualStackHTTPServer(ThreadingHTTPServer):
+    """One thread per connection, at most MAX_HTTP_CONNS of them; IPv4 and IPv6 on `::`."""
+
+    address_family = socket.AF_INET6
+    daemon_threads = True
+    request_queue_size = 512
+
+    def __init__(self, addr: tuple[str, int], handler: type[BaseHTTPRequestHandler],
+                 max_conns: int = MAX_HTTP_CONNS) -> None:
+        self.slots = threading.BoundedSemaphore(max_conns)
+        self.refused = 0
+        super().__init__(addr, handler)
+
+    def server_bind(self) -> None:
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            self.refused += 1                     # full: close it now rather than queue a thread
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
 
-def serve_udp_echo(name: str, port: int, bind: str = "") -> None:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+class LoopbackHTTPServer(DualStackHTTPServer):
+    """The same bounds on an IPv4 address (the loopback server behind nginx)."""
+
+    address_family = socket.AF_INET
+
+    def server_bind(self) -> None:
+        ThreadingHTTPServer.server_bind(self)
+
+
+def serve_http(name: str, port: int, bind: str = "::", behind_proxy: bool = False) -> None:
+    """HTTP on `bind`: `::` answers IPv4 and IPv6; an IPv4 address (nginx's loopback upstream)
+    only IPv4. behind_proxy: the peer named in answers comes from nginx's X-Fdirlab-Peer."""
+    cls = DualStackHTTPServer if ":" in bind else LoopbackHTTPServer
+    cls((bind, port), http_handler(name, behind_proxy)).serve_forever()
+
+
+def udp_socket(port: int, bind: str = "::") -> socket.socket:
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
     sock.bind((bind, port))
+    return sock
+
+
+def serve_udp_echo(name: str, port: int, bind: str = "::", sock: socket.socket | None = None) -> None:
+    sock = sock or udp_socket(port, bind)
     prefix = f"{name} ".encode()
     while True:
         data, peer = sock.recvfrom(65535)
-        sock.sendto(prefix + data, peer)
+        try:
+            sock.sendto(prefix + data[:65000], peer)
+        except OSError:
+            pass                                  # an unreachable peer must not stop the server
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="fdirlab real server")
     ap.add_argument("--name", required=True)
     ap.add_argument("--http", type=int, action="append", default=[], metavar="PORT")
+    ap.add_argument("--http-local", type=int, action="append", default=[], metavar="PORT",
+                    help="HTTP on 127.0.0.1 behind the host's nginx (its /slow/ paths)")
     ap.add_argument("--udp-echo", type=int, action="append", default=[], metavar="PORT")
     args = ap.parse_args(argv)
-    if not args.http and not args.udp_echo:
-        ap.error("give at least one --http or --udp-echo port")
+    if not args.http and not args.udp_echo and not args.http_local:
+        ap.error("give at least one --http, --http-local or --udp-echo port")
     threads = [threading.Thread(target=serve_http, args=(args.name, p), daemon=True) for p in args.http]
+    threads += [threading.Thread(target=serve_http, args=(args.name, p, "127.0.0.1", True), daemon=True)
+                for p in args.http_local]
     threads += [threading.Thread(target=serve_udp_echo, args=(args.name, p), daemon=True)
                 for p in args.udp_echo]
     for t in threads:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from topo.errors import SwitchStartError
+from topo.portowner import port_holders
+from topo.runstate import RunRecord, recorded_owner_of
 
 TARGETS = ("bmv2", "softswitch")
 BMV2_BINARY = "simple_switch_grpc"
@@ -48,6 +50,23 @@ def port_in_use(addr: str) -> bool:
     return False
 
 
+def who_holds(port: int) -> str:
+    """'the port is in use by pid N (cmdline)', and what to do about it."""
+    holders = port_holders(port)
+    if not holders:
+        return "the port is in use (by no process this user can see; a closing socket?)"
+    h = holders[0]
+    rec = recorded_owner_of(h.pid)
+    if rec is not None and not rec.owner.alive():
+        hint = (f"it was started by a {rec.kind} run (pid {rec.owner.pid}) that is gone: "
+                f"`make clean` removes it")
+    elif rec is not None:
+        hint = f"it belongs to the running {rec.kind} {rec.name!r} (pid {rec.owner.pid})"
+    else:
+        hint = "not started by fdirlab: stop it, or use another --grpc-addr"
+    return f"the port is in use by {h.describe()}; {hint}"
+
+
 @dataclass
 class SwitchProcess:
     """One switch process: `ports` maps P4 port numbers to Linux interface names."""
@@ -58,6 +77,7 @@ class SwitchProcess:
     device_id: int = 1
     log_path: Path = Path("/tmp/fdirlab/switch.log")
     pcap_dir: Path | None = None
+    record: RunRecord | None = field(default=None, repr=False)   # the run that owns it
     proc: subprocess.Popen | None = field(default=None, repr=False)
 
     def command(self) -> list[str]:
@@ -77,9 +97,8 @@ class SwitchProcess:
     def start(self, timeout: float = 30.0) -> None:
         self.target = resolve_target(self.target)
         if port_in_use(self.grpc_addr):
-            raise SwitchStartError(
-                f"{self.target} cannot listen on {self.grpc_addr}: the port is in use "
-                f"(another switch still running? try `make clean`)")
+            raise SwitchStartError(f"{self.target} cannot listen on {self.grpc_addr}: "
+                                   f"{who_holds(split_addr(self.grpc_addr)[1])}")
         for name in self.ports.values():
             if not Path(f"/sys/class/net/{name}").exists():
                 raise SwitchStartError(f"{self.target}: interface {name} does not exist")
@@ -90,6 +109,8 @@ class SwitchProcess:
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
+        if self.record is not None:
+            self.record.add_proc(self.proc.pid, f"{self.target} on {self.grpc_addr}")
         host, port = split_addr(self.grpc_addr)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

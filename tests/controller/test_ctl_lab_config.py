@@ -18,11 +18,16 @@ def test_default_lab_plan():
     assert lab.n_lcores == 4 and lab.lcore_ports == (1, 2, 3, 4)
     assert [h.port for h in lab.clients] == [5, 6] and [h.port for h in lab.servers] == [7, 8]
     assert lab.wire_ports == (5, 6, 7, 8)
-    assert lab.vips == ("10.0.0.100",) and lab.laddrs == ("10.0.0.200", "10.0.0.201")
-    net = ipaddress.ip_network(lab.subnet)
-    for a in [h.ip for h in lab.hosts] + list(lab.laddrs) + list(lab.vips):
-        assert ipaddress.ip_address(a) in net        # all on-link
-    assert {s.proto for s in lab.services} == {"tcp", "udp"}
+    assert lab.vips == ("10.0.0.100", "fd00:fd::100")
+    assert lab.laddrs == ("10.0.0.200", "10.0.0.201", "fd00:fd::200", "fd00:fd::201")
+    net, net6 = ipaddress.ip_network(lab.subnet), ipaddress.ip_network(lab.subnet6)
+    for a in [h.ip for h in lab.hosts] + [h.ip6 for h in lab.hosts] + list(lab.laddrs) + list(lab.vips):
+        assert ipaddress.ip_address(a) in (net if "." in a else net6)       # all on-link
+    assert [(s.name, s.proto, s.laddrs) for s in lab.services] == [
+        ("web", "tcp", ("10.0.0.200", "10.0.0.201")), ("dns", "udp", ("10.0.0.200", "10.0.0.201")),
+        ("web6", "tcp", ("fd00:fd::200", "fd00:fd::201")), ("dns6", "udp", ("fd00:fd::200", "fd00:fd::201"))]
+    assert lab.services[2].worker_spec()["servers"] == [{"addr": "fd00:fd::2:1", "port": 8080, "weight": 1},
+                                                        {"addr": "fd00:fd::2:2", "port": 8080, "weight": 1}]
     assert lab.socket_path(2) == "/tmp/fdirlab/default/lcore-2.sock"
     web = lab.services[0]
     assert web.worker_spec()["servers"] == [{"addr": "10.0.2.1", "port": 8080, "weight": 1},
@@ -104,4 +109,5 @@ def test_lab_leaving_an_lcore_without_ports_is_refused(data, words):
 def test_laddr_scheme_with_one_address_per_lcore_is_accepted():
     from fdirlab.lab_config import parse_lab
     lab = parse_lab({"lab": {"scheme": "laddr"}, "lcores": {"count": 2}})
-    assert lab.scheme == "laddr" and len(lab.laddrs) == 2
+    # the default lab's two IPv4 and two IPv6 local addresses: one of each family per lcore
+    assert lab.scheme == "laddr" and len(lab.laddrs) == 4

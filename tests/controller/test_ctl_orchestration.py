@@ -30,7 +30,7 @@ def test_laddr_add_del_drive_the_pools(fdirctl, program, switch, workers, tmp_pa
     code, res, err = fdirctl(*run, "laddr", "add", "10.0.0.200", "fd00::1", workers=True)
     assert code == 0 and res["workers"] == 4, err
     assert all(w.pools == {"10.0.0.200": 0, "fd00::1": 1} for w in workers)
-    assert seen == [10, 9]          # filters first, then the sa_pools
+    assert seen == [10, 10]         # filters first, then the sa_pools
     workers[0].hook = None
 
     # a worker that refuses: nothing on the switch, no pool anywhere
@@ -67,8 +67,10 @@ def test_reconcile_gives_workers_pools_services_neighbours(fdirctl, program, swi
     lab.write_text(f'[lab]\nname = "t"\nrun_dir = "{tmp_path}/run"\n[switch]\ngrpc_addr = "{switch.addr}"\n')
     code, res, err = fdirctl("--lab", str(lab), "reconcile", workers=True)
     assert code == 0, err
-    assert {k: v for k, v in res["workers"].items() if v} == {"pools": 8, "neighs": 32, "services": 8}
-    assert all(w.pools == {"10.0.0.200": 0, "10.0.0.201": 1} for w in workers)
+    # the default lab: 2 IPv4 + 2 IPv6 local addresses, 2 IPv4 + 2 IPv6 services, per worker
+    assert {k: v for k, v in res["workers"].items() if v} == {"pools": 16, "neighs": 32, "services": 16}
+    assert all(w.pools == {"10.0.0.200": 0, "10.0.0.201": 1, "fd00:fd::200": 2, "fd00:fd::201": 3}
+               for w in workers)
     code, res, err = fdirctl("--lab", str(lab), "reconcile", workers=True)
     assert code == 0 and not any(res["workers"].values())
 

@@ -21,11 +21,11 @@ def test_init_add_list_del_round_trip(fdirctl, program):
     assert res["lcore_ports"] == [1, 2, 3, 4] and res["pipeline_pushed"]
     code, res, err = fdirctl("laddr", "add", "10.0.0.200", "2001:db8::c8")
     assert code == 0, err
-    assert res["entries"] == (8 + 2) + (8 + 1)     # filters + lb_addr (+ ARP for IPv4)
+    assert res["entries"] == (8 + 2) + (8 + 2)     # filters + lb_addr + ARP (IPv4) / NS answer (IPv6)
     code, res, _ = fdirctl("laddr", "list")
     assert code == 0
     assert [(r["laddr"], r["slot"], r["entries"], r["complete"]) for r in res["laddrs"]] == \
-        [("10.0.0.200", 0, 10, True), ("2001:db8::c8", 1, 9, True)]
+        [("10.0.0.200", 0, 10, True), ("2001:db8::c8", 1, 10, True)]
     code, res, _ = fdirctl("show", "fdir")
     assert res["count"] == 16
     mine = [r for r in res["entries"] if r["addr"] == "10.0.0.200"]
@@ -64,9 +64,9 @@ def test_failed_write_leaves_the_switch_exactly_as_before(fdirctl, program, swit
     monkeypatch.setenv("FDIRCTL_INJECT_FAIL", str(fail_at))
     code, res, err = fdirctl("--batch-size", str(batch), "laddr", "add", "10.0.0.201", "fd00::201")
     assert code == 5, err
-    assert f"update {fail_at + 1} of 19" in err and "rejected by the switch" in err
+    assert f"update {fail_at + 1} of 20" in err and "rejected by the switch" in err
     # the switch applies a batch's other updates (CONTINUE_ON_ERROR); all of them are undone
-    assert res["update"] == fail_at and res["undone"] == min(19, (fail_at // batch + 1) * batch) - 1
+    assert res["update"] == fail_at and res["undone"] == min(20, (fail_at // batch + 1) * batch) - 1
     assert snapshot(switch.addr, program[0]) == before
     monkeypatch.delenv("FDIRCTL_INJECT_FAIL")
     assert fdirctl("laddr", "add", "10.0.0.201", "fd00::201")[0] == 0

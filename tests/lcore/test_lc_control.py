@@ -1,6 +1,7 @@
 """Control protocol (JSON lines over a Unix socket) and the command line: replies,
 one-line errors naming the bad value, nothing half-applied; CLI exits 2 without traceback."""
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -95,7 +96,7 @@ def test_server_over_a_real_unix_socket(tmp_path):
         c.close()
         assert not srv.on_readable(conn)
         srv.drop(conn)
-        with pytest.raises(ConfigError, match="in use"):
+        with pytest.raises(ConfigError, match=rf"in use by a running worker \(pid {os.getpid()}: "):
             ControlServer(path, handler())
     finally:
         srv.close()

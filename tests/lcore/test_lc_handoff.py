@@ -107,3 +107,12 @@ def test_ring_wraps_and_keeps_order(tmp_path):
     got += r.pop_all(10)
     assert [v for _, v in got] == list(range(10))
     assert all(bytes(f) == bytes([v]) * (v + 1) for f, v in got)
+
+
+def test_ring_length_is_never_negative_on_a_torn_tail(tmp_path):
+    """A tail read mid-write by the producer can look smaller than head: empty, not < 0."""
+    from lcore.handoff import _U64, RING_HEAD_OFF, RING_TAIL_OFF, Ring
+    r = Ring(str(tmp_path / "torn"), 64)
+    _U64.pack_into(r.mm, RING_HEAD_OFF, 0x100)
+    _U64.pack_into(r.mm, RING_TAIL_OFF, 0x0)      # 0x100 caught with its low byte written first
+    assert len(r) == 0 and r.pop_all(8) == []

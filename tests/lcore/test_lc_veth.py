@@ -220,3 +220,40 @@ def test_sender_checksum_offload_is_completed_by_the_worker(tmp_path):
         assert client(lab, "tcp", "10.0.1.1", "10.0.0.100", 80, "offload4").endswith("|offload4")
         assert client(lab, "udp", "2001:db8:1::1", "2001:db8::100", 80, "offload6").endswith(
             "|offload6|from=2001:db8::100:80")
+
+
+VLAN_SENDER = """
+import sys
+from scapy.all import Dot1Q, Ether, IP, UDP, sendp
+iface, mac, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+base = Ether(dst=mac, src="02:00:00:00:00:01")
+frames = [base / Dot1Q(vlan=7) / IP(src="10.0.1.1", dst="10.0.0.100") / UDP(sport=6000 + i, dport=80) / b"x"
+          for i in range(n)]
+frames += [base / Dot1Q(vlan=8) / Dot1Q(vlan=9) / IP(src="10.0.1.1", dst="10.0.0.100") / UDP(dport=80)
+           for _ in range(n)]                                  # QinQ: the inner tag stays in the bytes
+sendp(frames, iface=iface, verbose=False)
+"""
+
+
+def test_vlan_tagged_frames_are_counted_and_dropped(lab):
+    """Real 802.1Q frames on the veth, sent from a packet socket in the client's namespace.
+    The receiving kernel moves the outer tag into PACKET_AUXDATA (the frame reaches the
+    worker untagged); the worker reads it there, counts `vlan_tagged` and NATs nothing.
+    Without the auxdata check the singly-tagged ones would become conns."""
+    ctl = lab["ctl"]
+    configure([ctl])
+    front = f"lp{os.getpid() % 100000}x0"
+    before = ok(ctl, op="stats")
+    sh(*lab["P"], PY, "-c", VLAN_SENDER, front, LB_MAC, "5")
+    stats = ok(ctl, op="stats")
+    for _ in range(40):
+        if stats["drops"].get("vlan_tagged", 0) >= 10:
+            break
+        time.sleep(0.05)
+        stats = ok(ctl, op="stats")
+    assert stats["drops"].get("vlan_tagged", 0) - before["drops"].get("vlan_tagged", 0) == 5 + 5
+    assert stats["conns"]["total"] == 0 and stats["conns_new"] == 0
+    assert stats["packets"]["out"] == before["packets"]["out"]
+    # the same exchange untagged is served: the drops were the tags, nothing else
+    reply = client(lab, "udp", "10.0.1.1", "10.0.0.100", 80, "untagged")
+    assert reply.endswith("|untagged|from=10.0.0.100:80")

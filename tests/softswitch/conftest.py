@@ -28,6 +28,11 @@ def _compiled(src: Path, outdir: Path, stem: str) -> tuple[Path, Path]:
     return p4info_path, json_path
 
 
+def program(stem: str) -> tuple[Path, Path]:
+    """(p4info, json) of tests/softswitch/programs/<stem>.p4."""
+    return _compiled(PROGRAMS / f"{stem}.p4", PROGRAMS, stem)
+
+
 @pytest.fixture(scope="session")
 def fdir_program() -> tuple[Path, Path]:
     return _compiled(FDIR_BUILD.parent / "fdir.p4", FDIR_BUILD, "fdir")
@@ -75,7 +80,7 @@ class Rig:
                 return out
             ready, _, _ = select.select(list(by_sock), [], [], left)
             for s in ready:
-                out.setdefault(by_sock[s], []).append(s.recv(65536))
+                out.setdefault(by_sock[s], []).append(self.hosts[by_sock[s]].recv_frame())
             if out:
                 deadline = min(deadline, time.monotonic() + settle)
 

@@ -224,17 +224,39 @@ def test_pipeline_actions_and_get(server, features_program):
     assert got.config.p4_device_config == json_path.read_bytes()
     assert len(got.config.p4info.tables) == len(req.config.p4info.tables)
     req.action = SFP.COMMIT
+    with pytest.raises(grpc.RpcError) as info:                      # nothing saved to commit
+        c.stub.SetForwardingPipelineConfig(req)
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    c.p4info = req.config.p4info
+    c.insert("t_exact", {"hdr.eth.dst": 1}, "fwd", {"port": 1})
+    ent = p4runtime_pb2.Entity()
+    ent.table_entry.table_id = c.table("t_exact").preamble.id
+    req.action = SFP.VERIFY_AND_SAVE                                 # saved; the running one stays
+    req.config.cookie.cookie = 88
+    c.stub.SetForwardingPipelineConfig(req)
+    got = c.stub.GetForwardingPipelineConfig(p4runtime_pb2.GetForwardingPipelineConfigRequest(device_id=0))
+    assert got.config.cookie.cookie == 77
+    assert len(c.read(ent)) == 1
+    commit = SFP(device_id=0, action=SFP.COMMIT, election_id=p4runtime_pb2.Uint128(low=1))
+    c.stub.SetForwardingPipelineConfig(commit)                       # now running, state cleared
+    got = c.stub.GetForwardingPipelineConfig(p4runtime_pb2.GetForwardingPipelineConfigRequest(device_id=0))
+    assert got.config.cookie.cookie == 88
+    assert len(c.read(ent)) == 0
+    with pytest.raises(grpc.RpcError) as info:                      # the saved config is used up
+        c.stub.SetForwardingPipelineConfig(commit)
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    req.action = 9                                                   # not in the enum
     with pytest.raises(grpc.RpcError) as info:
         c.stub.SetForwardingPipelineConfig(req)
-    assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     c.close()
 
 
 @pytest.mark.parametrize("patch,needle", [
-    (lambda j: j["meter_arrays"].append({"name": "m0", "id": 0, "type": "packets", "rate_count": 2,
-                                          "size": 1, "is_direct": False}), "meters"),
-    (lambda j: j["actions"][0]["primitives"].append({"op": "clone_ingress_pkt_to_egress",
-                                                     "parameters": []}), "clone_ingress_pkt_to_egress"),
+    (lambda j: j.__setitem__("extern_instances", [{"name": "x0", "id": 0, "type": "my_extern",
+                                                    "attribute_values": []}]), "my_extern"),
+    (lambda j: j["actions"][0]["primitives"].append({"op": "no_such_primitive",
+                                                     "parameters": []}), "no_such_primitive"),
     (lambda j: j["calculations"][0].__setitem__("algo", "toeplitz"), "toeplitz"),
 ])
 def test_unsupported_constructs_refused_by_name(server, features_program, tmp_path, patch, needle):

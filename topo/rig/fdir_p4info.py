@@ -15,7 +15,8 @@ TABLE_ACTIONS = {
     "port_role": ["set_wire", "set_lcore"], "lb_addr_v4": ["lb_owned", "NoAction"],
     "lb_addr_v6": ["lb_owned", "NoAction"], "fdir_v4": ["steer", "NoAction"], "fdir_v6": ["steer", "NoAction"],
     "lb_miss_policy": ["rss", "steer", "drop_miss"], "reta": ["steer", "reta_miss"],
-    "l2_fwd": ["forward", "l2_miss"], "arp_responder": ["arp_answer", "arp_not_ours"]}
+    "l2_fwd": ["forward", "l2_miss"], "arp_responder": ["arp_answer", "arp_not_ours"],
+    "nd_responder": ["nd_answer", "nd_not_ours"]}
 DIRECT = ("fdir_v4", "fdir_v6", "reta", "l2_fwd")
 
 

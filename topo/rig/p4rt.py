@@ -115,6 +115,7 @@ class P4RTClient(Names):
         self.out_q: queue.Queue = queue.Queue()
         self.arbitration: queue.Queue = queue.Queue()
         self.packets: queue.Queue = queue.Queue()
+        self.notes: queue.Queue = queue.Queue()      # DigestList / IdleTimeoutNotification
         self.stream = self.stub.StreamChannel(iter(self.out_q.get, None))
         self.reader = threading.Thread(target=self._read_stream, daemon=True)
         self.reader.start()
@@ -131,12 +132,28 @@ class P4RTClient(Names):
                     self.arbitration.put(msg.arbitration)
                 elif msg.HasField("packet"):
                     self.packets.put(msg.packet)
+                elif msg.HasField("digest"):
+                    self.notes.put(msg.digest)
+                elif msg.HasField("idle_timeout_notification"):
+                    self.notes.put(msg.idle_timeout_notification)
         except grpc.RpcError as exc:
             self.arbitration.put(exc)
 
     def close(self) -> None:
         self.out_q.put(None)
         self.channel.close()
+
+    def digest_ack(self, digest_id: int, list_id: int) -> None:
+        req = p4runtime_pb2.StreamMessageRequest()
+        req.digest_ack.digest_id, req.digest_ack.list_id = digest_id, list_id
+        self.out_q.put(req)
+
+    def note(self, wait: float = 3.0):
+        """The next DigestList or IdleTimeoutNotification, or None within `wait` s."""
+        try:
+            return self.notes.get(timeout=wait)
+        except queue.Empty:
+            return None
 
     # ----------------------------------------------------------- pipeline
     def set_pipeline(self, p4info_path: Path, json_path: Path) -> None:

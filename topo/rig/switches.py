@@ -5,6 +5,7 @@ softswitch's Device in this process (LocalSwitch). Also where the compiled fdir.
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import socket
 import subprocess
@@ -160,6 +161,9 @@ class LocalSwitch(Names):
     def __init__(self, cpu_port: int | None = None) -> None:
         super().__init__()
         self.device = Device(0, cpu_port)
+        self.notes: queue.Queue = queue.Queue()
+        self.device.digests.send = self.notes.put
+        self.device.idle_send = self.notes.put
         self.pending: dict[int, list[bytes]] = {}
         self.packet_ins_list: list = []
 
@@ -178,8 +182,9 @@ class LocalSwitch(Names):
         dp = self.device.dp
         assert dp is not None
         res = dp.process(port, frame)
-        if res is not None:
-            out_port, out = res
+        if res is None:
+            return
+        for out_port, out in (res if isinstance(res, list) else [res]):
             if out_port == self.device.cpu_port:
                 self.packet_ins_list.append(self.device.packet_in(out))
             else:
@@ -193,6 +198,15 @@ class LocalSwitch(Names):
         return not self.outputs()
 
     # P4RTClient-like
+    def digest_ack(self, digest_id: int, list_id: int) -> None:
+        self.device.digests.ack(digest_id, list_id)
+
+    def note(self, wait: float = 3.0):
+        try:
+            return self.notes.get(timeout=wait)
+        except queue.Empty:
+            return None
+
     def write(self, *updates) -> None:
         errors = self.device.write(self.write_request(*updates))
         bad = [e for e in errors if e is not None]

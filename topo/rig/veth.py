@@ -52,7 +52,18 @@ class HostPort:
         self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
         self.sock.bind((iface, 0))
         self.sock.setsockopt(263, 23, 1)  # PACKET_IGNORE_OUTGOING
+        self.sock.setsockopt(263, 8, 1)   # PACKET_AUXDATA: the kernel strips received VLAN tags
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+
+    def recv_frame(self) -> bytes:
+        """One frame as it was on the wire (802.1Q/802.1ad tag put back from the auxdata)."""
+        from softswitch.ports import AUX_SPACE, TP_STATUS_VLAN_VALID, _with_tag
+        data, anc, _, _ = self.sock.recvmsg(1 << 18, AUX_SPACE)
+        if anc:
+            aux = anc[0][2]
+            if aux[0] & TP_STATUS_VLAN_VALID or aux[16] or aux[17]:
+                return _with_tag(data, aux)
+        return data
 
     def send(self, frame: bytes) -> None:
         self.sock.send(frame)
@@ -77,7 +88,7 @@ class HostPort:
                 return frames
             r, _, _ = select.select([self.sock], [], [], left)
             if r:
-                frames.append(self.sock.recv(65536))
+                frames.append(self.recv_frame())
 
     def close(self) -> None:
         self.sock.close()

@@ -1,0 +1,193 @@
+"""The outputs of `make compare`: compare.json (everything), compare.csv (one row per case
+and phase) and three PNG figures drawn with matplotlib.
+
+  conns_and_p99.png     new conns/s at saturation (wrk) and p99 at the fixed rate (h2load),
+                        per steering mode and target, over lcore counts
+  handoff_vs_load.png   handoffs per conn and congestion drops vs offered load
+  usable_ports.png      usable local ports (smallest per-lcore total) vs lcore count per scheme
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+CSV_FIELDS = ("case", "target", "mode", "lcores", "scheme", "http_server", "phase", "offered_rate",
+              "answered", "failed", "conns_per_s", "p50_ms", "p99_ms", "affinity",
+              "conns_new", "handoffs_per_conn", "do_handoff", "same_worker", "congestion_drop",
+              "reply_misses", "no_local_port", "drop_causes", "spread_max_over_mean",
+              "cpu_s_per_1k_workers", "cpu_s_per_1k_switch", "cpu_share_switch",
+              "cpu_share_workers", "cpu_share_servers", "cpu_share_load_tool",
+              "load_tool_vs_lb_cpu", "usable_ports_min_per_lcore", "unowned_ports_per_laddr")
+
+
+def rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """One flat row per (case, phase): saturation, fixed rate, each sweep rate."""
+    out = []
+    for rec in result["records"]:
+        phases = [("saturation", rec["saturation"]), ("fixed_rate", rec["fixed_rate"])]
+        phases += [("sweep", s) for s in rec.get("sweep", [])]
+        for phase, m in phases:
+            lb, cpu1k, share = m["lb"], m["cpu_s_per_1k_conns"], m["cpu_share"]
+            answered = m.get("ok", m.get("succeeded", 0))
+            failed = (sum(m["errors"].values()) if "errors" in m
+                      else int(m.get("total", 0)) - int(m.get("succeeded", 0)))
+            out.append({
+                "case": rec["case"], "target": rec["target"], "mode": rec["mode"],
+                "lcores": rec["lcores"], "scheme": rec["scheme"],
+                "http_server": rec.get("http_server", "nginx"), "phase": phase,
+                "offered_rate": m.get("offered_rate", ""), "answered": answered, "failed": failed,
+                "conns_per_s": m.get("conns_per_s") if m.get("conns_per_s") is not None else "",
+                "p50_ms": m.get("p50_ms", ""),
+                "p99_ms": m.get("p99_ms", ""), "affinity": lb["affinity"],
+                "conns_new": lb["conns_new"], "handoffs_per_conn": lb["handoffs_per_conn"],
+                "do_handoff": lb["do_handoff"], "same_worker": lb["same_worker"],
+                "congestion_drop": lb["congestion_drop"], "reply_misses": lb["reply_misses"],
+                "no_local_port": lb["no_local_port"],
+                "drop_causes": ";".join(f"{k}={v}" for k, v in lb["drop_causes"].items()),
+                "spread_max_over_mean": lb["spread_max_over_mean"],
+                "cpu_s_per_1k_workers": cpu1k["workers"], "cpu_s_per_1k_switch": cpu1k["switch"],
+                "cpu_share_switch": share.get("switch"), "cpu_share_workers": share.get("workers"),
+                "cpu_share_servers": share.get("servers"),
+                "cpu_share_load_tool": share.get("load_tool"),
+                "load_tool_vs_lb_cpu": m["load_tool_vs_lb_cpu"],
+                "usable_ports_min_per_lcore": rec["usable_ports"]["min_per_lcore"],
+                "unowned_ports_per_laddr": rec["usable_ports"]["unowned_per_laddr"]})
+    return out
+
+
+def write_all(result: dict[str, Any], out: Path, figures: bool = True) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "compare.json", out / "compare.csv"]
+    paths[0].write_text(json.dumps(result, indent=1) + "\n")
+    with paths[1].open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        w.writeheader()
+        w.writerows(rows(result))
+    if figures:
+        paths += draw(result, out)
+    return paths
+
+
+def _series(result: dict[str, Any], key) -> dict[tuple[str, str], list[tuple[int, float]]]:
+    """(target, mode) -> [(lcores, value)] over the lsb cases."""
+    out: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    for rec in result["records"]:
+        if rec["scheme"] != "lsb" or rec.get("http_server", "nginx") != "nginx":
+            continue
+        v = key(rec)
+        if v is None:
+            continue
+        out.setdefault((rec["target"], rec["mode"]), []).append((rec["lcores"], float(v)))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+STYLE = {"fdir": ("tab:green", "o"), "rss": ("tab:red", "x"), "handoff": ("tab:blue", "s")}
+DASH = {"softswitch": "-", "bmv2": "--"}
+
+
+def draw(result: dict[str, Any], out: Path) -> list[Path]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    load = result.get("machine", {})
+    note = (f"2-core machine shared with other jobs (load avg {load.get('loadavg_5m', '?')} "
+            f"at the end); ratios in one run, not absolute numbers")
+    paths = []
+
+    # 1. conns/s at saturation and p99 at the fixed rate
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    sat = _series(result, lambda r: r["saturation"]["conns_per_s"])
+    p99 = _series(result, lambda r: r["fixed_rate"].get("p99_ms"))
+    for (target, mode), pts in sat.items():
+        c, m = STYLE.get(mode, ("k", "."))
+        a1.plot(*zip(*pts, strict=False), DASH.get(target, ":"), color=c, marker=m, label=f"{mode} ({target})")
+    for (target, mode), pts in p99.items():
+        c, m = STYLE.get(mode, ("k", "."))
+        a2.plot(*zip(*pts, strict=False), DASH.get(target, ":"), color=c, marker=m, label=f"{mode} ({target})")
+    rate = result["plan"]["rate"]
+    a1.set(title="new HTTP conns/s at saturation (wrk, Connection: close)", xlabel="lcores",
+           ylabel="answered conns/s")
+    a2.set(title=f"p99 request time at {rate} new conns/s (h2load --rate)", xlabel="lcores",
+           ylabel="ms", yscale="log")
+    ticks = sorted({r["lcores"] for r in result["records"]})
+    for a in (a1, a2):
+        a.grid(alpha=0.3)
+        a.legend(fontsize=7)
+        a.set_xticks(ticks)
+    fig.text(0.01, 0.01, note, fontsize=7, color="gray")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    paths.append(out / "conns_and_p99.png")
+    fig.savefig(paths[-1], dpi=90)
+    plt.close(fig)
+
+    # 2. handoffs per conn and congestion drops vs offered load
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for rec in result["records"]:
+        if not rec.get("sweep"):
+            continue
+        c, m = STYLE.get(rec["mode"], ("k", "."))
+        xs = [s["offered_rate"] for s in rec["sweep"]]
+        label = f"{rec['mode']} ({rec['target']}, {rec['lcores']} lcores)"
+        a1.plot(xs, [s["lb"]["handoffs_per_conn"] or 0 for s in rec["sweep"]],
+                DASH.get(rec["target"], ":"), color=c, marker=m, label=label)
+        a2.plot(xs, [s["lb"]["congestion_drop"] for s in rec["sweep"]],
+                DASH.get(rec["target"], ":"), color=c, marker=m, label=label)
+        a2.plot(xs, [1 - (s.get("answered_share") or 0) for s in rec["sweep"]], ":",
+                color=c, alpha=0.5, label=f"unanswered share, {label}")
+    a1.set(title="handoffs per answered conn (VPP 'do handoff')", xlabel="offered new conns/s",
+           ylabel="handoffs / conn")
+    a2.set(title="congestion drops (VPP 'congestion drop')", xlabel="offered new conns/s",
+           ylabel="frames dropped / unanswered share", yscale="symlog")
+    for a in (a1, a2):
+        a.grid(alpha=0.3)
+        a.legend(fontsize=7)
+    fig.text(0.01, 0.01, note, fontsize=7, color="gray")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    paths.append(out / "handoff_vs_load.png")
+    fig.savefig(paths[-1], dpi=90)
+    plt.close(fig)
+
+    # 3. usable ports vs lcore count per scheme
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    colors = {"lsb": "tab:purple", "range": "tab:orange", "laddr": "tab:cyan"}
+    by_scheme: dict[str, list[dict[str, Any]]] = {}
+    for u in result["usable_ports"]:
+        by_scheme.setdefault(u["scheme"], []).append(u)
+    for scheme, us in by_scheme.items():
+        us.sort(key=lambda u: u["lcores"])
+        xs = [u["lcores"] for u in us]
+        a1.plot(xs, [u["min_per_lcore"] for u in us], marker="o", color=colors.get(scheme),
+                label=scheme)
+        a2.plot(xs, [u["unowned_per_laddr"] for u in us], marker="o", color=colors.get(scheme),
+                label=scheme)
+    k = result["plan"]["laddrs"]
+    a1.set(title=f"usable local ports of the poorest lcore ({k} local addresses)",
+           xlabel="lcores", ylabel="ports")
+    a2.set(title="local ports per address that no lcore owns", xlabel="lcores", ylabel="ports")
+    for a in (a1, a2):
+        a.grid(alpha=0.3)
+        a.legend(fontsize=8)
+        a.set_xticks(range(1, 9))
+    fig.tight_layout()
+    paths.append(out / "usable_ports.png")
+    fig.savefig(paths[-1], dpi=90)
+    plt.close(fig)
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Redraw the figures and CSV from a compare.json: `python -m bench.compare_report DIR`."""
+    import sys
+    args = sys.argv[1:] if argv is None else argv
+    out = Path(args[0] if args else "results/compare")
+    result = json.loads((out / "compare.json").read_text())
+    for p in write_all(result, out):
+        print(p)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,238 @@
+"""Every fdirctl argument checked before anything is connected: a bad address, port, mask,
+count, MAC, file or option combination is exit 2 naming the value, even when the switch
+is not running (`fdirctl --grpc-addr 127.0.0.1:1 laddr add 300.1.2.3` names 300.1.2.3).
+
+Pure apart from reading the files the arguments name. check_args(args) raises BadInput;
+what needs the switch's state (is this address present? how many lcores does it have?)
+is still checked by the command, after connecting.
+"""
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import math
+import re
+from pathlib import Path
+
+from controller.errors import BadInput
+from controller.laddr_ops import _parse_laddrs
+from controller.p4names import MAX_PORT
+from controller.rules import canonical_ip, hand_filter, mac_to_int
+from fdirlab import mask_math
+from fdirlab.lab_config import LabConfigError, parse_miss_policy, parse_port_range
+
+_GRPC_ADDR = re.compile(r"(?P<host>[^\s:\[\]]+|\[[0-9a-fA-F:.]+\]):(?P<port>\d{1,5})")
+
+
+def check_grpc_addr(addr: str) -> None:
+    m = _GRPC_ADDR.fullmatch(addr)
+    if m is None or not 0 < int(m["port"]) < 65536:
+        raise BadInput(f"--grpc-addr {addr!r}: expected HOST:PORT with port 1..65535")
+
+
+def _file(path: str | None, option: str) -> None:
+    if path is not None and not Path(path).is_file():
+        raise BadInput(f"{option} {path!r}: no such file")
+
+
+def check_common(a: argparse.Namespace) -> None:
+    if a.grpc_addr is not None:
+        check_grpc_addr(a.grpc_addr)
+    if a.device_id is not None and not 0 <= a.device_id < 2**64:
+        raise BadInput(f"--device-id {a.device_id}: must be 0..2**64-1")
+    if not (math.isfinite(a.timeout) and a.timeout > 0):
+        raise BadInput(f"--timeout {a.timeout:g}: must be > 0 seconds")
+    if a.batch_size < 1:
+        raise BadInput(f"--batch-size {a.batch_size}: must be >= 1")
+    _file(a.lab, "--lab")
+    _file(a.p4info, "--p4info")
+    _file(a.bmv2_json, "--bmv2-json")
+    if a.run_dir is not None and not Path(a.run_dir).is_dir():
+        raise BadInput(f"--run-dir {a.run_dir!r}: no such directory")
+
+
+def _needs_workers(a: argparse.Namespace, what: str) -> None:
+    if a.no_workers or (a.lab is None and a.run_dir is None):
+        raise BadInput(f"{what} needs the workers: give --lab or --run-dir (and not --no-workers)")
+
+
+def _lcores(n: int | None, option: str) -> None:
+    if n is not None and not 1 <= n <= mask_math.MAX_LCORES:
+        raise BadInput(f"lcore count {n} ({option}): must be 1..{mask_math.MAX_LCORES}")
+
+
+def _port_list(text: str | None, option: str) -> list[int] | None:
+    if text is None:
+        return None
+    out: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        lo, sep, hi = part.partition("-")
+        if not lo.isdigit() or (sep and not hi.isdigit()):
+            raise BadInput(f"{option} {text!r}: {part!r} is not a port number or LOW-HIGH range")
+        first, last = int(lo), int(hi) if sep else int(lo)
+        if first > last:
+            raise BadInput(f"{option} {text!r}: bad range {part!r}")
+        if last >= MAX_PORT:
+            raise BadInput(f"{option} {text!r}: port {last}: switch ports are 0..{MAX_PORT - 1}")
+        out += range(first, last + 1)
+    dup = next((p for i, p in enumerate(out) if p in out[:i]), None)
+    if dup is not None:
+        raise BadInput(f"{option} {text!r}: duplicate port {dup}")
+    return out
+
+
+def check_init(a: argparse.Namespace) -> None:
+    _lcores(a.lcores, "--lcores")
+    lports = _port_list(a.lcore_ports, "--lcore-ports")
+    wports = _port_list(a.wire_ports, "--wire-ports")
+    if lports is not None:
+        if not lports:
+            raise BadInput(f"--lcore-ports {a.lcore_ports!r}: no port given")
+        _lcores(len(lports), "--lcore-ports count")
+        if a.lcores is not None and len(lports) != a.lcores:
+            raise BadInput(f"--lcore-ports {a.lcore_ports!r}: {len(lports)} ports for --lcores {a.lcores}")
+        if wports is not None and set(lports) & set(wports):
+            both = sorted(set(lports) & set(wports))
+            raise BadInput(f"--wire-ports {a.wire_ports!r}: duplicate port {both[0]}: "
+                           f"it is an lcore port too")
+    if a.miss is not None:
+        n = len(lports) if lports else (a.lcores or mask_math.MAX_LCORES)
+        try:
+            parse_miss_policy(a.miss, n, key="--miss")
+        except LabConfigError as e:
+            raise BadInput(str(e)) from None
+    if a.lb_mac is not None:
+        mac = mac_to_int(a.lb_mac)
+        if mac == 0 or mac >> 40 & 1:
+            raise BadInput(f"--lb-mac {a.lb_mac!r}: must be a unicast MAC, not zero")
+
+
+def check_laddr(a: argparse.Namespace) -> None:
+    if a.sub == "list":
+        return
+    addrs = list(a.addrs)
+    if a.from_file is not None:
+        try:
+            addrs += [ln.strip() for ln in Path(a.from_file).read_text().splitlines()
+                      if ln.strip() and not ln.startswith("#")]
+        except (OSError, UnicodeDecodeError) as e:
+            raise BadInput(f"--from-file {a.from_file!r}: {getattr(e, 'strerror', None) or e}") from None
+    if not addrs:
+        raise BadInput("no local address given")
+    _parse_laddrs(addrs)
+    if a.sub == "add":
+        if a.slot is not None:
+            if len(a.slot) != len(addrs):
+                raise BadInput(f"{len(a.slot)} --slot value(s) for {len(addrs)} address(es)")
+            for s in a.slot:
+                if not 0 <= s <= 0xFFFF:
+                    raise BadInput(f"--slot {s}: must be 0..65535")
+            if len(set(a.slot)) != len(a.slot):
+                raise BadInput(f"--slot {a.slot}: a slot is given twice")
+    elif a.drain is not None:
+        if not (math.isfinite(a.drain) and a.drain >= 0):
+            raise BadInput(f"--drain {a.drain:g}: must be >= 0 seconds")
+        _needs_workers(a, "--drain")
+
+
+def check_filter(a: argparse.Namespace) -> None:
+    if a.sub == "list":
+        return
+    addr, _, plen = a.addr.partition("/")
+    try:
+        ip = ipaddress.ip_address(addr.strip())
+    except ValueError:
+        raise BadInput(f"--addr {a.addr!r}: not an IPv4 or IPv6 address") from None
+    if a.table and (a.table == "fdir_v4") != (ip.version == 4):
+        raise BadInput(f"--addr {a.addr!r} is IPv{ip.version} but table {a.table} matches "
+                       f"IPv{4 if a.table == 'fdir_v4' else 6} destinations")
+    mask = None
+    if plen:
+        if not plen.isdigit() or int(plen) > ip.max_prefixlen:
+            raise BadInput(f"--addr {a.addr!r}: prefix length must be 0..{ip.max_prefixlen}")
+        full = (1 << ip.max_prefixlen) - 1
+        mask = full ^ (full >> int(plen))
+    if a.sub == "add" and a.lcore is not None and not 0 <= a.lcore < mask_math.MAX_LCORES:
+        raise BadInput(f"--lcore {a.lcore}: must be 0..{mask_math.MAX_LCORES - 1}")
+    to_port = a.to_port if a.sub == "add" and a.to_port is not None else 0
+    hand_filter(str(ip), a.port, a.port_mask, a.proto, to_port, a.priority, mask)
+
+
+def check_show(a: argparse.Namespace) -> None:
+    if a.sub == "fdir" and a.laddr is not None:
+        canonical_ip(a.laddr, "--laddr")
+    if a.sub == "pools":
+        _needs_workers(a, "show pools")
+
+
+def check_schemes(a: argparse.Namespace) -> None:
+    _lcores(a.lcores, "--lcores")
+    if a.laddrs is not None and not 0 <= a.laddrs <= 1 << 20:
+        raise BadInput(f"--laddrs {a.laddrs}: must be 0..{1 << 20}")
+    if a.port_range is not None:
+        try:
+            parse_port_range(a.port_range, "--port-range")
+        except LabConfigError as e:
+            raise BadInput(str(e)) from None
+
+
+_IFNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,14}")     # Linux IFNAMSIZ 16 with the NUL
+
+
+def check_export(a: argparse.Namespace) -> None:
+    if a.dev is not None and not _IFNAME.fullmatch(a.dev):
+        raise BadInput(f"--dev {a.dev!r}: not a network device name (1..15 of A-Z a-z 0-9 _ . : -)")
+    if not 0 <= a.port_id < 1 << 16:
+        raise BadInput(f"--port-id {a.port_id}: a DPDK port id is 0..65535")
+
+
+def check_top(a: argparse.Namespace) -> None:
+    if not a.interval > 0:
+        raise BadInput(f"--interval {a.interval}: must be > 0 seconds")
+    if a.count is not None and a.count < 1:
+        raise BadInput(f"--count {a.count}: must be >= 1")
+    _needs_workers(a, "top")
+
+
+def check_lcore_arg(a: argparse.Namespace) -> None:
+    """`worker restart N`, `rss exclude|include N`: N is an lcore index (the switch's count is
+    checked once connected)."""
+    if not 0 <= a.lcore < mask_math.MAX_LCORES:
+        raise BadInput(f"lcore {a.lcore}: must be 0..{mask_math.MAX_LCORES - 1}")
+    if a.cmd == "worker" and a.lab is None and a.run_dir is None:
+        raise BadInput("worker restart needs the lab's run directory: give --lab FILE or --run-dir")
+
+
+def check_dpvs_conf(a: argparse.Namespace) -> None:
+    _file(a.file, "dpvs.conf")
+    if a.output is not None and not Path(a.output).resolve().parent.is_dir():
+        raise BadInput(f"--output {a.output!r}: no such directory {str(Path(a.output).parent)!r}")
+
+
+def check_args(a: argparse.Namespace) -> None:
+    """All of one command line's arguments, before any connection; BadInput (exit 2)."""
+    check_common(a)
+    if a.cmd == "init":
+        check_init(a)
+    elif a.cmd == "laddr":
+        check_laddr(a)
+    elif a.cmd == "filter":
+        check_filter(a)
+    elif a.cmd == "show":
+        check_show(a)
+    elif a.cmd == "schemes":
+        check_schemes(a)
+    elif a.cmd == "reconcile" and a.lab is None:
+        raise BadInput("reconcile needs --lab FILE (the desired state)")
+    elif a.cmd == "stats":
+        _needs_workers(a, "stats")
+    elif a.cmd == "export":
+        check_export(a)
+    elif a.cmd == "dpvs-conf":
+        check_dpvs_conf(a)
+    elif a.cmd == "top":
+        check_top(a)
+    elif a.cmd in ("worker", "rss"):
+        check_lcore_arg(a)

@@ -1,0 +1,227 @@
+"""What one run (a lab, a PTF run) started, recorded as it starts it, so that clean-up after
+a crash or `kill -9` removes exactly that -- never guessed from process names (DESIGN.md
+section 6: "clean-up removes what we started, recorded when we started it").
+
+A record is a JSON file in STATE_DIR, `<kind>-<pid>.json`, rewritten atomically on every
+change:
+
+    {"kind": "lab", "name": "default", "owner": {"pid": 4242, "start": 123456, "what": "..."},
+     "procs": [{"pid": ..., "start": ..., "what": "softswitch"}, ...],
+     "links": ["s1-eth1", ...], "netns": [...], "dirs": [...], "files": [...]}
+
+`start` is the process's start time in clock ticks since boot (/proc/PID/stat field 22,
+proc(5)); a pid is only signalled while it still has that start time, so a pid the kernel
+gave to someone else since is left alone. A run that ends normally deletes its record.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+STATE_DIR = Path(os.environ.get("FDIRLAB_STATE_DIR", "/run/fdirlab"))
+
+
+def proc_start(pid: int) -> int | None:
+    """Start time of `pid` in clock ticks since boot, or None when there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # the command name (field 2) may hold spaces and parentheses: split after the last ')'
+    fields = stat[stat.rfind(")") + 2:].split()
+    try:
+        return int(fields[19])          # field 22 overall; fields[0] is field 3 (state)
+    except (IndexError, ValueError):
+        return None
+
+
+def proc_cmdline(pid: int) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    return raw.replace(b"\0", b" ").decode(errors="replace").strip()
+
+
+@dataclass
+class Proc:
+    pid: int
+    start: int | None
+    what: str
+
+    def alive(self) -> bool:
+        """Still the process that was recorded (same pid and start time), not a zombie."""
+        if proc_start(self.pid) != self.start:
+            return False
+        try:
+            state = Path(f"/proc/{self.pid}/stat").read_text()
+        except OSError:
+            return False
+        return state[state.rfind(")") + 2:][:1] != "Z"
+
+
+@dataclass
+class RunRecord:
+    """One run's record. Add things right after starting them; close() when all are gone."""
+
+    kind: str
+    name: str
+    path: Path = field(default=Path(), repr=False)
+    owner: Proc = field(default_factory=lambda: Proc(0, None, ""))
+    procs: list[Proc] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+    netns: list[str] = field(default_factory=list)
+    dirs: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, kind: str, name: str, state_dir: Path | None = None) -> RunRecord:
+        d = state_dir or STATE_DIR
+        d.mkdir(parents=True, exist_ok=True)
+        pid = os.getpid()
+        rec = cls(kind, name, d / f"{kind}-{pid}.json",
+                  Proc(pid, proc_start(pid), proc_cmdline(pid)[:200]))
+        rec.save()
+        return rec
+
+    @classmethod
+    def load(cls, path: Path) -> RunRecord:
+        """ValueError when the file is not a record."""
+        raw: dict[str, Any] = json.loads(path.read_text())
+        try:
+            return cls(raw["kind"], raw["name"], path, Proc(**raw["owner"]),
+                       [Proc(**p) for p in raw.get("procs", [])],
+                       [str(x) for x in raw.get("links", [])], [str(x) for x in raw.get("netns", [])],
+                       [str(x) for x in raw.get("dirs", [])], [str(x) for x in raw.get("files", [])])
+        except (KeyError, TypeError) as e:
+            raise ValueError(f"{path}: not a run record ({e})") from None
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("path")
+        return d
+
+    def save(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=1))
+        os.replace(tmp, self.path)
+
+    # --- recording ----------------------------------------------------------------------
+    def add_proc(self, pid: int, what: str) -> None:
+        self.procs.append(Proc(pid, proc_start(pid), what))
+        self.save()
+
+    def add_link(self, *names: str) -> None:
+        for n in names:
+            if n not in self.links:
+                self.links.append(n)
+        self.save()
+
+    def add_netns(self, name: str) -> None:
+        self.netns.append(name)
+        self.save()
+
+    def add_dir(self, path: str | Path) -> None:
+        self.dirs.append(str(path))
+        self.save()
+
+    def add_file(self, path: str | Path) -> None:
+        self.files.append(str(path))
+        self.save()
+
+    def close(self) -> None:
+        """The run ended and removed what it started: forget the record."""
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+@dataclass
+class Removed:
+    runs: int = 0
+    killed: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+    netns: list[str] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+    live: list[str] = field(default_factory=list)       # runs still running: left alone
+    broken: list[str] = field(default_factory=list)     # unreadable record files
+
+
+def records(state_dir: Path | None = None) -> list[RunRecord]:
+    d = state_dir or STATE_DIR
+    out = []
+    for p in sorted(d.glob("*.json")) if d.is_dir() else []:
+        try:
+            out.append(RunRecord.load(p))
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def _link_exists(name: str) -> bool:
+    return Path(f"/sys/class/net/{name}").exists()
+
+
+def remove_run(rec: RunRecord, out: Removed) -> None:
+    """Remove what `rec` lists (processes, links, namespaces, paths), then the record."""
+    for p in rec.procs:
+        if p.alive():
+            try:
+                os.kill(p.pid, signal.SIGKILL)
+                out.killed.append(f"{p.what} (pid {p.pid})")
+            except ProcessLookupError:
+                pass
+    for name in rec.links:
+        if _link_exists(name):
+            subprocess.run(["ip", "link", "del", name], stderr=subprocess.DEVNULL)
+            out.links.append(name)
+    for ns in rec.netns:
+        if Path(f"/run/netns/{ns}").exists():
+            subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
+            out.netns.append(ns)
+    for f in rec.files:
+        try:
+            os.unlink(f)
+            out.paths.append(f)
+        except OSError:
+            pass
+    for d in rec.dirs:
+        if Path(d).is_dir():
+            shutil.rmtree(d, ignore_errors=True)
+            out.paths.append(d)
+    rec.close()
+    out.runs += 1
+
+
+def clean_dead_runs(state_dir: Path | None = None, include_live: bool = False) -> Removed:
+    """Remove what every run whose owner process is gone recorded; runs still alive are
+    left alone (listed in .live) unless include_live."""
+    out = Removed()
+    d = state_dir or STATE_DIR
+    for p in sorted(d.glob("*.json")) if d.is_dir() else []:
+        try:
+            rec = RunRecord.load(p)
+        except (OSError, ValueError):
+            out.broken.append(str(p))
+            continue
+        if rec.owner.alive() and not include_live:
+            out.live.append(f"{rec.kind} {rec.name!r} (pid {rec.owner.pid})")
+            continue
+        remove_run(rec, out)
+    return out
+
+
+def recorded_owner_of(pid: int, state_dir: Path | None = None) -> RunRecord | None:
+    """The record that lists `pid` as one of its processes (still the same process)."""
+    for rec in records(state_dir):
+        for p in rec.procs:
+            if p.pid == pid and p.alive():
+                return rec
+    return None
