@@ -231,7 +231,7 @@ def test_real_worker_survives_hostile_lines_idle_floods_and_non_readers(worker):
             buf += chunk
     replies = [json.loads(x) for x in buf.splitlines()]
     assert [r["ok"] for r in replies] == [False] * len(HOSTILE) + [True]
-    for (line, words), r in zip(HOSTILE, replies, strict=True):
+    for (line, words), r in zip(HOSTILE, replies, strict=False):   # replies end with the final ping
         assert all(w in r["error"] for w in words), (line[:60], r["error"])
     assert proc.poll() is None
 
