@@ -89,6 +89,7 @@ class LabRun:
             shutil.rmtree(self.run_dir)
         self.log_dir.mkdir(parents=True)
         self.record = RunRecord.create("lab", self.lab.name)
+        self.record.add_worker_dir(self.run_dir)
         setLogLevel(os.environ.get("FDIRLAB_MININET_LOG", "output"))  # "output": the CLI prints with it
         try:
             self._build()

@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fdirlab.run_record import RunRecordError, pid_runs, read_record
+
 STATE_DIR = Path(os.environ.get("FDIRLAB_STATE_DIR", "/run/fdirlab"))
 
 
@@ -79,6 +81,9 @@ class RunRecord:
     netns: list[str] = field(default_factory=list)
     dirs: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    # run directories holding lcore worker start records (fdirlab/run_record.py): a worker
+    # that `fdirctl worker restart` started later is not our child and not in `procs`
+    worker_dirs: list[str] = field(default_factory=list)
 
     @classmethod
     def create(cls, kind: str, name: str, state_dir: Path | None = None) -> RunRecord:
@@ -98,7 +103,8 @@ class RunRecord:
             return cls(raw["kind"], raw["name"], path, Proc(**raw["owner"]),
                        [Proc(**p) for p in raw.get("procs", [])],
                        [str(x) for x in raw.get("links", [])], [str(x) for x in raw.get("netns", [])],
-                       [str(x) for x in raw.get("dirs", [])], [str(x) for x in raw.get("files", [])])
+                       [str(x) for x in raw.get("dirs", [])], [str(x) for x in raw.get("files", [])],
+                       [str(x) for x in raw.get("worker_dirs", [])])
         except (KeyError, TypeError) as e:
             raise ValueError(f"{path}: not a run record ({e})") from None
 
@@ -133,6 +139,10 @@ class RunRecord:
 
     def add_file(self, path: str | Path) -> None:
         self.files.append(str(path))
+        self.save()
+
+    def add_worker_dir(self, run_dir: str | Path) -> None:
+        self.worker_dirs.append(str(run_dir))
         self.save()
 
     def close(self) -> None:
@@ -178,6 +188,18 @@ def remove_run(rec: RunRecord, out: Removed) -> None:
                 out.killed.append(f"{p.what} (pid {p.pid})")
             except ProcessLookupError:
                 pass
+    for d in rec.worker_dirs:                 # workers restarted by `fdirctl worker restart`
+        for path in sorted(Path(d).glob("lcore-*.json")):
+            try:
+                w = read_record(d, int(path.stem.split("-", 1)[1]))
+            except (RunRecordError, ValueError):
+                continue
+            if pid_runs(w.pid, w.argv):        # still the recorded command: not a reused pid
+                try:
+                    os.kill(w.pid, signal.SIGKILL)
+                    out.killed.append(f"lcore worker {w.lcore} (pid {w.pid}, from its start record)")
+                except ProcessLookupError:
+                    pass
     for name in rec.links:
         if _link_exists(name):
             subprocess.run(["ip", "link", "del", name], stderr=subprocess.DEVNULL)

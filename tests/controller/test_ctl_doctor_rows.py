@@ -19,11 +19,14 @@ from controller.p4rt_client import DELETE, INSERT, MODIFY, P4RTClient
 from controller.rules import hand_filter
 from controller.state import read_state
 from controller.workers import WorkerClient
+from fdirlab.lab_config import default_lab
 from fdirlab.run_record import WorkerRecord, read_record, write_record
 
 pytestmark = pytest.mark.root
 N = 4
 LAB_MAC = "02:fd:00:00:00:01"
+# the local addresses of the lab file the rig writes (the built-in default lab's)
+BASE = set(default_lab().laddrs)
 
 
 class Rig:
@@ -301,7 +304,7 @@ def _clean(ctl) -> None:
 def test_stray_pool_is_adopted_or_removed(rig, ctl):
     """Kind 2a: a pool left on one lcore without filters: laddr add adopts it, laddr del --force
     removes a leftover the switch does not have."""
-    rig.worker(3).call("pool_add", laddr="10.0.0.240", slot=2)
+    rig.worker(3).call("pool_add", laddr="10.0.0.240", slot=len(BASE))   # the slot add gives it
     code, res, err = ctl("laddr", "add", "10.0.0.240")
     assert code == 0, err
     assert all("10.0.0.240" in p for p in _pools(rig))
@@ -381,8 +384,8 @@ def test_switch_kill9_then_reconcile_repairs_switch_and_workers(rig, ctl):
     _restart_switch(rig)
     code, res, err = ctl("reconcile")
     assert code == 0, err
-    assert set(switch_state(rig).laddrs) == {"10.0.0.200", "10.0.0.201"}
-    assert all(p == {"10.0.0.200", "10.0.0.201"} for p in _pools(rig))
+    assert set(switch_state(rig).laddrs) == BASE
+    assert all(p == BASE for p in _pools(rig))
     assert all("10.0.0.170" not in s for s in _svc_laddrs(rig))
     _clean(ctl)
 
@@ -396,16 +399,16 @@ def test_writer_killed_mid_write_is_found_and_repaired(rig, ctl, tmp_path):
     p = subprocess.Popen(fix_cmd(rig, "--batch-size", "20", "laddr", "add", "--from-file", str(f)),
                          cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while len(switch_state(rig).laddrs) < 3 + 2:
+    while len(switch_state(rig).laddrs) < 3 + len(BASE):
         assert p.poll() is None and time.monotonic() < deadline, "the writer ended before it was killed"
         time.sleep(0.05)
     p.send_signal(signal.SIGKILL)
     p.wait()
-    half = set(switch_state(rig).laddrs) - {"10.0.0.200", "10.0.0.201"}
+    half = set(switch_state(rig).laddrs) - BASE
     assert half and half < set(addrs)
     code, found = doctor_codes(ctl)
     assert code == 7 and "laddr-not-in-lab" in found
     code, res, err = ctl("--lock-wait", "5", "reconcile")
     assert code == 0, err
-    assert set(switch_state(rig).laddrs) == {"10.0.0.200", "10.0.0.201"}
+    assert set(switch_state(rig).laddrs) == BASE
     _clean(ctl)

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 
+from fdirlab.run_record import WorkerRecord, write_record
 from topo.cleanup import cleanup
 from topo.portowner import parse_tcp_table, port_holders
 from topo.runstate import Proc, RunRecord, clean_dead_runs, proc_start, records
@@ -121,3 +122,29 @@ def test_switch_start_names_the_process_on_its_port(tmp_path):
             raise AssertionError("started on a taken port")
     assert f"in use by pid {os.getpid()} (" in msg and "not started by fdirlab" in msg, msg
     assert sw.proc is None
+
+
+def test_clean_stops_a_worker_that_fdirctl_restarted_by_its_start_record(tmp_path):
+    """A worker started by `fdirctl worker restart` is not the lab's child and not in its
+    record's procs; its start record in the lab's run directory names it. Clean-up kills it
+    while its pid still runs the recorded command, and leaves a pid that runs something else."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    restarted = subprocess.Popen(["/bin/sleep", "301"])
+    other = subprocess.Popen(["/bin/sleep", "302"])
+    try:
+        write_record(run_dir, WorkerRecord(1, ["/bin/sleep", "301"], "/", None, "/dev/null", restarted.pid))
+        # lcore 2's record names a pid that now runs another command: never killed
+        write_record(run_dir, WorkerRecord(2, ["/bin/sleep", "999"], "/", None, "/dev/null", other.pid))
+        dead = RunRecord("lab", "killed", tmp_path / "lab-1.json", Proc(dead_pid(), 1, "gone"))
+        dead.save()
+        dead.add_worker_dir(run_dir)
+        assert RunRecord.load(dead.path).worker_dirs == [str(run_dir)]
+        out = clean_dead_runs(tmp_path)
+        restarted.wait(5)
+        assert other.poll() is None
+        assert out.killed == [f"lcore worker 1 (pid {restarted.pid}, from its start record)"]
+    finally:
+        for p in (restarted, other):
+            p.kill()
+            p.wait()
