@@ -8,15 +8,21 @@ LAB     ?= topo/labs/default.toml
 PTF_ARGS ?=
 DPVS_CONF ?=
 
-.PHONY: setup test unit ptf run p4 bench stf compare compare-quick clean
+.PHONY: setup lint test unit ptf run p4 bench stf compare compare-quick clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml scripts/setup.sh
 	./scripts/setup.sh
 
-# Every test: pytest (unit, integration, end-to-end as root), then the PTF suite.
+# ruff (rules in pyproject.toml) and mypy (strict on fdirlab/, lcore/, controller/): 0 findings.
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m mypy
+
+# Every test: the linters first, pytest (unit, integration, end-to-end as root), then the PTF suite.
 test: setup
+	$(MAKE) --no-print-directory lint
 	$(PY) -m pytest -q tests --junitxml=.pytest-results.xml
 	$(MAKE) --no-print-directory ptf
 
@@ -26,9 +32,10 @@ ptf: setup
 
 # The live lab: Mininet hosts, the switch, lcore workers, real servers; MODE=fdir|rss|handoff.
 # DPVS_CONF=path/dpvs.conf builds the lab a DPVS config describes (ipvsadm/dpip at the prompt).
+# PCAP=1: the switch writes <iface>_in.pcap and <iface>_out.pcap per port into the lab's logs.
 run: setup
 	$(PY) -m topo run $(if $(DPVS_CONF),--dpvs-conf $(DPVS_CONF),--lab $(LAB)) \
-	  --target $(TARGET) $(if $(MODE),--mode $(MODE))
+	  --target $(TARGET) $(if $(MODE),--mode $(MODE)) $(if $(filter 1 yes true,$(PCAP)),--pcap)
 
 unit: setup
 	$(PY) -m pytest -q tests -m "not root"

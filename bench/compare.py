@@ -16,19 +16,39 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from bench.compare_plan import (COUNTERS, Case, Plan, cpu_per_1k, delta, flat_counters,
-                                full_plan, quick_plan, summarize, usable_ports)
+from bench.compare_plan import (
+    COUNTERS,
+    Case,
+    Plan,
+    cpu_per_1k,
+    delta,
+    flat_counters,
+    full_plan,
+    quick_plan,
+    summarize,
+    usable_ports,
+)
 from controller.workers import WorkerClient
 from fdirlab.partition import SCHEMES
-from topo.lab import SWITCH_NAME, LabRun
-from topo.loadgen import (cpu_times, h2load_command, iperf3_command, parse_cpu_times,
-                          parse_h2load, parse_iperf3, parse_wrk, with_cpu_times, wrk_command,
-                          write_wrk_script)
 from topo.hosts import PYTHON
+from topo.lab import SWITCH_NAME, LabRun
+from topo.loadgen import (
+    cpu_times,
+    h2load_command,
+    iperf3_command,
+    parse_cpu_times,
+    parse_h2load,
+    parse_iperf3,
+    parse_wrk,
+    with_cpu_times,
+    write_wrk_script,
+    wrk_command,
+)
 
 LOCK = "/tmp/fdirlab-root.lock"
 RESULTS = Path("results/compare")
@@ -117,7 +137,7 @@ class CaseRun:
         return out
 
     def pids(self) -> dict[str, list[int]]:
-        sw = self.lab.net[SWITCH_NAME].process.proc      # type: ignore[union-attr]
+        sw = self.lab.net[SWITCH_NAME].process.proc
         return {"switch": [sw.pid] if sw else [],
                 "workers": [p.pid for p in self.lab.workers.values()],
                 "servers": [p.pid for p in (*self.lab.nginx.values(), *self.lab.servers.values())]}
@@ -183,7 +203,7 @@ class CaseRun:
         ok = int(h.get("succeeded", 0))       # type: ignore[call-overload]
         res: dict[str, Any] = {"tool": "h2load --h1 --rate", "offered_rate": rate,
                                "offered_seconds": seconds, **h}
-        res["answered_share"] = round(ok / h["total"], 4) if h.get("total") else None  # type: ignore[operator]
+        res["answered_share"] = round(ok / h["total"], 4) if h.get("total") else None
         res.update(self._lb_view(m, ok))
         return res
 
@@ -283,7 +303,7 @@ def _run_case(i: int, case: Case, plan: Plan, grpc_port: int, total: int,
               failed: list[dict[str, str]], log) -> dict[str, Any] | None:
     try:
         rec = CaseRun(case, plan, grpc_port).run()
-    except Exception as e:  # noqa: BLE001 - any broken lab: recorded, the run goes on
+    except Exception as e:
         # one broken lab does not lose the others' results; it is listed with its error
         failed.append({"case": case.name, "error": f"{type(e).__name__}: {e}"})
         log(f"[{i + 1}/{total}] {case.name:28} FAILED: {failed[-1]['error']}")
@@ -323,7 +343,7 @@ def _h2h_case(case: Case, plan: Plan, grpc_port: int, rnd: int, failed: list[dic
               log) -> dict[str, Any] | None:
     try:
         rec = CaseRun(case, plan, grpc_port).run()
-    except Exception as e:  # noqa: BLE001 - any broken lab: recorded, the run goes on
+    except Exception as e:
         failed.append({"case": case.name, "error": f"{type(e).__name__}: {e}"})
         log(f"round {rnd} {case.name} FAILED: {failed[-1]['error']}")
         return None

@@ -112,7 +112,7 @@ GAUGES = ("sa_used", "conns")       # levels, not counters: a delta keeps the la
 def delta(before: list[dict[str, int]], after: list[dict[str, int]]) -> list[dict[str, int]]:
     """Per-lcore counter differences (gauges keep their later value)."""
     out = []
-    for b, a in zip(before, after):
+    for b, a in zip(before, after, strict=False):
         out.append({k: (v if k in GAUGES else v - b.get(k, 0)) for k, v in a.items()})
     return out
 

@@ -38,7 +38,8 @@ def rows(result: dict[str, Any]) -> list[dict[str, Any]]:
                 "lcores": rec["lcores"], "scheme": rec["scheme"],
                 "http_server": rec.get("http_server", "nginx"), "phase": phase,
                 "offered_rate": m.get("offered_rate", ""), "answered": answered, "failed": failed,
-                "conns_per_s": m.get("conns_per_s") if m.get("conns_per_s") is not None else "", "p50_ms": m.get("p50_ms", ""),
+                "conns_per_s": m.get("conns_per_s") if m.get("conns_per_s") is not None else "",
+                "p50_ms": m.get("p50_ms", ""),
                 "p99_ms": m.get("p99_ms", ""), "affinity": lb["affinity"],
                 "conns_new": lb["conns_new"], "handoffs_per_conn": lb["handoffs_per_conn"],
                 "do_handoff": lb["do_handoff"], "same_worker": lb["same_worker"],
@@ -102,10 +103,10 @@ def draw(result: dict[str, Any], out: Path) -> list[Path]:
     p99 = _series(result, lambda r: r["fixed_rate"].get("p99_ms"))
     for (target, mode), pts in sat.items():
         c, m = STYLE.get(mode, ("k", "."))
-        a1.plot(*zip(*pts), DASH.get(target, ":"), color=c, marker=m, label=f"{mode} ({target})")
+        a1.plot(*zip(*pts, strict=False), DASH.get(target, ":"), color=c, marker=m, label=f"{mode} ({target})")
     for (target, mode), pts in p99.items():
         c, m = STYLE.get(mode, ("k", "."))
-        a2.plot(*zip(*pts), DASH.get(target, ":"), color=c, marker=m, label=f"{mode} ({target})")
+        a2.plot(*zip(*pts, strict=False), DASH.get(target, ":"), color=c, marker=m, label=f"{mode} ({target})")
     rate = result["plan"]["rate"]
     a1.set(title="new HTTP conns/s at saturation (wrk, Connection: close)", xlabel="lcores",
            ylabel="answered conns/s")

@@ -20,6 +20,10 @@ from pathlib import Path
 
 from p4.v1 import p4runtime_pb2
 
+from topo.rig.fake_p4rt import FakeSwitch
+from topo.rig.fdir_p4info import snapshot, synthetic_p4info
+from topo.rig.switches import bmv2_thrift_args, program_files  # program: the committed build, else p4c
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -30,8 +34,6 @@ def _free_port() -> int:
 
 
 def _program() -> tuple[Path, Path]:
-    sys.path.insert(0, str(REPO / "tests" / "controller"))
-    from ctl_helpers import program_files   # committed build, else a scratch p4c compile
     files = program_files()
     if files is None:
         sys.exit("fdirctl_bench: compiled program absent (p4src/build) and p4c not on PATH")
@@ -40,13 +42,12 @@ def _program() -> tuple[Path, Path]:
 
 def _start(target: str, addr: str, log: Path) -> subprocess.Popen:
     if target == "bmv2":
-        sys.path.insert(0, str(REPO / "tests" / "controller"))
-        from ctl_helpers import bmv2_thrift_args
         cmd = ["simple_switch_grpc", "--device-id", "1", "--no-p4", *bmv2_thrift_args(),
                "--", "--grpc-server-addr", addr]
     else:
         cmd = [sys.executable, "-m", "softswitch", "--device-id", "1", "--no-p4", "--grpc-server-addr", addr]
-    proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=REPO)
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
     port = int(addr.rsplit(":", 1)[1])
     for _ in range(300):
         if proc.poll() is not None:
@@ -111,24 +112,41 @@ def _plain_loop(addr: str, p4info_path: Path, laddrs: list[str], n_lcores: int, 
                     te = new_entry(t_fdir)
                     te.priority = 10
                     te.metadata = cookie
-                    m = te.match.add(); m.field_id = 1
-                    m.ternary.value = canonical(ip); m.ternary.mask = canonical(0xFFFFFFFF)
+                    m = te.match.add()
+                    m.field_id = 1
+                    m.ternary.value = canonical(ip)
+                    m.ternary.mask = canonical(0xFFFFFFFF)
                     if mask:
-                        m = te.match.add(); m.field_id = 2
-                        m.ternary.value = canonical(lc); m.ternary.mask = canonical(mask)
-                    m = te.match.add(); m.field_id = 3; m.exact.value = canonical(proto)
-                    act = te.action.action; act.action_id = a_steer
-                    p = act.params.add(); p.param_id = 1; p.value = canonical(lc + 1)
+                        m = te.match.add()
+                        m.field_id = 2
+                        m.ternary.value = canonical(lc)
+                        m.ternary.mask = canonical(mask)
+                    m = te.match.add()
+                    m.field_id = 3
+                    m.exact.value = canonical(proto)
+                    act = te.action.action
+                    act.action_id = a_steer
+                    p = act.params.add()
+                    p.param_id = 1
+                    p.value = canonical(lc + 1)
             te = new_entry(t_lb)
             te.metadata = cookie
-            m = te.match.add(); m.field_id = 1; m.exact.value = canonical(ip)
+            m = te.match.add()
+            m.field_id = 1
+            m.exact.value = canonical(ip)
             te.action.action.action_id = a_lb
             te = new_entry(t_arp)
             te.metadata = cookie
-            m = te.match.add(); m.field_id = 1; m.exact.value = canonical(ip)
-            act = te.action.action; act.action_id = a_arp
-            p = act.params.add(); p.param_id = 1; p.value = canonical(lb_mac)
+            m = te.match.add()
+            m.field_id = 1
+            m.exact.value = canonical(ip)
+            act = te.action.action
+            act.action_id = a_arp
+            p = act.params.add()
+            p.param_id = 1
+            p.value = canonical(lb_mac)
         if req is not None and len(req.updates):
+            assert client.stub is not None          # connected above
             client.stub.Write(req)
         return time.perf_counter() - t0, n
     finally:
@@ -136,8 +154,6 @@ def _plain_loop(addr: str, p4info_path: Path, laddrs: list[str], n_lcores: int, 
 
 
 def _entries_now(addr: str, p4info_path: Path) -> list:
-    sys.path.insert(0, str(REPO / "tests" / "controller"))
-    from ctl_helpers import snapshot
     return snapshot(addr, p4info_path)
 
 
@@ -154,10 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit("fdirctl_bench: simple_switch_grpc is not on PATH")
     tmp = Path(tempfile.mkdtemp(prefix="fdirctl-bench-"))
     if args.target == "fake":
-        sys.path.insert(0, str(REPO / "tests" / "controller"))
         from google.protobuf import text_format
-        from ctl_fake_p4rt import FakeSwitch
-        from ctl_helpers import synthetic_p4info
         p4info, js = tmp / "fdir.p4info.txtpb", tmp / "fdir.json"
         p4info.write_text(text_format.MessageToString(synthetic_p4info()))
         js.write_text("{}")

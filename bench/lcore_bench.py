@@ -12,6 +12,7 @@ import gc
 import ipaddress
 import time
 import tracemalloc
+from typing import Any
 
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
@@ -30,7 +31,8 @@ def make_dp(n_lcores: int = 1, laddrs: int = 1, servers: int = 1) -> Datapath:
     la = [f"10.0.0.{200 + i}" for i in range(laddrs)]
     for slot, a in enumerate(la):
         dp.pool_add(a, slot)
-    rs = [{"addr": f"10.0.{2 + i // 250}.{1 + i % 250}", "port": 8080, "weight": 1} for i in range(servers)]
+    rs: list[dict[str, Any]] = [{"addr": f"10.0.{2 + i // 250}.{1 + i % 250}", "port": 8080, "weight": 1}
+                                for i in range(servers)]
     for proto in ("tcp", "udp"):
         dp.service_add(VIP, 80, proto, "rr", rs, la)
     for s in rs:
@@ -58,7 +60,7 @@ def client_frame(cport: int, proto: str, flags: str = "S", payload: bytes = b"x"
     return bytes(b)
 
 
-def rate(n: int, seconds: float) -> str:
+def rate(n: float, seconds: float) -> str:
     return f"{n / seconds:>10,.0f}/s"
 
 
@@ -76,7 +78,7 @@ def bench_pps(n_conns: int, n_packets: int) -> tuple[float, float]:
             replies.append(bytes(Ether(src=RS_S, dst=LB_S) / IP(src=str(ipaddress.ip_address(conn.raddr)),
                                                                 dst=LADDR) / l4 / (b"y" * 64)))
         inbound = [client_frame(10000 + i, proto, flags="A") for i in range(n_conns)]
-        frames = [f for pair in zip(inbound, replies) for f in pair]
+        frames = [f for pair in zip(inbound, replies, strict=False) for f in pair]
         dp.tx.clear()
         before = dp.stats.packets_out
         t0 = time.perf_counter()

@@ -24,10 +24,11 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "softswitch"))
+from topo.rig.p4rt import P4RTClient
+from topo.rig.switches import Target
+from topo.rig.veth import VethSet
 
-from ss_helpers import P4RTClient, Target, VethSet  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 N_FILTERS = 1000
 LCORES = 4          # mask 3: 250 local addresses x 4 lcores = 1,000 filters
@@ -97,7 +98,7 @@ def _configure(c: P4RTClient) -> None:
     del p4runtime_pb2
 
 
-def _sender(iface: str, frames: list[bytes], rate: float, duration: float, out: "mp.Queue") -> None:
+def _sender(iface: str, frames: list[bytes], rate: float, duration: float, out: mp.Queue) -> None:
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
     s.bind((iface, 0))
     s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)

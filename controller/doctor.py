@@ -9,9 +9,7 @@ file when one was given.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import asdict, dataclass
-
-from dataclasses import field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from controller.desired import service_key, spec_differs, wanted
@@ -33,7 +31,7 @@ class Finding:
     message: str
     fix: str
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -190,7 +188,7 @@ def diagnose(st: SwitchState, workers: list[Any], lab: Lab | None = None,
     # 1. Filter masks that do not fit the lcore count (the NIC has ONE global mask).
     for e in st.hand + [x for ls in st.laddrs.values() for x in ls.entries if x.table.startswith("fdir")]:
         m = e.field("l4_dport")
-        pm = m.mask if m is not None else 0
+        pm = m.mask if m is not None and m.mask is not None else 0
         # A low-bit mask (2**k - 1) other than the lcore mask is the DPVS mistake; exact or
         # prefix port masks in hand-made filters are deliberate and left alone.
         if layout.scheme == "lsb" and pm not in (mask, 0) and pm & (pm + 1) == 0 and pm != 0xFFFF:
@@ -198,11 +196,11 @@ def diagnose(st: SwitchState, workers: list[Any], lab: Lab | None = None,
                                f"filter {e.describe()} uses port mask {pm:#x}, but {n} lcores need mask {mask:#x}",
                                f"delete it (`{filter_del_cmd(e)}`) or set the lcore count to match"))
     # 1b. Overlapping filters of equal priority: the switch picks either (P4Runtime §9.1).
-    for a, b in ambiguous_pairs(st.entries, st.hand + st.foreign):
+    for first, second in ambiguous_pairs(st.entries, st.hand + st.foreign):
         out.append(Finding("error", "equal-priority-overlap",
-                           f"filters {a.describe()} and {b.describe()} overlap at the same priority "
-                           f"{a.priority}: which one steers is up to the switch",
-                           f"delete the hand-made one (`{filter_del_cmd(a)}`) and add it again with "
+                           f"filters {first.describe()} and {second.describe()} overlap at the same priority "
+                           f"{first.priority}: which one steers is up to the switch",
+                           f"delete the hand-made one (`{filter_del_cmd(first)}`) and add it again with "
                            f"another --priority (generated filters use {mask_math.FILTER_PRIORITY})"))
     # 2. Ports owned by nobody.
     part = Partition(layout.scheme, n)
@@ -252,12 +250,12 @@ def diagnose(st: SwitchState, workers: list[Any], lab: Lab | None = None,
     # 4. Pools without filters, filters without pools, pools with another slot.
     pooled: dict[str, set[int]] = {}
     for v in live:
-        for p in v.pools:
-            pooled.setdefault(p["laddr"], set()).add(v.lcore)
-            if p["laddr"] in on_switch and int(p.get("slot", 0)) != on_switch[p["laddr"]]:
+        for pool in v.pools:
+            pooled.setdefault(pool["laddr"], set()).add(v.lcore)
+            if pool["laddr"] in on_switch and int(pool.get("slot", 0)) != on_switch[pool["laddr"]]:
                 out.append(Finding("error", "pool-slot-mismatch",
-                                   f"lcore {v.lcore}'s sa_pool of {p['laddr']} has slot {p.get('slot')}, the "
-                                   f"switch's filters slot {on_switch[p['laddr']]}",
+                                   f"lcore {v.lcore}'s sa_pool of {pool['laddr']} has slot {pool.get('slot')}, "
+                                   f"the switch's filters slot {on_switch[pool['laddr']]}",
                                    f"`{fl} reconcile`"))
     for addr, lcores in sorted(pooled.items()):
         if addr not in on_switch:
@@ -280,15 +278,15 @@ def diagnose(st: SwitchState, workers: list[Any], lab: Lab | None = None,
                 continue
             lo, hi = (v.info or {}).get("port_range", [mask_math.DEFAULT_LOW, mask_math.DEFAULT_HIGH])
             want = layout.lcore_ports[i]
-            for p in v.pools:
-                addr = p["laddr"]
+            for pool in v.pools:
+                addr = pool["laddr"]
                 if addr not in on_switch:
                     continue
                 filters = _filters_for(st, addr)
                 for proto in (6, 17):
                     wrong: dict[int | None, int] = {}
                     example = None
-                    for port in part.owned_ports(i, p.get("slot", 0), lo, hi):
+                    for port in part.owned_ports(i, pool.get("slot", 0), lo, hi):
                         got = steered_port(filters, port, proto)
                         if got != want and got != AMBIGUOUS:   # ambiguity is reported above
                             wrong[got] = wrong.get(got, 0) + 1
@@ -309,7 +307,7 @@ def diagnose(st: SwitchState, workers: list[Any], lab: Lab | None = None,
                                            fix))
     # 6. Services: every lcore must be able to bind each service's conns from an address
     #    that has a pool (and filters) and gives this lcore ports; and match the lab file.
-    want = wanted(lab, on_switch)
+    worker_want = wanted(lab, on_switch)
     for v in live:
         if v.services is None:
             continue
@@ -333,24 +331,24 @@ def diagnose(st: SwitchState, workers: list[Any], lab: Lab | None = None,
                                    f"`fdirctl laddr add ADDR` of a new address (with the laddr scheme one per "
                                    f"lcore) and list it in the lab file; then `{fl} reconcile`"))
             if lab is not None:
-                if key not in want.services:
+                if key not in worker_want.services:
                     out.append(Finding("warning", "service-not-in-lab",
                                        f"lcore {v.lcore} runs service {name}, which the lab file does not list "
                                        f"(added at run time, e.g. by ipvsadm); a reconcile deletes it",
                                        f"list it in the lab file's [[services]], or `{fl} reconcile` (deletes it)"))
                     continue
-                w = want.services[key]
-                if spec_differs(svc, w):
+                wsvc = worker_want.services[key]
+                if spec_differs(svc, wsvc):
                     out.append(Finding("error", "service-differs",
                                        f"lcore {v.lcore}'s service {name} has another scheduler or real servers "
                                        f"than the lab file", f"`{fl} reconcile`"))
-                missing = [a for a in w["laddrs"] if a not in svc.get("laddrs", [])]
+                missing = [a for a in wsvc["laddrs"] if a not in svc.get("laddrs", [])]
                 if missing:
                     out.append(Finding("warning", "service-laddr-missing",
                                        f"lcore {v.lcore}'s service {name} does not bind local address(es) "
                                        f"{missing}", f"`{fl} reconcile` (attaches them)"))
         if lab is not None:
-            for key in sorted(set(want.services) - set(have)):
+            for key in sorted(set(worker_want.services) - set(have)):
                 out.append(Finding("error", "service-missing",
                                    f"lcore {v.lcore} lacks service {key[2]} {key[0]}:{key[1]} of the lab file",
                                    f"`{fl} reconcile`"))
@@ -362,10 +360,10 @@ def diagnose(st: SwitchState, workers: list[Any], lab: Lab | None = None,
                                    f"lcore {v.lcore} has no neighbour entry for real server(s) {servers}",
                                    f"`{fl} reconcile`"))
     if lab is not None:
-        for svc in lab.services:
-            if (svc.vip, svc.vport, svc.proto) not in want.services:
+        for lab_svc in lab.services:
+            if (lab_svc.vip, lab_svc.vport, lab_svc.proto) not in worker_want.services:
                 out.append(Finding("error", "service-without-laddr",
-                                   f"service {svc.name} ({svc.proto} {svc.vip}:{svc.vport}): none of its local "
-                                   f"addresses {list(svc.laddrs)} is on the switch",
+                                   f"service {lab_svc.name} ({lab_svc.proto} {lab_svc.vip}:{lab_svc.vport}): none "
+                                   f"of its local addresses {list(lab_svc.laddrs)} is on the switch",
                                    f"`{fl} reconcile`"))
     return out

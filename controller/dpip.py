@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     except FdirlabError as e:
         print(f"dpip: {e}", file=sys.stderr)
         return E.EXIT_USAGE
-    except Exception as e:  # noqa: BLE001 - a bug: one line
+    except Exception as e:  # a bug: one line
         print(f"dpip: internal error: {type(e).__name__}: {e}", file=sys.stderr)
         return E.EXIT_INTERNAL
     if out:

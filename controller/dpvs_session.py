@@ -30,7 +30,8 @@ def lab_path(given: str | None, tool: str) -> str:
 def open_session(path: str) -> Any:
     """fdirctl's own Session on this lab file (so switch access, P4Info and workers are the
     same code as `fdirctl --lab F ...`)."""
-    from controller.cli import Session, build_parser
+    from controller.cli import build_parser
+    from controller.session import Session
 
     return Session(build_parser().parse_args(["--lab", path, "status"]))
 

@@ -59,6 +59,12 @@ class Match:
         return f"{self.field}={self.value:#x}&&&{self.mask:#x}"
 
 
+# (table, match, priority, default): what identifies an entry on the switch
+EntryKey = tuple[str, tuple[Match, ...], int, bool]
+# (action, params, cookie): what an entry does
+EntryValue = tuple[str, tuple[tuple[str, int], ...], bytes]
+
+
 @dataclass(frozen=True)
 class Entry:
     """A table entry in short names (table "fdir_v4", field "dst_addr", action "steer")."""
@@ -75,11 +81,11 @@ class Entry:
     bytes: int | None = field(default=None, compare=False)
 
     @property
-    def key(self) -> tuple:
+    def key(self) -> EntryKey:
         return (self.table, self.match, self.priority, self.default)
 
     @property
-    def value(self) -> tuple:
+    def value(self) -> EntryValue:
         return (self.action, self.params, self.cookie)
 
     def field(self, name: str) -> Match | None:

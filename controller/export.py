@@ -184,21 +184,3 @@ def render(
         else:
             out.append(tc_u32(f, dev, k))
     return out
-
-
-def cmd_export(session: Any) -> tuple[dict[str, Any], str, int]:
-    """`fdirctl export`: read the switch's filters and render them (fdirctl Session)."""
-    a = session.args
-    ctx = session.ctx()
-    st = ctx.initialised_state()
-    lab = session.lab
-    rxq = lab.lcores.rx_queues if lab is not None and lab.n_lcores == st.layout.n_lcores else ()
-    dev = a.dev or (lab.nic.device if lab is not None else "dpdk0")
-    fuzzy = lab is not None and lab.nic.fdir_mode == "signature"
-    rows = rows_from_state(st.entries, st.layout.lcore_ports, rxq)
-    lines = render(rows, a.format, dev, a.port_id, fuzzy)
-    return (
-        {"format": a.format, "device": dev, "commands": lines, "filters": len(rows)},
-        "\n".join(lines),
-        0,
-    )

@@ -549,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
     except FdirlabError as e:
         print(f"ipvsadm: {e}", file=sys.stderr)
         return E.EXIT_USAGE
-    except Exception as e:  # noqa: BLE001 - a bug: one line, like fdirctl
+    except Exception as e:  # a bug: one line, like fdirctl
         print(f"ipvsadm: internal error: {type(e).__name__}: {e}", file=sys.stderr)
         return E.EXIT_INTERNAL
     if out:

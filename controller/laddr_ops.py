@@ -7,21 +7,27 @@ that fails part-way is undone so the switch ends exactly as it began.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any
 
-from controller.entries import COOKIE_HAND, Entry
-from controller.errors import (BadInput, Conflict, RollbackFailed, StateError, WorkerError,
-                               WriteFailed)
-from controller.p4names import P4Names
-from controller.p4rt_client import (DELETE, INSERT, MODIFY, UPDATE_NAMES, P4RTClient,
-                                    P4RuntimeWriteError, pipeline_cookie)
+from controller.entries import COOKIE_HAND, Entry, EntryKey
+from controller.errors import BadInput, Conflict, RollbackFailed, StateError, WorkerError, WriteFailed
 from controller.overlap import equal_priority_overlaps
-from fdirlab.mask_math import DEFAULT_HIGH, DEFAULT_LOW
-from controller.rules import (FILTER_PRIORITY, Layout, base_entries, canonical_ip, laddr_entries,
-                              miss_entry)
+from controller.p4names import P4Names
+from controller.p4rt_client import (
+    DELETE,
+    INSERT,
+    MODIFY,
+    UPDATE_NAMES,
+    P4RTClient,
+    P4RuntimeWriteError,
+    pipeline_cookie,
+)
+from controller.rules import FILTER_PRIORITY, Layout, base_entries, canonical_ip, laddr_entries, miss_entry
 from controller.state import SwitchState, read_state
-from controller.workers import WorkerSet, attach_laddr
+from controller.workers import WorkerClient, WorkerSet, attach_laddr
+from fdirlab.mask_math import DEFAULT_HIGH, DEFAULT_LOW
 
 Update = tuple[int, Entry]          # (INSERT | MODIFY | DELETE, entry); MODIFY/DELETE carry the new/old entry
 
@@ -48,6 +54,12 @@ class Ctx:
                              f"run `fdirctl init` (or `reconcile --lab`) first")
         return st
 
+    def initialised(self) -> tuple[SwitchState, Layout]:
+        """The switch's state and its layout; StateError when fdirctl has not initialised it."""
+        st = self.initialised_state()
+        assert st.layout is not None      # initialised_state() raised otherwise
+        return st, st.layout
+
 
 @dataclass
 class WriteReport:
@@ -56,7 +68,7 @@ class WriteReport:
 
 
 def write_all(ctx: Ctx, updates: list[Update], what: str,
-              old: dict[tuple, Entry] | None = None) -> WriteReport:
+              old: dict[EntryKey, Entry] | None = None) -> WriteReport:
     """Write the updates; if any fails, undo every one that took effect and raise WriteFailed
     naming the failed update and the switch's reason. `old` gives the previous value of
     MODIFY targets (needed to undo them)."""
@@ -99,7 +111,7 @@ def _describe(updates: list[Update], index: int) -> str:
 
 
 def _undo(ctx: Ctx, updates: list[Update], applied: set[int] | None,
-          old: dict[tuple, Entry]) -> tuple[int, set[int]]:
+          old: dict[EntryKey, Entry]) -> tuple[int, set[int]]:
     """Reverse the applied updates, newest first; returns (updates undone, indexes that had
     been applied). If the switch did not say which updates were applied, read it back and
     decide per entry (ours = same key and same cookie)."""
@@ -141,7 +153,8 @@ def _parse_laddrs(addrs: list[str]) -> list[str]:
         c = canonical_ip(a, "local address")
         ip = ipaddress.ip_address(c)
         if ip.is_multicast or ip.is_unspecified or ip.is_loopback:
-            raise BadInput(f"local address {a!r}: multicast, unspecified and loopback addresses cannot be local addresses")
+            raise BadInput(f"local address {a!r}: multicast, unspecified and loopback addresses "
+                           "cannot be local addresses")
         if c in out:
             raise BadInput(f"local address {a!r}: given twice")
         out.append(c)
@@ -159,7 +172,7 @@ def _check_free(st: SwitchState, entries: list[Entry]) -> None:
             raise Conflict(f"entry {e.describe()} already exists on the switch, owned by {who}; nothing written")
 
 
-def add_laddrs(ctx: Ctx, addrs: list[str], slots: list[int] | None = None, attach: bool = False) -> dict:
+def add_laddrs(ctx: Ctx, addrs: list[str], slots: list[int] | None = None, attach: bool = False) -> dict[str, Any]:
     """Install every entry of the local addresses, then create the workers' sa_pools, then
     (attach) bind them to every worker service of their family (ipvsadm --add-laddr). All or
     nothing: a failure at any step undoes the earlier ones. Adding an address that is
@@ -169,6 +182,7 @@ def add_laddrs(ctx: Ctx, addrs: list[str], slots: list[int] | None = None, attac
         raise BadInput("no local address given")
     st = ctx.initialised_state()
     layout = st.layout
+    assert layout is not None            # initialised_state() raised otherwise
     for a in wanted:
         if a in st.laddrs:
             raise Conflict(f"local address {a} is already present ({len(st.laddrs[a].entries)} entries); "
@@ -184,7 +198,7 @@ def add_laddrs(ctx: Ctx, addrs: list[str], slots: list[int] | None = None, attac
                 raise Conflict(f"slot {s} is already used by another local address" if s >= 0
                                else f"slot {s}: must be >= 0")
             used.add(s)
-        pairs = list(zip(wanted, slots))
+        pairs = list(zip(wanted, slots, strict=True))
     else:
         pairs, nxt = [], 0
         for a in wanted:
@@ -203,7 +217,7 @@ def add_laddrs(ctx: Ctx, addrs: list[str], slots: list[int] | None = None, attac
         workers.check_reachable()          # fail before writing if a worker is down
         adopted = _leftover_pools(workers, pairs)
     rep = write_all(ctx, [(INSERT, e) for e in entries], "laddr add")
-    attached: list[tuple] = []
+    attached: list[tuple[Any, ...]] = []
     if workers is not None:
         try:
             workers.add_pools(pairs, skip=adopted)
@@ -236,7 +250,7 @@ def add_laddrs(ctx: Ctx, addrs: list[str], slots: list[int] | None = None, attac
             "workers": 0 if workers is None else len(workers), "attached": len(attached)}
 
 
-def del_laddrs(ctx: Ctx, addrs: list[str], force: bool = False) -> dict:
+def del_laddrs(ctx: Ctx, addrs: list[str], force: bool = False) -> dict[str, Any]:
     """Remove local addresses wherever they are: detach them from the workers' services
     (DPVS ipvsadm --del-laddr), drop the workers' pools (refused while conns use them unless
     force), then remove exactly the entries carrying their cookies. An address only the
@@ -246,12 +260,14 @@ def del_laddrs(ctx: Ctx, addrs: list[str], force: bool = False) -> dict:
     if not wanted:
         raise BadInput("no local address given")
     st = ctx.initialised_state()
-    workers = ctx.workers_for(st.layout.n_lcores)
-    held: dict[str, list] = {a: [] for a in wanted}        # workers holding a pool of the address
-    attached: list[tuple] = []                             # (client, service, addr) to detach
+    layout = st.layout
+    assert layout is not None            # initialised_state() raised otherwise
+    workers = ctx.workers_for(layout.n_lcores)
+    held: dict[str, list[WorkerClient]] = {a: [] for a in wanted}   # workers holding a pool of the address
+    attached: list[tuple[Any, ...]] = []                   # (client, service, addr) to detach
     if workers is not None:
         workers.check_reachable()
-        part = st.layout.partition
+        part = layout.partition
         for c in workers.clients:
             lo, hi = c.info().get("port_range", [DEFAULT_LOW, DEFAULT_HIGH])
             pools = {p["laddr"]: int(p.get("slot", 0)) for p in c.pools().get("pools", []) if isinstance(p, dict)}
@@ -281,7 +297,7 @@ def del_laddrs(ctx: Ctx, addrs: list[str], force: bool = False) -> dict:
             raise Conflict(f"local address {a} is not present (not on the switch, no worker holds it)")
     pairs = [(a, st.laddrs[a].slot if a in st.laddrs else 0) for a in wanted]
     detached = []
-    dropped: list[tuple] = []
+    dropped: list[tuple[Any, ...]] = []
     try:
         for c, svc, a in attached:
             c.call("service_laddr_del", vip=svc["vip"], vport=svc["vport"], proto=svc["proto"], laddr=a)
@@ -345,7 +361,7 @@ def _check_no_equal_priority_overlap(st: SwitchState, entries: list[Entry]) -> N
                            f"(generated filters use {FILTER_PRIORITY}); nothing written")
 
 
-def list_laddrs(st: SwitchState) -> list[dict]:
+def list_laddrs(st: SwitchState) -> list[dict[str, Any]]:
     out = []
     for a, ls in sorted(st.laddrs.items(), key=lambda kv: (kv[1].slot, kv[0])):
         probs = st.laddr_problems(a) if st.layout else []
@@ -356,7 +372,7 @@ def list_laddrs(st: SwitchState) -> list[dict]:
 
 # --- hand-made filters ---------------------------------------------------------------
 
-def add_filter(ctx: Ctx, entry: Entry) -> dict:
+def add_filter(ctx: Ctx, entry: Entry) -> dict[str, Any]:
     st = ctx.state()
     _check_free(st, [entry])
     _check_no_equal_priority_overlap(st, [entry])
@@ -364,7 +380,7 @@ def add_filter(ctx: Ctx, entry: Entry) -> dict:
     return {"added": entry.describe()}
 
 
-def del_filter(ctx: Ctx, entry: Entry) -> dict:
+def del_filter(ctx: Ctx, entry: Entry) -> dict[str, Any]:
     st = ctx.state()
     cur = st.by_key().get(entry.key)
     if cur is None:
@@ -390,7 +406,7 @@ def ensure_pipeline(ctx: Ctx, force: bool = False) -> bool:
     return True
 
 
-def init(ctx: Ctx, layout: Layout, force: bool = False) -> dict:
+def init(ctx: Ctx, layout: Layout, force: bool = False) -> dict[str, Any]:
     """Push the pipeline and install the base state. Refuses a switch that already holds
     entries unless force (which re-pushes the pipeline: every entry is dropped)."""
     if ctx.p4info is None or ctx.device_config is None:

@@ -7,9 +7,9 @@ refuses such overlaps when it writes, and doctor reports them instead of guessin
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
-from controller.entries import Entry
+from controller.entries import Entry, EntryKey
 
 FDIR_TABLES = ("fdir_v4", "fdir_v6")
 
@@ -56,7 +56,7 @@ def ambiguous_pairs(entries: list[Entry], suspects: list[Entry]) -> list[tuple[E
         if e.table in FDIR_TABLES:
             by_tp.setdefault((e.table, e.priority), []).append(e)
     out: list[tuple[Entry, Entry]] = []
-    seen: set[frozenset[tuple]] = set()
+    seen: set[frozenset[EntryKey]] = set()
     for s in suspects:
         for e in by_tp.get((s.table, s.priority), []):
             pair = frozenset((s.key, e.key))

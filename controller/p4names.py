@@ -68,7 +68,7 @@ class _Table:
     direct_counter: bool
 
     def __post_init__(self) -> None:
-        self.id_of = dict(zip((f[0] for f in self.fields), self.field_ids))
+        self.id_of = dict(zip((f[0] for f in self.fields), self.field_ids, strict=True))
 
 
 class P4Names:
@@ -94,7 +94,7 @@ class P4Names:
                 raise P4InfoMismatch(f"P4Info table {t.preamble.name} has {len(t.match_fields)} key fields, "
                                      f"expected {len(schema)}")
             ids = []
-            for mf, (fname, kind, width) in zip(t.match_fields, schema):
+            for mf, (_fname, kind, width) in zip(t.match_fields, schema, strict=True):
                 got = p4info_pb2.MatchField.MatchType.Name(mf.match_type).lower()
                 if got != kind or mf.bitwidth != width:
                     raise P4InfoMismatch(f"P4Info key {t.preamble.name}/{mf.name} is {got} bit<{mf.bitwidth}>, "
@@ -126,7 +126,7 @@ class P4Names:
             self.counters[short] = cnt[full]
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "P4Names":
+    def from_file(cls, path: str | Path) -> P4Names:
         return cls(load_p4info(path))
 
     def schema(self, table: str) -> list[tuple[str, str, int]]:
@@ -171,7 +171,7 @@ class P4Names:
         tab = self.tables_by_id.get(te.table_id)
         if tab is None:
             raise P4InfoMismatch(f"switch returned an entry of unknown table id {te.table_id}")
-        names = dict(zip(tab.field_ids, tab.fields))
+        names = dict(zip(tab.field_ids, tab.fields, strict=True))
         ms = []
         for fm in te.match:
             fname, kind, _ = names[fm.field_id]
@@ -183,7 +183,8 @@ class P4Names:
                     ms.append(Match(fname, int.from_bytes(fm.ternary.value, "big") & mask, mask))
         order = {f[0]: i for i, f in enumerate(tab.fields)}
         ms.sort(key=lambda m: order[m.field])
-        action, params = "NoAction", ()
+        action = "NoAction"
+        params: tuple[tuple[str, int], ...] = ()
         if te.action.HasField("action"):
             a = te.action.action
             action = self.action_names.get(a.action_id, f"#{a.action_id}")

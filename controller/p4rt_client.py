@@ -16,9 +16,10 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import grpc
 from google.protobuf import text_format
@@ -49,7 +50,8 @@ _BAD_TABLE_ID = 0x02FFFFFF
 
 def code_name(code: int) -> str:
     try:
-        return code_pb2.Code.Name(code)
+        name: str = code_pb2.Code.Name(code)
+        return name
     except ValueError:
         return str(code)
 
@@ -92,16 +94,16 @@ class P4RTClient:
         self.channel: grpc.Channel | None = None
         self.stub: p4runtime_pb2_grpc.P4RuntimeStub | None = None
         self.is_primary = False
-        self._out: queue.Queue = queue.Queue()
-        self._arb: queue.Queue = queue.Queue()
-        self._stream = None
+        self._out: queue.Queue[p4runtime_pb2.StreamMessageRequest | None] = queue.Queue()
+        self._arb: queue.Queue[Any] = queue.Queue()         # arbitration updates, or the stream's RpcError
+        self._stream: Any = None                            # the StreamChannel call
         self._thread: threading.Thread | None = None
         inj = os.environ.get(INJECT_ENV)
         self.inject_fail_at: int | None = int(inj) if inj and inj.isdigit() else None
         self._inserts_sent = 0
 
     # --- session -----------------------------------------------------------------------
-    def connect(self, require_primary: bool = True, arbitrate: bool = True) -> "P4RTClient":
+    def connect(self, require_primary: bool = True, arbitrate: bool = True) -> P4RTClient:
         """Open the channel; with `arbitrate` also the StreamChannel, asking to be primary
         (needed to write). arbitrate=False: a read-only session, invisible to arbitration."""
         opts = CHANNEL_OPTIONS
@@ -153,7 +155,8 @@ class P4RTClient:
             rep = self._arb.get(timeout=self.timeout)
         except queue.Empty:
             self.close()
-            raise SwitchUnreachable(f"switch {self.grpc_addr}: no arbitration answer within {self.timeout:g}s") from None
+            raise SwitchUnreachable(
+                f"switch {self.grpc_addr}: no arbitration answer within {self.timeout:g}s") from None
         if isinstance(rep, grpc.RpcError):
             self.close()
             raise SwitchUnreachable(f"switch {self.grpc_addr} device {self.device_id}: "
@@ -177,13 +180,18 @@ class P4RTClient:
             self.channel.close()
             self.channel = None
 
-    def __enter__(self) -> "P4RTClient":
+    def __enter__(self) -> P4RTClient:
         return self if self.stub else self.connect()
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _election(self, msg) -> None:
+    def _live_stub(self) -> p4runtime_pb2_grpc.P4RuntimeStub:
+        if self.stub is None:
+            raise SwitchUnreachable(f"switch {self.grpc_addr}: not connected")
+        return self.stub
+
+    def _election(self, msg: Any) -> None:
         msg.election_id.high = self.election_id >> 64
         msg.election_id.low = self.election_id & ((1 << 64) - 1)
 
@@ -199,7 +207,7 @@ class P4RTClient:
             device_id=self.device_id,
             response_type=p4runtime_pb2.GetForwardingPipelineConfigRequest.P4INFO_AND_COOKIE)
         try:
-            rep = self.stub.GetForwardingPipelineConfig(req, timeout=self.timeout)
+            rep = self._live_stub().GetForwardingPipelineConfig(req, timeout=self.timeout)
         except grpc.RpcError as e:
             if e.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.NOT_FOUND):
                 return None, None
@@ -220,7 +228,7 @@ class P4RTClient:
         req.config.p4_device_config = device_config
         req.config.cookie.cookie = pipeline_cookie(p4info, device_config) if cookie is None else cookie
         try:
-            self.stub.SetForwardingPipelineConfig(req, timeout=max(self.timeout, 30))
+            self._live_stub().SetForwardingPipelineConfig(req, timeout=max(self.timeout, 30))
         except grpc.RpcError as e:
             raise self._rpc_error("set pipeline", e) from None
 
@@ -256,7 +264,7 @@ class P4RTClient:
             req = build(start)
             n = len(req.updates)
             try:
-                self.stub.Write(req, timeout=max(self.timeout, 60))
+                self._live_stub().Write(req, timeout=max(self.timeout, 60))
             except grpc.RpcError as e:
                 failed, ok_in_chunk = self._parse_write_error(e, n)
                 for f in failed:
@@ -275,7 +283,8 @@ class P4RTClient:
     def _parse_write_error(e: grpc.RpcError, n: int) -> tuple[list[UpdateError], set[int] | None]:
         """Per-update errors from grpc-status-details-bin (P4Runtime spec 12.3)."""
         status = None
-        for k, v in (e.trailing_metadata() or ()):
+        metadata: Any = e.trailing_metadata() or ()         # (key, value) pairs (grpc.Call)
+        for k, v in metadata:
             if k == "grpc-status-details-bin":
                 status = status_pb2.Status()
                 status.ParseFromString(v)
@@ -296,7 +305,7 @@ class P4RTClient:
         req = p4runtime_pb2.ReadRequest(device_id=self.device_id)
         req.entities.extend(entities)
         try:
-            for rep in self.stub.Read(req, timeout=max(self.timeout, 60)):
+            for rep in self._live_stub().Read(req, timeout=max(self.timeout, 60)):
                 yield from rep.entities
         except grpc.RpcError as e:
             raise self._rpc_error("read", e) from None

@@ -6,6 +6,7 @@ diff_entries is pure (tested without a switch); reconcile() reads, diffs and wri
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from controller.desired import WorkerWant, service_key, spec_differs, wanted
 from controller.doctor import WorkerView
@@ -31,7 +32,7 @@ class Diff:
     def empty(self) -> bool:
         return not (self.insert or self.modify or self.delete)
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         return {"insert": len(self.insert), "modify": len(self.modify), "delete": len(self.delete),
                 "blocked": [f"{w.describe()} (key held by {h.owner[0]} entry)" for w, h in self.blocked]}
 
@@ -68,7 +69,7 @@ def lab_laddrs_map(lab: Lab) -> dict[str, int]:
     return dict(lab_laddrs(lab))
 
 
-def reconcile(ctx: Ctx, lab: Lab, check_only: bool = False, workers: bool = True) -> dict:
+def reconcile(ctx: Ctx, lab: Lab, check_only: bool = False, workers: bool = True) -> dict[str, Any]:
     """Push the pipeline if the switch does not run ours, then diff and apply. With
     check_only nothing is changed; the result says what would be."""
     layout = Layout.from_lab(lab)
@@ -96,7 +97,7 @@ def reconcile(ctx: Ctx, lab: Lab, check_only: bool = False, workers: bool = True
     return out
 
 
-def reconcile_workers(ws: WorkerSet, lab: Lab | None, laddrs: dict[str, int]) -> dict:
+def reconcile_workers(ws: WorkerSet, lab: Lab | None, laddrs: dict[str, int]) -> dict[str, Any]:
     """Make every live worker hold exactly what `desired.wanted(lab, laddrs)` says, in both
     directions, touching only what differs: missing pools first (so services can bind
     them), then services (missing added, foreign deleted, changed re-created, local
@@ -113,7 +114,7 @@ def reconcile_workers(ws: WorkerSet, lab: Lab | None, laddrs: dict[str, int]) ->
             unreachable.append(c.lcore)
             continue
         apply_worker(c, v, want, n, lab is not None)
-    out: dict = dict(n)
+    out: dict[str, Any] = dict(n)
     if unreachable:
         out["unreachable"] = unreachable
     return out
@@ -139,12 +140,12 @@ def apply_worker(c: WorkerClient, v: WorkerView, want: WorkerWant, n: dict[str, 
                 c.service_del(*key)
                 n["services_removed"] += 1
         for key, w in want.services.items():
-            svc = have.get(key)
-            if svc is None or spec_differs(svc, w):
+            had = have.get(key)
+            if had is None or spec_differs(had, w):
                 c.service_add(w)
                 n["services"] += 1
                 continue
-            cur = list(svc.get("laddrs", []))
+            cur = list(had.get("laddrs", []))
             for a in w["laddrs"]:
                 if a not in cur:
                     c.call("service_laddr_add", vip=key[0], vport=key[1], proto=key[2], laddr=a)

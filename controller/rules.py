@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from typing import Any
 
-from controller.entries import (COOKIE_BASE, COOKIE_HAND, Entry, make_match, cookie_laddr,
-                                cookie_lcore)
+from controller.entries import COOKIE_BASE, COOKIE_HAND, Entry, cookie_laddr, cookie_lcore, make_match
 from controller.errors import BadInput
 from controller.p4names import MAX_PORT, RETA_SIZE, TABLES
 from fdirlab import mask_math
 from fdirlab.errors import FdirlabError
-from fdirlab.lab_config import Lab, MissPolicy, STEERING_MODES
+from fdirlab.lab_config import STEERING_MODES, Lab, MissPolicy
 from fdirlab.partition import SCHEMES, Partition
 
 FILTER_PRIORITY = mask_math.FILTER_PRIORITY
@@ -48,7 +48,7 @@ def int_to_mac(v: int) -> str:
     return ":".join(f"{(v >> s) & 0xff:02x}" for s in range(40, -1, -8))
 
 
-def _entry(table: str, action: str, params: tuple = (), priority: int = 0, cookie: bytes = b"",
+def _entry(table: str, action: str, params: tuple[tuple[str, int], ...] = (), priority: int = 0, cookie: bytes = b"",
            **match: int | tuple[int, int]) -> Entry:
     return Entry(table, make_match(TABLES[table], **match), action, params, priority, cookie)
 
@@ -90,9 +90,9 @@ class Layout:
             raise BadInput(f"miss policy lcore {self.miss.lcore}: {n} lcore(s) are 0..{n - 1}")
         if self.miss.kind not in ("rss", "drop", "lcore"):
             raise BadInput(f"miss policy {self.miss.kind!r}: use rss, drop or lcore N")
-        for p in self.protocols:
-            if p not in PROTOCOLS:
-                raise BadInput(f"protocol {p!r}: use tcp or udp")
+        for proto in self.protocols:
+            if proto not in PROTOCOLS:
+                raise BadInput(f"protocol {proto!r}: use tcp or udp")
         if self.lb_mac is not None:
             mac_to_int(self.lb_mac)
         for v in self.vips:
@@ -117,7 +117,7 @@ class Layout:
             return None
 
     @classmethod
-    def from_lab(cls, lab: Lab) -> "Layout":
+    def from_lab(cls, lab: Lab) -> Layout:
         l2 = [(h.mac, h.port) for h in lab.hosts]
         # lcore MACs let workers address each other through the switch (software handoff)
         l2 += [(lab.lcore_mac(i), lab.lcore_port(i)) for i in range(lab.n_lcores)]
@@ -188,7 +188,8 @@ def hand_filter(addr: str, port_value: int, port_mask: int, proto: str, port: in
     if port_value & ~port_mask & 0xFFFF:
         raise BadInput(f"port value {port_value:#x} has bits outside mask {port_mask:#x}")
     if int(a) & ~amask & full:
-        raise BadInput(f"address {a} has bits outside mask {ipaddress.ip_address(amask) if a.version == 4 else hex(amask)}")
+        shown = ipaddress.ip_address(amask) if a.version == 4 else hex(amask)
+        raise BadInput(f"address {a} has bits outside mask {shown}")
     if proto not in PROTOCOLS:
         raise BadInput(f"protocol {proto!r}: use tcp or udp")
     if not 1 <= priority <= 0x7FFFFFFF:
@@ -259,7 +260,7 @@ class SchemeCost:
     ports_per_lcore: list[int] = field(default_factory=list)   # local ports per lcore, all laddrs
     unowned_ports: int = 0          # per local address, ports in range no lcore may use
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"scheme": self.scheme, "lcores": self.n_lcores, "laddrs": self.n_laddrs,
                 "entries": self.entries, "ports_per_lcore": self.ports_per_lcore,
                 "min_ports": min(self.ports_per_lcore), "max_ports": max(self.ports_per_lcore),

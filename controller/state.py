@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from controller.entries import COOKIE_HAND, Entry
+from controller.entries import COOKIE_HAND, Entry, EntryKey
 from controller.errors import StateError
 from controller.p4names import TABLES, P4Names
 from controller.p4rt_client import P4RTClient
@@ -37,7 +37,7 @@ class SwitchState:
     def initialised(self) -> bool:
         return self.layout is not None
 
-    def by_key(self) -> dict[tuple, Entry]:
+    def by_key(self) -> dict[EntryKey, Entry]:
         return {e.key: e for e in self.entries}
 
     def laddr_problems(self, addr: str) -> list[str]:

@@ -42,14 +42,14 @@ def top_rows(prev: Snapshot | None, cur: Snapshot) -> list[dict[str, Any]]:
     poll); `affinity` is the % of replies in that interval (all replies so far on the first
     poll) that found their conn on the lcore they reached; `sa_use` is sa_used / ports."""
     dt = (cur.at - prev.at) if prev is not None else 0.0
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i, d in enumerate(cur.stats):
         if d is None:
             rows.append({"lcore": i, "down": True})
             continue
         p = prev.stats[i] if prev is not None and i < len(prev.stats) else None
 
-        def rate(*path: str) -> float | None:
+        def rate(*path: str, d: dict[str, Any] = d, p: dict[str, Any] | None = p) -> float | None:
             if p is None or dt <= 0:
                 return None
             return max(0.0, (_n(d, *path) - _n(p, *path)) / dt)
@@ -107,7 +107,7 @@ COLUMNS = (("lcore", "lc", 2), ("conns", "conns", 6), ("in_s", "in/s", 6), ("out
            ("sa_used", "sa_used", 7))
 
 
-def render(rows: list[dict[str, Any]], head: str):  # -> rich Group
+def render(rows: list[dict[str, Any]], head: str) -> Any:  # a rich Group
     """A rich renderable of the rows, at most WIDTH columns wide."""
     from rich import box
     from rich.console import Group

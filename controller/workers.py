@@ -126,13 +126,13 @@ class WorkerSet:
         self.clients = [WorkerClient(i, p, timeout) for i, p in enumerate(paths)]
 
     @classmethod
-    def of(cls, clients: list[WorkerClient]) -> "WorkerSet":
+    def of(cls, clients: list[WorkerClient]) -> WorkerSet:
         ws = cls([])
         ws.clients = list(clients)
         return ws
 
     @classmethod
-    def from_run_dir(cls, run_dir: str, n_lcores: int, timeout: float = 5.0) -> "WorkerSet":
+    def from_run_dir(cls, run_dir: str, n_lcores: int, timeout: float = 5.0) -> WorkerSet:
         return cls([str(Path(run_dir) / f"lcore-{i}.sock") for i in range(n_lcores)], timeout)
 
     def __len__(self) -> int:

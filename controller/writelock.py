@@ -45,7 +45,7 @@ class WriteLock:
     def held(self) -> bool:
         return self._fd is not None
 
-    def acquire(self) -> "WriteLock":
+    def acquire(self) -> WriteLock:
         """Take the lock, polling up to `wait` seconds. Conflict (exit 4) if another writer
         still holds it then: nothing has been read or written by this command."""
         if self._fd is not None:
@@ -82,7 +82,7 @@ class WriteLock:
                 os.close(self._fd)
                 self._fd = None
 
-    def __enter__(self) -> "WriteLock":
+    def __enter__(self) -> WriteLock:
         return self.acquire()
 
     def __exit__(self, *exc: object) -> None:

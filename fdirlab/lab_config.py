@@ -206,7 +206,8 @@ class _Reader:
     def __init__(self, data: Any, where: str) -> None:
         if not isinstance(data, dict):
             raise LabConfigError(f"{where}: expected a table, got {data!r}")
-        self.data, self.where, self.used = data, where, set()
+        self.data, self.where = data, where
+        self.used: set[str] = set()
 
     def key(self, k: str) -> str:
         return f"{self.where}.{k}" if self.where else k
@@ -230,7 +231,7 @@ class _Reader:
 
 
 def _choice(r: _Reader, k: str, choices: tuple[str, ...], default: str) -> str:
-    v = r.get(k, str, default)
+    v: str = r.get(k, str, default)
     if v not in choices:
         raise LabConfigError(f"{r.key(k)} = {v!r}: use one of {', '.join(choices)}")
     return v

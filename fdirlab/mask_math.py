@@ -7,8 +7,9 @@ sa_pool.c (`sa_fdir`: shift = ceil(log2(n)), mask = (1 << shift) - 1, port_base 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Literal
+from typing import Literal
 
 from fdirlab.errors import MaskMathError
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import NoReturn
 
 from lcore.config import DEFAULT_HANDOFF_DEPTH, MODES, WorkerConfig, parse_port_range
 from lcore.errors import ConfigError, LcoreError
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:           # one line, exit 2 (argparse's default is 2 lines)
+    def error(self, message: str) -> NoReturn:           # one line, exit 2 (argparse's default is 2 lines)
         print(f"lcore: error: {message}", file=sys.stderr)
         raise SystemExit(2)
 
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers = [logging.FileHandler(cfg.log)] if cfg.log else None
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=handlers,
                         format=f"%(asctime)s lcore{cfg.lcore_id} %(levelname)s %(message)s")
-    from lcore.worker import Worker    # after validation: argument errors need no sockets
+    from lcore.worker import Worker  # after validation: argument errors need no sockets
     try:
         worker = Worker(cfg)
     except ConfigError as exc:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from fdirlab.errors import FdirlabError
 from fdirlab.mask_math import DEFAULT_HIGH, DEFAULT_LOW, check_port_range
 from fdirlab.partition import SCHEMES, Partition
-
 from lcore.errors import ConfigError
 from lcore.neighbours import parse_mac
 
@@ -33,7 +32,7 @@ class WorkerConfig:
     handoff_slots: int = 1 << 16
     log: str | None = None
 
-    def validate(self) -> "WorkerConfig":
+    def validate(self) -> WorkerConfig:
         if self.scheme not in SCHEMES:
             raise ConfigError(f"unknown --scheme {self.scheme!r}: use one of {', '.join(SCHEMES)}")
         if self.mode not in MODES:

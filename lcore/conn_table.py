@@ -13,12 +13,15 @@ import heapq
 import ipaddress
 import itertools
 from collections import Counter
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from lcore.frames import PROTO_TCP
+from lcore.sa_pool import SaPool
+from lcore.scheduler import Dest, Service
 from lcore.tcp_state import TcpState
 
-Key = tuple  # (proto, src bytes, sport, dst bytes, dport) as seen on the wire
+Key = tuple[int, bytes, int, bytes, int]  # (proto, src bytes, sport, dst bytes, dport) as seen on the wire
 
 UDP_STATE = "UDP"
 
@@ -31,7 +34,8 @@ class Conn:
                  "pkts_in", "pkts_out", "created")
 
     def __init__(self, proto: int, caddr: bytes, cport: int, vaddr: bytes, vport: int,
-                 laddr: bytes, lport: int, raddr: bytes, rport: int) -> None:
+                 laddr: bytes, lport: int, raddr: bytes, rport: int, service: Service, dest: Dest,
+                 pool: SaPool) -> None:
         self.proto = proto
         self.caddr = caddr
         self.cport = cport
@@ -45,9 +49,9 @@ class Conn:
         self.expires = 0.0
         self.armed = 0.0          # the deadline of this conn's live entry in the expiry heap
         self.index = -1
-        self.service = None
-        self.dest = None
-        self.pool = None
+        self.service = service
+        self.dest = dest
+        self.pool = pool
         self.pkts_in = 0
         self.pkts_out = 0
         self.created = 0.0
@@ -62,7 +66,7 @@ class Conn:
     def state_name(self) -> str:
         return self.state.name if self.state is not None else UDP_STATE
 
-    def describe(self, now: float) -> dict:
+    def describe(self, now: float) -> dict[str, Any]:
         return {"proto": "tcp" if self.proto == PROTO_TCP else "udp",
                 "client": _ep(self.caddr, self.cport), "vip": _ep(self.vaddr, self.vport),
                 "local": _ep(self.laddr, self.lport), "rs": _ep(self.raddr, self.rport),

@@ -53,8 +53,9 @@ import socket
 import stat
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
 
 from lcore import ipvs_ops
 from lcore.config import WorkerConfig
@@ -79,7 +80,7 @@ class ControlHandler:
         self.now = now
         self.control_view: Callable[[], dict[str, int]] | None = None   # set by ControlServer
 
-    def handle(self, req: Any) -> dict:
+    def handle(self, req: Any) -> dict[str, Any]:
         """One decoded request -> one reply; never raises (the worker must stay up)."""
         try:
             return {"ok": True, **self._dispatch(validate(req))}
@@ -89,20 +90,21 @@ class ControlHandler:
             log.exception("control request %.200r failed", req)
             return {"ok": False, "error": f"internal error: {type(exc).__name__}: {exc}"[:300]}
 
-    def handle_line(self, line: bytes) -> dict:
+    def handle_line(self, line: bytes) -> dict[str, Any]:
         try:
             req = parse_request(line)
         except LcoreError as exc:
             return {"ok": False, "error": str(exc)}
         return self.handle(req)
 
-    def _dispatch(self, req: dict[str, Any]) -> dict:
+    def _dispatch(self, req: dict[str, Any]) -> dict[str, Any]:
         op = req["op"]                          # validate() admits only known ops
         if op in ipvs_ops.HANDLERS:
             return ipvs_ops.HANDLERS[op](self.dp, req)
-        return getattr(self, f"op_{op}")(req)
+        handler: Callable[[dict[str, Any]], dict[str, Any]] = getattr(self, f"op_{op}")
+        return handler(req)
 
-    def op_info(self, req: dict) -> dict:
+    def op_info(self, req: dict[str, Any]) -> dict[str, Any]:
         c = self.cfg
         out = {"lcore": c.lcore_id, "n_lcores": c.n_lcores, "scheme": c.scheme, "mode": c.mode,
                "iface": c.iface, "mac": c.mac.lower(), "port_range": [c.port_low, c.port_high],
@@ -114,7 +116,7 @@ class ControlHandler:
             out["handoff_dir"] = c.handoff_dir
         return out
 
-    def op_pool_add(self, req: dict) -> dict:
+    def op_pool_add(self, req: dict[str, Any]) -> dict[str, Any]:
         if "slot" not in req and self.cfg.scheme == "laddr":
             raise ConfigError("pool_add needs slot with the laddr scheme")
         slot = req.get("slot", 0)
@@ -123,63 +125,63 @@ class ControlHandler:
         view = [p for p in self.dp.pools_view() if p["laddr"] == _norm(laddr)]
         return {"pool": view[0] if view else None}
 
-    def op_pool_del(self, req: dict) -> dict:
+    def op_pool_del(self, req: dict[str, Any]) -> dict[str, Any]:
         force = req.get("force", False)
         if not isinstance(force, bool):
             raise ConfigError(f"force must be true or false, got {force!r}")
         return {"dropped_conns": self.dp.pool_del(req["laddr"], force)}
 
-    def op_pools(self, req: dict) -> dict:
+    def op_pools(self, req: dict[str, Any]) -> dict[str, Any]:
         return {"pools": self.dp.pools_view()}
 
-    def op_service_add(self, req: dict) -> dict:
+    def op_service_add(self, req: dict[str, Any]) -> dict[str, Any]:
         args = {k: v for k, v in req.items() if k != "op"}
         return {"service": self.dp.service_add(**args).describe()}
 
-    def op_service_del(self, req: dict) -> dict:
+    def op_service_del(self, req: dict[str, Any]) -> dict[str, Any]:
         return {"dropped_conns": self.dp.service_del(req["vip"], req["vport"], req["proto"])}
 
-    def op_service_laddr_add(self, req: dict) -> dict:
+    def op_service_laddr_add(self, req: dict[str, Any]) -> dict[str, Any]:
         return {"laddrs": self.dp.service_laddr(req["vip"], req["vport"], req["proto"], req["laddr"], True)}
 
-    def op_service_laddr_del(self, req: dict) -> dict:
+    def op_service_laddr_del(self, req: dict[str, Any]) -> dict[str, Any]:
         return {"laddrs": self.dp.service_laddr(req["vip"], req["vport"], req["proto"], req["laddr"], False)}
 
-    def op_services(self, req: dict) -> dict:
+    def op_services(self, req: dict[str, Any]) -> dict[str, Any]:
         out = []
         for svc in self.dp.services.values():
             d = svc.describe()
             d["laddr_pools"] = {name: (packed in self.dp.pools)
-                                for name, packed in zip(svc.laddr_names, svc.laddrs)}
+                                for name, packed in zip(svc.laddr_names, svc.laddrs, strict=True)}
             out.append(d)
         return {"services": out}
 
-    def op_neigh_add(self, req: dict) -> dict:
+    def op_neigh_add(self, req: dict[str, Any]) -> dict[str, Any]:
         self.dp.neigh.add(req["addr"], req["mac"])
         return {}
 
-    def op_neigh_del(self, req: dict) -> dict:
+    def op_neigh_del(self, req: dict[str, Any]) -> dict[str, Any]:
         if not self.dp.neigh.delete(req["addr"]):
             raise ConfigError(f"no neighbour {req['addr']}")
         return {}
 
-    def op_neighs(self, req: dict) -> dict:
+    def op_neighs(self, req: dict[str, Any]) -> dict[str, Any]:
         return {"neighs": self.dp.neigh.describe()}
 
-    def op_stats(self, req: dict) -> dict:
+    def op_stats(self, req: dict[str, Any]) -> dict[str, Any]:
         return self.dp.stats_view()
 
-    def op_conns(self, req: dict) -> dict:
+    def op_conns(self, req: dict[str, Any]) -> dict[str, Any]:
         limit = req.get("limit", 100)               # 0..MAX_CONNS_DUMP (control_schema)
         now = self.now()
-        conns = []
+        conns: list[dict[str, Any]] = []
         for conn in self.dp.conns.by_in.values():
             if len(conns) >= limit:
                 break
             conns.append(conn.describe(now))
         return {"total": len(self.dp.conns), "conns": conns}
 
-    def op_set_timeouts(self, req: dict) -> dict:
+    def op_set_timeouts(self, req: dict[str, Any]) -> dict[str, Any]:
         changes = {k: v for k, v in req.items() if k != "op"}
         for k, v in changes.items():
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 86400 * 7:
@@ -382,7 +384,7 @@ def _peer(sock: socket.socket) -> str:
     return f"pid {pid}: {cmd[:120]}"
 
 
-def request(path: str, req: dict, timeout: float = 5.0) -> dict:
+def request(path: str, req: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
     """Client helper (tests, tools): send one request, return the reply."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
@@ -394,4 +396,5 @@ def request(path: str, req: dict, timeout: float = 5.0) -> dict:
             if not chunk:
                 break
             buf += chunk
-    return json.loads(buf)
+    reply: dict[str, Any] = json.loads(buf)
+    return reply

@@ -8,12 +8,11 @@ model); the only shared piece is the optional handoff object (VPP NAT44-ED mode)
 from __future__ import annotations
 
 import ipaddress
-
 import random
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from fdirlab.partition import Partition
-
 from lcore import frames as F
 from lcore.conn_table import Conn, ConnTable
 from lcore.errors import ConfigError
@@ -118,7 +117,7 @@ class Datapath:
         port = _check_port(vport, "vport")
         if proto not in PROTOS:
             raise ConfigError(f"unknown proto {proto!r}: use tcp or udp")
-        p = PROTOS[proto]  # type: ignore[index]
+        p = PROTOS[proto]
         key = (p, v.packed, port)
         if key in self.services:
             raise ConfigError(f"service {proto} {v}:{port} exists")
@@ -158,7 +157,7 @@ class Datapath:
         port = _check_port(vport, "vport")
         if proto not in PROTOS:
             raise ConfigError(f"unknown proto {proto!r}: use tcp or udp")
-        svc = self.services.get((PROTOS[proto], v.packed, port))  # type: ignore[index]
+        svc = self.services.get((PROTOS[proto], v.packed, port))
         if svc is None:
             raise ConfigError(f"no service {proto} {v}:{port}")
         return svc
@@ -188,7 +187,7 @@ class Datapath:
         port = _check_port(vport, "vport")
         if proto not in PROTOS:
             raise ConfigError(f"unknown proto {proto!r}: use tcp or udp")
-        key = (PROTOS[proto], v.packed, port)  # type: ignore[index]
+        key = (PROTOS[proto], v.packed, port)
         svc = self.services.pop(key, None)
         if svc is None:
             raise ConfigError(f"no service {proto} {v}:{port}")
@@ -197,7 +196,7 @@ class Datapath:
             del self.vips[v.packed]
         return self._drop_conns(lambda c: c.service is svc)
 
-    def _drop_conns(self, pred) -> int:
+    def _drop_conns(self, pred: Callable[[Conn], bool]) -> int:
         n = 0
         for conn in self.conns:
             if pred(conn) and self.conns.remove(conn):
@@ -219,7 +218,7 @@ class Datapath:
             return
         p = F.parse(frame)
         if p.__class__ is str:
-            st.drops[p] += 1  # type: ignore[index]
+            st.drops[p] += 1
             return
         self.neigh.learn(p.src, p.smac)  # type: ignore[union-attr]
         ho = self.handoff
@@ -249,7 +248,7 @@ class Datapath:
         st.handoff_in += 1
         p = F.parse(frame)
         if p.__class__ is str:
-            st.drops[p] += 1  # type: ignore[index]
+            st.drops[p] += 1
             return
         self._process(frame, p, now)  # type: ignore[arg-type]
 
@@ -352,7 +351,7 @@ class Datapath:
         # to another lcore) is stepped over without spending a trail.
         pools = self.pools
         trails, budget = svc.trails(), 2 * len(svc.laddrs) + svc.max_trails
-        lport = None
+        lport = chosen = None
         while trails and budget:
             budget -= 1
             la = svc.next_laddr()
@@ -362,17 +361,16 @@ class Datapath:
             trails -= 1
             lport = pool.fetch(dest.addr_bytes, dest.port)
             if lport is not None:
+                chosen = pool
                 break
-        if lport is None:
+        if lport is None or chosen is None:
             st.no_local_port += 1
             st.drops[R_NO_LPORT] += 1
             return None
-        conn = Conn(p.proto, p.src, p.sport, p.dst, p.dport, la, lport, dest.addr_bytes, dest.port)  # type: ignore[arg-type]
-        conn.service = svc
-        conn.dest = dest
-        conn.pool = pool
+        conn = Conn(p.proto, p.src, p.sport, p.dst, p.dport, la, lport, dest.addr_bytes, dest.port,  # type: ignore[arg-type]
+                    svc, dest, chosen)
         self.conns.add(conn, now, self._udp_to if conn.state is None else self._tcp_to[conn.state])
-        pool.conns += 1
+        chosen.conns += 1
         dest.conns += 1
         dest.total_conns += 1
         svc.conns += 1
@@ -415,7 +413,7 @@ class Datapath:
 
     # --- views for the control socket ---------------------------------------------------
 
-    def pools_view(self) -> list[dict]:
+    def pools_view(self) -> list[dict[str, Any]]:
         out = []
         for pool in self.pools.values():
             s = pool.stats()
@@ -425,7 +423,7 @@ class Datapath:
                         "buckets": s.buckets, "bytes": s.bytes, "conns": pool.conns})
         return out
 
-    def stats_view(self) -> dict:
+    def stats_view(self) -> dict[str, Any]:
         d = self.stats.as_dict()
         d["conns"] = {"total": len(self.conns), "by_state": self.conns.by_state()}
         d["pools"] = self.pools_view()

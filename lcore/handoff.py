@@ -23,8 +23,8 @@ import os
 import stat
 import struct
 import zlib
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from lcore.errors import HandoffError
 
@@ -85,7 +85,8 @@ class FlowTable:
 
     @property
     def count(self) -> int:
-        return _U32.unpack_from(self.mm, 16)[0]
+        n: int = _U32.unpack_from(self.mm, 16)[0]
+        return n
 
     def _set_count(self, n: int) -> None:
         _U32.pack_into(self.mm, 16, n)
@@ -109,7 +110,8 @@ class FlowTable:
         off = self._find(key)
         if off < 0:
             return None
-        return _U64.unpack_from(self.mm, off + 8)[0]
+        value: int = _U64.unpack_from(self.mm, off + 8)[0]
+        return value
 
     def insert(self, key: bytes, value: int) -> bool:
         with self.locked():
@@ -188,10 +190,12 @@ class Ring:
             raise HandoffError(f"{path}: ring depth differs from --handoff-depth {depth}")
 
     def head(self) -> int:
-        return _U64.unpack_from(self.mm, RING_HEAD_OFF)[0]
+        head: int = _U64.unpack_from(self.mm, RING_HEAD_OFF)[0]
+        return head
 
     def tail(self) -> int:
-        return _U64.unpack_from(self.mm, RING_TAIL_OFF)[0]
+        tail: int = _U64.unpack_from(self.mm, RING_TAIL_OFF)[0]
+        return tail
 
     def __len__(self) -> int:
         # The producer's tail is written byte by byte (struct.pack_into), so a read that races
@@ -213,7 +217,7 @@ class Ring:
         mm = self.mm
         head = self.head()
         tail = self.tail()
-        out = []
+        out: list[tuple[bytearray, int]] = []
         while head < tail and len(out) < budget:
             off = RING_DATA_OFF + (head % self.depth) * RING_SLOT
             n, _, value = _SLOT_HDR.unpack_from(mm, off)

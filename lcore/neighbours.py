@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from typing import Any
 
 from lcore.errors import ConfigError
 
@@ -62,7 +63,7 @@ class Neighbours:
         mac = self.static.get(addr)
         return mac if mac is not None else self.learned.get(addr)
 
-    def describe(self) -> list[dict]:
+    def describe(self) -> list[dict[str, Any]]:
         out = [{"addr": str(ipaddress.ip_address(a)), "mac": format_mac(m), "type": "static"}
                for a, m in self.static.items()]
         out += [{"addr": str(ipaddress.ip_address(a)), "mac": format_mac(m), "type": "learned"}

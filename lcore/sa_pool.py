@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from fdirlab.errors import FdirlabError
 from fdirlab.mask_math import DEFAULT_HIGH, DEFAULT_LOW
 from fdirlab.partition import Partition
-
 from lcore.errors import ConfigError, PoolError
 
 DEFAULT_POOL_HASH_SIZE = 16
@@ -59,12 +58,24 @@ def jhash_32b(words: list[int], initval: int) -> int:
         b = (b + words[i + 1]) & _M32
         c = (c + words[i + 2]) & _M32
         # mix(a, b, c)
-        a = (a - c) & _M32; a ^= _rot(c, 4);  c = (c + b) & _M32
-        b = (b - a) & _M32; b ^= _rot(a, 6);  a = (a + c) & _M32
-        c = (c - b) & _M32; c ^= _rot(b, 8);  b = (b + a) & _M32
-        a = (a - c) & _M32; a ^= _rot(c, 16); c = (c + b) & _M32
-        b = (b - a) & _M32; b ^= _rot(a, 19); a = (a + c) & _M32
-        c = (c - b) & _M32; c ^= _rot(b, 4);  b = (b + a) & _M32
+        a = (a - c) & _M32
+        a ^= _rot(c, 4)
+        c = (c + b) & _M32
+        b = (b - a) & _M32
+        b ^= _rot(a, 6)
+        a = (a + c) & _M32
+        c = (c - b) & _M32
+        c ^= _rot(b, 8)
+        b = (b + a) & _M32
+        a = (a - c) & _M32
+        a ^= _rot(c, 16)
+        c = (c + b) & _M32
+        b = (b - a) & _M32
+        b ^= _rot(a, 19)
+        a = (a + c) & _M32
+        c = (c - b) & _M32
+        c ^= _rot(b, 4)
+        b = (b + a) & _M32
         length -= 3
         i += 3
     if length == 0:
@@ -75,13 +86,20 @@ def jhash_32b(words: list[int], initval: int) -> int:
         b = (b + words[i + 1]) & _M32
     a = (a + words[i]) & _M32
     # final(a, b, c)
-    c ^= b; c = (c - _rot(b, 14)) & _M32
-    a ^= c; a = (a - _rot(c, 11)) & _M32
-    b ^= a; b = (b - _rot(a, 25)) & _M32
-    c ^= b; c = (c - _rot(b, 16)) & _M32
-    a ^= c; a = (a - _rot(c, 4)) & _M32
-    b ^= a; b = (b - _rot(a, 14)) & _M32
-    c ^= b; c = (c - _rot(b, 24)) & _M32
+    c ^= b
+    c = (c - _rot(b, 14)) & _M32
+    a ^= c
+    a = (a - _rot(c, 11)) & _M32
+    b ^= a
+    b = (b - _rot(a, 25)) & _M32
+    c ^= b
+    c = (c - _rot(b, 16)) & _M32
+    a ^= c
+    a = (a - _rot(c, 4)) & _M32
+    b ^= a
+    b = (b - _rot(a, 14)) & _M32
+    c ^= b
+    c = (c - _rot(b, 24)) & _M32
     return c
 
 

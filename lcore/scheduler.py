@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
+from typing import Any
 
 from lcore.errors import ConfigError
 
@@ -133,7 +134,7 @@ class Service:
     def trails(self) -> int:
         return min(self.max_trails, len(self.laddrs))
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         proto = {6: "tcp", 17: "udp"}[self.proto]
         return {"vip": self.vip, "vport": self.vport, "proto": proto, "sched": self.sched,
                 "conns": self.conns,
@@ -145,7 +146,7 @@ class Service:
 def check_sched(name: object) -> str:
     if name not in SCHEDULERS:
         raise ConfigError(f"unknown scheduler {name!r}: use one of {', '.join(SCHEDULERS)}")
-    return name  # type: ignore[return-value]
+    return name
 
 
 def check_weight(w: object) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -16,7 +17,7 @@ class Stats:
     packets_out: int = 0
     bytes_in: int = 0
     bytes_out: int = 0
-    drops: defaultdict = field(default_factory=lambda: defaultdict(int))
+    drops: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     reply_hits: int = 0          # RS -> laddr:lport frames that found their conn here
     reply_misses: int = 0        # RS -> laddr:lport frames with no conn here
     conns_new: int = 0
@@ -37,7 +38,7 @@ class Stats:
     def dropped(self) -> int:
         return sum(self.drops.values())
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "packets": {"in": self.packets_in, "out": self.packets_out, "dropped": self.dropped,
                         "bytes_in": self.bytes_in, "bytes_out": self.bytes_out},

@@ -58,7 +58,7 @@ def _row(flags: int) -> int:
     return -1
 
 
-def _by_flags(table: tuple) -> tuple:
+def _by_flags(table: tuple[tuple[TcpState, ...], ...]) -> tuple[tuple[TcpState, ...], ...]:
     """table[flags byte] -> tuple of next states by current state (one index per packet)."""
     keep = tuple(TcpState)
     return tuple(keep if _row(f) < 0 else table[_row(f)] for f in range(256))

@@ -65,7 +65,7 @@ class Worker:
         self.sock = open_packet_socket(cfg.iface)     # first: a bad --iface creates nothing
         self.handoff = (HandoffNode(cfg.handoff_dir, cfg.lcore_id, cfg.n_lcores, cfg.handoff_depth,
                                     cfg.handoff_slots)
-                        if cfg.mode == "handoff" else None)
+                        if cfg.mode == "handoff" and cfg.handoff_dir else None)   # validate() requires the dir
         self.dp = Datapath(cfg.lcore_id, cfg.n_lcores, cfg.scheme, parse_mac(cfg.mac),
                            cfg.port_low, cfg.port_high, cfg.pool_hash_size, handoff=self.handoff)
         self.ctl = ControlServer(cfg.ctl, ControlHandler(self.dp, cfg, time.monotonic))

@@ -7,6 +7,7 @@ servers on 9 and 10. Runs unchanged on softswitch and on BMv2 (`make ptf TARGET=
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import ptf
 import ptf.testutils as tu
@@ -37,8 +38,8 @@ INSERT = p4runtime_pb2.Update.INSERT
 MODIFY = p4runtime_pb2.Update.MODIFY
 DELETE = p4runtime_pb2.Update.DELETE
 
-_P4INFO = None
-_CONFIG = None
+_P4INFO: Any = None
+_CONFIG = b""
 
 
 class FdirTest(BaseTest):
@@ -81,12 +82,16 @@ class FdirTest(BaseTest):
         self.set_miss(miss, lcore)
         return self.layout
 
+    def _layout(self) -> rules.Layout:
+        assert self.layout is not None, "install_layout() first"
+        return self.layout
+
     def set_miss(self, kind: str, lcore: int | None = None) -> None:
-        layout = rules.Layout(lcore_ports=self.layout.lcore_ports, miss=MissPolicy(kind, lcore))
+        layout = rules.Layout(lcore_ports=self._layout().lcore_ports, miss=MissPolicy(kind, lcore))
         self.write(MODIFY, [rules.miss_entry(layout)])
 
     def add_laddr(self, addr: str) -> list[Entry]:
-        entries = rules.laddr_entries(self.layout, addr)
+        entries = rules.laddr_entries(self._layout(), addr)
         self.write(INSERT, entries)
         return entries
 

@@ -4,18 +4,42 @@ policy, L2 forwarding of what lcores send, direct counters, ARP answers, Neighbo
 Advertisements for IPv6 LB addresses, malformed frames."""
 from __future__ import annotations
 
+import socket
 import time
 
 import ptf.testutils as tu
-from scapy.layers.inet import ICMP, IP, TCP, UDP
-from scapy.layers.inet6 import (ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr,
-                                ICMPv6NDOptSrcLLAddr, IPv6, in6_getnsma, in6_getnsmac)
+from fdir_base import (
+    CLIENT_IP,
+    CLIENT_IP6,
+    CLIENT_MAC,
+    CLIENT_PORT,
+    DELETE,
+    LADDR,
+    LADDR6,
+    LB_MAC,
+    LCORE_PORTS,
+    RS1_IP,
+    RS1_MAC,
+    RS1_PORT,
+    RS2_MAC,
+    RS2_PORT,
+    VIP,
+    VIP6,
+    FdirTest,
+)
+from scapy.layers.inet import ICMP, IP, TCP
+from scapy.layers.inet6 import (
+    ICMPv6ND_NA,
+    ICMPv6ND_NS,
+    ICMPv6NDOptDstLLAddr,
+    ICMPv6NDOptSrcLLAddr,
+    IPv6,
+    in6_getnsma,
+    in6_getnsmac,
+)
 from scapy.layers.l2 import Ether
 from scapy.utils6 import inet_pton
 
-from fdir_base import (CLIENT_IP, CLIENT_IP6, CLIENT_MAC, CLIENT_PORT, DELETE, LADDR, LADDR6,
-                       LB_MAC, LCORE_PORTS, RS1_IP, RS1_MAC, RS1_PORT, RS2_MAC, RS2_PORT, VIP,
-                       VIP6, FdirTest)
 from fdirlab import mask_math as mm
 
 N_VALUES = (1, 2, 4, 6, 8)
@@ -42,7 +66,7 @@ class _Steering(FdirTest):
                     pkt = self.reply(self.laddr, port, proto)
                     tu.send_packet(self, RS1_PORT, pkt)
                     expected.append((pkt, residue, proto, port))
-        for pkt, residue, proto, port in expected:
+        for pkt, residue, _proto, _port in expected:
             tu.verify_packet(self, pkt, LCORE_PORTS[residue])   # exactly the owner's port
         tu.verify_no_other_packets(self)  # nothing anywhere else, no duplicates
         # Ports owned by nobody (n = 6: residues 6, 7) match no filter and follow the miss
@@ -139,7 +163,7 @@ class NonL4NeverMatches(FdirTest):
         }
         frames["first fragment (MF)"][IP].flags = "MF"
         frames["later fragment"][IP].frag = 10
-        for what, f in frames.items():
+        for f in frames.values():
             f = Ether(bytes(f))
             tu.send_packet(self, RS1_PORT, f)
             tu.verify_packet(self, f, LCORE_PORTS[3])
@@ -214,7 +238,9 @@ class DirectCountersCountPerEntry(FdirTest):
         tu.verify_no_other_packets(self)
         got = {}
         for e in self.read_table("fdir_v4"):
-            got[(e.param("port"), e.field("proto").value)] = e.packets
+            proto = e.field("proto")
+            assert proto is not None
+            got[(e.param("port"), proto.value)] = e.packets
         for lcore in range(4):
             self.assertEqual(got[(LCORE_PORTS[lcore], 6)], sent.get(lcore, 0), f"lcore {lcore} tcp")
             self.assertEqual(got[(LCORE_PORTS[lcore], 17)], 0, f"lcore {lcore} udp")
@@ -245,7 +271,7 @@ def neighbor_solicitation(target: str, multicast: bool = True, hlim: int = 255,
                           src: str = CLIENT_IP6):
     """What a Linux host sends to resolve `target`: to its solicited-node multicast group
     (address resolution) or to the address itself (unreachability detection)."""
-    nsma = in6_getnsma(inet_pton(10, target))
+    nsma = in6_getnsma(inet_pton(socket.AF_INET6, target))
     dst_ip = ":".join(nsma.hex()[i:i + 4] for i in range(0, 32, 4)) if multicast else target
     dst_mac = in6_getnsmac(nsma) if multicast else LB_MAC
     return (Ether(dst=dst_mac, src=CLIENT_MAC) / IPv6(src=src, dst=dst_ip, hlim=hlim)
@@ -275,7 +301,7 @@ class NeighborAdvertisementsForLbAddresses(FdirTest):
         bad_hlim = neighbor_solicitation(VIP6, hlim=64)                   # RFC 4861 7.1.1: 7
         bad_sum = neighbor_solicitation(LADDR6)
         bad_sum[ICMPv6ND_NS].cksum = 0x1234                               # bad checksum: 1
-        dad = (Ether(dst=in6_getnsmac(in6_getnsma(inet_pton(10, VIP6))), src=CLIENT_MAC)
+        dad = (Ether(dst=in6_getnsmac(in6_getnsma(inet_pton(socket.AF_INET6, VIP6))), src=CLIENT_MAC)
                / IPv6(src="::", dst="ff02::1:ff00:100", hlim=255) / ICMPv6ND_NS(tgt=VIP6))
         for f in (other, bad_hlim, bad_sum, dad):
             tu.send_packet(self, CLIENT_PORT, f)
@@ -291,7 +317,7 @@ class NeighborAdvertisementsForLbAddresses(FdirTest):
         self.assertEqual(got, want, "drop_reasons: {index: packets}")
         # the address answers only while the switch owns it
         self.write(DELETE, [e for e in self.read_table("nd_responder")
-                            if e.match[0].value == int.from_bytes(inet_pton(10, LADDR6), "big")])
+                            if e.match[0].value == int.from_bytes(inet_pton(socket.AF_INET6, LADDR6), "big")])
         tu.send_packet(self, CLIENT_PORT, neighbor_solicitation(LADDR6))
         tu.verify_no_other_packets(self)
 

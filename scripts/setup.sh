@@ -38,6 +38,6 @@ if [ ! -x "$VENV/bin/python" ]; then
     echo "setup: creating $VENV (with system site-packages, for Mininet)"
     /usr/bin/python3 -m venv --system-site-packages "$VENV"
 fi
-echo "setup: pip install -e .[test]"
-"$VENV/bin/pip" install -q --disable-pip-version-check -e '.[test]'
+echo "setup: pip install -e .[test,lint]"
+"$VENV/bin/pip" install -q --disable-pip-version-check -e '.[test,lint]'
 touch "$VENV/.setup-done"

@@ -7,8 +7,9 @@ created (as PI allocates BMv2 member handles), not by their order in the group.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from google.rpc import code_pb2
 

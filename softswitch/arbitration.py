@@ -17,7 +17,7 @@ from .errors import SoftswitchError
 @dataclass(eq=False)
 class Stream:
     """One StreamChannel: its outgoing queue and its current arbitration state."""
-    out: "queue.Queue[p4runtime_pb2.StreamMessageResponse | None]" = field(default_factory=queue.Queue)
+    out: queue.Queue[p4runtime_pb2.StreamMessageResponse | None] = field(default_factory=queue.Queue)
     election_id: tuple[int, int] | None = None
     role: str = ""
     role_msg: p4runtime_pb2.Role | None = None

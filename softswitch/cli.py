@@ -9,6 +9,8 @@ import logging
 import signal
 import sys
 import threading
+from pathlib import Path
+from typing import NoReturn
 
 from google.protobuf import text_format
 from p4.config.v1 import p4info_pb2
@@ -25,7 +27,7 @@ LEVELS = {"trace": logging.DEBUG, "debug": logging.DEBUG, "info": logging.INFO, 
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, no usage dump
+    def error(self, message: str) -> NoReturn:  # one line, no usage dump
         raise SoftswitchError(message)
 
 
@@ -58,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _read_p4info(path: str) -> p4info_pb2.P4Info:
     try:
-        data = open(path, "rb").read()
+        data = Path(path).read_bytes()
     except OSError as exc:
         raise SoftswitchError(f"cannot read P4Info '{path}': {exc.strerror}") from None
     info = p4info_pb2.P4Info()
@@ -109,7 +111,7 @@ def run(argv: list[str]) -> int:
     device = Device(args.device_id, args.cpu_port, cache=not args.no_flow_cache)
     if args.json:
         try:
-            text = open(args.json, "rb").read()
+            text = Path(args.json).read_bytes()
         except OSError as exc:
             raise SoftswitchError(f"cannot read JSON '{args.json}': {exc.strerror}") from None
         device.load_json(text, _read_p4info(args.p4info) if args.p4info else None)

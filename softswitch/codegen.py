@@ -8,8 +8,9 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .codegen_calc import CalcGen
 from .codegen_headers import HeaderGen
@@ -177,7 +178,8 @@ class CodeGen(ParserGen, CalcGen, HeaderGen):
 
     def _op(self, e: dict[str, Any], parser: bool) -> str:
         op = e["op"]
-        left, right = e.get("left"), e.get("right")
+        left: Any = e.get("left")
+        right: Any = e.get("right")
         binops = {"+": "+", "-": "-", "*": "*", "<<": "<<", ">>": ">>", "==": "==", "!=": "!=",
                   ">": ">", ">=": ">=", "<": "<", "<=": "<=", "&": "&", "|": "|", "^": "^",
                   "/": "//", "%": "%"}
@@ -249,7 +251,7 @@ class CodeGen(ParserGen, CalcGen, HeaderGen):
         if t in ("header_stack", "header_union_stack"):
             self.assign_stack(dst["value"], src["value"])
         elif self.is_union_node(dst):
-            for d, s_ in zip(self.union_members(dst), self.union_members(src)):
+            for d, s_ in zip(self.union_members(dst), self.union_members(src), strict=False):
                 self.copy_header(d, s_)
         elif self.is_header_node(dst):
             self.copy_header(self.href(dst), self.href(src))
@@ -456,7 +458,7 @@ class CodeGen(ParserGen, CalcGen, HeaderGen):
                 hit_next, miss_next = ref(nt.get("__HIT__")), ref(nt.get("__MISS__"))
             else:
                 next_maps[nxname] = {aid: nodes.get(nt.get(aname)) if nt.get(aname) else None
-                                     for aid, aname in zip(t["action_ids"], t["actions"])}
+                                     for aid, aname in zip(t["action_ids"], t["actions"], strict=False)}
             w(f"def _t{t['id']}(F):")
             w.indent += 1
             if keyparts:
@@ -530,7 +532,7 @@ class CodeGen(ParserGen, CalcGen, HeaderGen):
             code = compile(source, "<softswitch-generated>", "exec")
         except SyntaxError as exc:  # a generator bug, not a user error; say where
             raise SoftswitchError(f"internal code generation error: {exc}") from None
-        exec(code, self.ns)  # noqa: S102 - our own generated source
+        exec(code, self.ns)  # our own generated source
         for name, mapping in next_maps.items():
             self.ns[name] = {aid: (self.ns[n] if n else None) for aid, n in mapping.items()}
         pipelines = {name: (self.ns[init] if init != "None" else None) for name, init in inits.items()}

@@ -4,20 +4,14 @@ A mixin of codegen.CodeGen: emits `_calc_*` functions and verify_/update_checksu
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from . import hashes
-from .errors import SoftswitchError, unimplemented
+from .codegen_base import GenBase
 from .codewriter import Writer as _Writer
+from .errors import SoftswitchError, unimplemented
 from .json_model import hexstr
 
-if TYPE_CHECKING:
-    from .codegen import CodeGen as _Base
-else:
-    _Base = object
 
-
-class CalcGen(_Base):
+class CalcGen(GenBase):
     # ----------------------------------------------------------- calculations
     def calculation(self, name: str) -> str:
         """Emit (once) a function computing a named calculation over the packet state."""

@@ -9,15 +9,11 @@ at run time is addressed as `base + k`; an index past the stack reads and writes
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .codegen_base import GenBase
 from .errors import SoftswitchError, unimplemented
 from .json_model import HeaderInfo, StackInfo, hexstr
-
-if TYPE_CHECKING:
-    from .codegen import CodeGen as _Base
-else:
-    _Base = object
 
 
 @dataclass
@@ -48,7 +44,7 @@ class HRef:
         return f"{self.base} + {len(self.tmpl.fields) + 1}"
 
 
-class HeaderGen(_Base):
+class HeaderGen(GenBase):
     # ------------------------------------------------------------- lookups
     def _stack(self, name: str) -> StackInfo:
         st = self.p.stacks.get(name)
@@ -93,7 +89,8 @@ class HeaderGen(_Base):
 
     def href(self, node: dict[str, Any]) -> HRef:
         """Resolve a header-valued JSON node (header, stack element, union member)."""
-        t, v = node.get("type"), node.get("value")
+        t: Any = node.get("type")
+        v: Any = node.get("value")
         if t == "header":
             h = self.p.headers.get(v)
             if h is None:
@@ -123,7 +120,8 @@ class HeaderGen(_Base):
 
     def union_members(self, node: dict[str, Any]) -> list[HRef]:
         """The member headers of a union-valued node (header_union or a union stack element)."""
-        t, v = node.get("type"), node.get("value")
+        t: Any = node.get("type")
+        v: Any = node.get("value")
         if t == "header_union":
             u = self.p.unions.get(v)
             if u is None:
@@ -162,7 +160,8 @@ class HeaderGen(_Base):
 
     def lvalue(self, node: dict[str, Any]) -> tuple[str, int, bool, str]:
         """(slot code, width, signed, name) of a field-valued node."""
-        t, v = node.get("type"), node.get("value")
+        t: Any = node.get("type")
+        v: Any = node.get("value")
         if t == "field":
             if isinstance(v[0], dict):   # a run-time stack element's field (e.g. its $valid$)
                 hr = self.href({"type": "expression", "value": v[0]})
@@ -233,7 +232,7 @@ class HeaderGen(_Base):
 
     def _swap(self, a: HeaderInfo, b: HeaderInfo) -> None:
         """swap_values of two headers of one type (fields, validity, varbit length)."""
-        pairs = [(fa.slot, fb.slot) for fa, fb in zip(a.fields, b.fields)]
+        pairs = [(fa.slot, fb.slot) for fa, fb in zip(a.fields, b.fields, strict=False)]
         pairs.append((a.valid_slot, b.valid_slot))
         if a.vl_slot is not None and b.vl_slot is not None:
             pairs.append((a.vl_slot, b.vl_slot))
@@ -279,8 +278,8 @@ class HeaderGen(_Base):
         if dst.size != src.size:
             raise SoftswitchError(f"assignment between stacks {dst_name} and {src_name} of different sizes")
         self.w(f"F[{dst.next_slot}] = F[{src.next_slot}]")
-        for de, se in zip(dst.elements, src.elements):
-            for dh, sh in zip(de, se):
+        for de, se in zip(dst.elements, src.elements, strict=False):
+            for dh, sh in zip(de, se, strict=False):
                 self.copy_header(self._static_href(dh), self._static_href(sh))
 
     def header_equal(self, left: HRef, right: HRef) -> str:
@@ -293,5 +292,5 @@ class HeaderGen(_Base):
 
     def union_equal(self, left: list[HRef], right: list[HRef]) -> str:
         """HeaderUnion::cmp: both valid with the same valid member, and that member equal."""
-        alts = [self.header_equal(a, b) for a, b in zip(left, right)]
+        alts = [self.header_equal(a, b) for a, b in zip(left, right, strict=False)]
         return "(" + " or ".join(alts) + ")" if alts else "False"

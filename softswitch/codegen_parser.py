@@ -4,19 +4,14 @@ A mixin of codegen.CodeGen: emits one function per parse state, `parse` and `dep
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .codegen_headers import HeaderGen, HRef
 from .errors import SoftswitchError, unimplemented
-from .codegen_headers import HRef
 from .json_model import hexstr
 
-if TYPE_CHECKING:
-    from .codegen import CodeGen as _Base
-else:
-    _Base = object
 
-
-class ParserGen(_Base):
+class ParserGen(HeaderGen):     # it parses into the headers HeaderGen resolves
     # ----------------------------------------------------------------- parser
     def _extract(self, hr: HRef) -> None:
         w = self.w

@@ -17,7 +17,7 @@ class CounterArray:
     binding: str | None = None   # table name of a direct counter
 
     @classmethod
-    def from_json(cls, spec: dict[str, Any]) -> "CounterArray":
+    def from_json(cls, spec: dict[str, Any]) -> CounterArray:
         size = int(spec.get("size", 0))
         direct = bool(spec.get("is_direct"))
         return cls(spec["name"], size, [] if direct else [[0, 0] for _ in range(size)],
@@ -35,7 +35,7 @@ class RegisterArray:
     cells: list[int]
 
     @classmethod
-    def from_json(cls, spec: dict[str, Any]) -> "RegisterArray":
+    def from_json(cls, spec: dict[str, Any]) -> RegisterArray:
         return cls(spec["name"], int(spec["bitwidth"]), [0] * int(spec["size"]))
 
 
@@ -94,7 +94,7 @@ class MeterArray:
     result: list[str] | None = None   # direct meter: field receiving the color
 
     @classmethod
-    def from_json(cls, spec: dict[str, Any]) -> "MeterArray":
+    def from_json(cls, spec: dict[str, Any]) -> MeterArray:
         direct = bool(spec.get("is_direct"))
         if int(spec.get("rate_count", 2)) != 2:
             raise ValueError(f"meter {spec['name']}: rate_count {spec.get('rate_count')} (v1model uses 2)")

@@ -7,18 +7,26 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from google.rpc import code_pb2
 from p4.config.v1 import p4info_pb2
 from p4.v1 import p4runtime_pb2
 
-from .errors import SoftswitchError
-from .p4info_map import (Binding, apply_meter_config, bytes_to_int, counter_data, int_to_bytes, meter_config,
-                         value_set_entry, value_set_members)
 from . import replication
-from .pipeline import Dataplane
 from .digests import Digests
+from .errors import SoftswitchError
+from .p4info_map import (
+    Binding,
+    apply_meter_config,
+    bytes_to_int,
+    counter_data,
+    int_to_bytes,
+    meter_config,
+    value_set_entry,
+    value_set_members,
+)
+from .pipeline import Dataplane
 from .replication import PRE
 from .tables import Entry
 
@@ -271,14 +279,14 @@ class Device:
         elif utype == Update.MODIFY:
             tb.table.modify(entry)
             if te.HasField("meter_config"):
-                old = tb.table.find(entry.matches, entry.priority)
-                if old is not None and old.meter is not None:
-                    apply_meter_config(old.meter, te.meter_config, f"table {tb.name} meter_config")
+                cur = tb.table.find(entry.matches, entry.priority)
+                if cur is not None and cur.meter is not None:
+                    apply_meter_config(cur.meter, te.meter_config, f"table {tb.name} meter_config")
             if te.HasField("counter_data"):
-                old = tb.table.find(entry.matches, entry.priority)
-                if old is not None and old.counter is not None:
-                    old.counter[0] = te.counter_data.packet_count
-                    old.counter[1] = te.counter_data.byte_count
+                cur = tb.table.find(entry.matches, entry.priority)
+                if cur is not None and cur.counter is not None:
+                    cur.counter[0] = te.counter_data.packet_count
+                    cur.counter[1] = te.counter_data.byte_count
 
     def _table_entry_ref(self, tb, utype: int, entry: Entry) -> None:
         """INSERT/MODIFY in an action profile table: member/group references counted, one-shot
@@ -534,7 +542,7 @@ class Device:
                 if i < 0 or i >= len(cells):
                     raise SoftswitchError(f"counter {cb.name}: index {i} is out of range",
                                           code_pb2.OUT_OF_RANGE)
-                idx = [i]
+                idx: range | list[int] = [i]
             else:
                 idx = range(len(cells))
             for i in idx:
@@ -625,19 +633,12 @@ def _carry_state(old: Dataplane, new: Dataplane) -> None:
         nt = new.tables.get(name)
         if nt is None or [(k.kind, k.width) for k in ot.keys] != [(k.kind, k.width) for k in nt.keys]:
             continue
-        old_names = dict(zip(ot.action_ids, ot.action_names))
-        new_ids = dict(zip(nt.action_names, nt.action_ids))
-
-        def remap(aid: int, params: list[int]) -> int | None:
-            nid = new_ids.get(old_names.get(aid, ""))
-            if nid is None or len(new.prog.actions[nid].get("runtime_data", [])) != len(params):
-                return None
-            return nid
-
+        old_names = dict(zip(ot.action_ids, ot.action_names, strict=False))
+        new_ids = dict(zip(nt.action_names, nt.action_ids, strict=False))
         for e in ot.entries.values():
             if e.is_const or e.ref is not None:   # action profile entries start over with the profile
                 continue
-            nid = remap(e.action_id, e.params)
+            nid = _remap_action(new, old_names, new_ids, e.action_id, e.params)
             if nid is None:
                 continue
             ne = Entry(e.matches, e.priority, nid, list(e.params), cookie=e.cookie)
@@ -648,18 +649,27 @@ def _carry_state(old: Dataplane, new: Dataplane) -> None:
             if ne.counter is not None and e.counter is not None:
                 ne.counter[:] = e.counter
         if not nt.default_const:
-            nid = remap(ot.default_action_id, ot.default_params)
+            nid = _remap_action(new, old_names, new_ids, ot.default_action_id, ot.default_params)
             if nid is not None:
                 nt.set_default(nid, list(ot.default_params))
     for name, oc in old.counter_arrays.items():
         nc = new.counter_arrays.get(name)
         if nc is not None and nc.binding is None and len(nc.cells) == len(oc.cells):
-            for dst, src in zip(nc.cells, oc.cells):
+            for dst, src in zip(nc.cells, oc.cells, strict=True):
                 dst[:] = src
     for name, orr in old.register_arrays.items():
         nr = new.register_arrays.get(name)
         if nr is not None and nr.bitwidth == orr.bitwidth and len(nr.cells) == len(orr.cells):
             nr.cells[:] = orr.cells
+
+
+def _remap_action(new: Dataplane, old_names: dict[int, str], new_ids: dict[str, int], aid: int,
+                  params: list[int]) -> int | None:
+    """The new program's id of action `aid` (by name), None when gone or its parameter count changed."""
+    nid = new_ids.get(old_names.get(aid, ""))
+    if nid is None or len(new.prog.actions[nid].get("runtime_data", [])) != len(params):
+        return None
+    return nid
 
 
 def _build(json_text: bytes, cache: bool, pre: PRE | None = None) -> Dataplane:

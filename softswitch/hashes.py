@@ -5,7 +5,7 @@ Inputs are the byte strings BMv2's BufBuilder produces; outputs are the integers
 from __future__ import annotations
 
 import zlib
-from typing import Callable
+from collections.abc import Callable
 
 HashFn = Callable[[bytes], int]
 

@@ -174,11 +174,11 @@ def load(text: str | bytes) -> Program:
         names = utypes.get(u.get("union_type", ""), [])
         if len(names) != len(members):
             names = [m.name.rsplit(".", 1)[-1] for m in members]
-        info = UnionInfo(u["name"], members, names)
-        for i, m in enumerate(members):
-            m.union = (u["name"], i)
-        unions[u["name"]] = info
-        unions_by_id[u["id"]] = info
+        uinfo = UnionInfo(u["name"], members, names)
+        for i, member in enumerate(members):
+            member.union = (u["name"], i)
+        unions[u["name"]] = uinfo
+        unions_by_id[u["id"]] = uinfo
     stacks: dict[str, StackInfo] = {}
     for st in raw.get("header_stacks", []) or []:
         elems = [[by_id[i]] for i in st["header_ids"]]

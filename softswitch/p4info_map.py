@@ -133,7 +133,7 @@ class Binding:
                     raise SoftswitchError(f"table {t.preamble.name}: unsupported match type of {mf.name}",
                                           code_pb2.UNIMPLEMENTED)
                 fields[mf.id] = (i, kind, mf.bitwidth, mf.name)
-            json_ids = dict(zip(table.action_names, table.action_ids))
+            json_ids = dict(zip(table.action_names, table.action_ids, strict=False))
             to_json, to_p4, scopes = {}, {}, {}
             for ref in t.action_refs:
                 info = self.actions.get(ref.id)
@@ -184,11 +184,11 @@ class Binding:
             self.direct_units[dc.preamble.id] = dc.spec.unit
         self.registers: dict[int, RegisterBinding] = {}
         for r in p4info.registers:
-            arr = dp.register_arrays.get(r.preamble.name)
-            if arr is None:
+            reg = dp.register_arrays.get(r.preamble.name)
+            if reg is None:
                 self.absent[r.preamble.id] = f"register {r.preamble.name}"
                 continue
-            self.registers[r.preamble.id] = RegisterBinding(r.preamble.id, r.preamble.name, arr)
+            self.registers[r.preamble.id] = RegisterBinding(r.preamble.id, r.preamble.name, reg)
         self.meters: dict[int, MeterBinding] = {}
         for m in p4info.meters:
             marr = dp.meter_arrays.get(m.preamble.name)
@@ -367,15 +367,15 @@ class Binding:
                 if lo == 0 and hi == full:
                     raise SoftswitchError(f"{what}: a full range is a don't-care and must be omitted")
                 matches[pos] = (lo, hi)
-        out = []
-        for pos, m in enumerate(matches):
-            if m is None:
+        out: list[tuple[int, int]] = []
+        for pos, given in enumerate(matches):
+            if given is None:
                 fid = tb.field_ids[pos]
                 _, kind, width, fname = tb.fields[fid]
                 if kind == "exact":
                     raise SoftswitchError(f"table {tb.name}: exact match field {fname} is missing")
-                m = (0, (1 << width) - 1) if kind == "range" else (0, 0)
-            out.append(m)
+                given = (0, (1 << width) - 1) if kind == "range" else (0, 0)
+            out.append(given)
         return tuple(out)
 
     def entry_from_proto(self, te: p4runtime_pb2.TableEntry, need_action: bool = True) -> tuple[TableBinding, Entry]:
@@ -392,7 +392,8 @@ class Binding:
             raise SoftswitchError(f"table {tb.name}: priority {te.priority} is out of range")
         ref = None
         if te.HasField("action") and tb.table.profile is not None:
-            action_id, params = -1, []
+            action_id = -1
+            params: list[int] = []
             ref = self.parse_indirect(tb, te.action)
         elif te.HasField("action"):
             action_id, params = self.parse_action(tb, te.action, default=False)
@@ -476,7 +477,7 @@ class Binding:
         ta.action.action_id = p4_id
         info = self.actions.get(p4_id)
         if info is not None:
-            for pid, value in zip(info.param_ids, params):
+            for pid, value in zip(info.param_ids, params, strict=False):
                 ta.action.params.add(param_id=pid, value=int_to_bytes(value))
 
     def default_to_proto(self, tb: TableBinding, with_counter: bool) -> p4runtime_pb2.TableEntry:
@@ -576,7 +577,8 @@ def value_set_members(info: p4info_pb2.ValueSet, vs: ValueSet,
             else:
                 raise SoftswitchError(f"{what}: match kind {kind} is not supported in a value set")
         for pos, m in enumerate(info.match):
-            v, mk = per[pos] if per[pos] is not None else (0, 0)
+            given = per[pos]
+            v, mk = given if given is not None else (0, 0)
             value = (value << m.bitwidth) | v
             mask = (mask << m.bitwidth) | mk
         out.append((value, mask))

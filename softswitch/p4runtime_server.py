@@ -7,8 +7,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable, Iterator
 from concurrent import futures
-from typing import Callable, Iterator
 
 import grpc
 from google.protobuf import any_pb2
@@ -24,7 +24,7 @@ log = logging.getLogger("softswitch.p4runtime")
 P4RUNTIME_API_VERSION = "1.4.1"  # the version of the protos shipped by the `p4runtime` package in use
 
 
-class _RichStatus(grpc.Status):  # type: ignore[misc]
+class _RichStatus(grpc.Status):
     """A grpc.Status with google.rpc.Status details (what grpcio-status's to_status builds)."""
 
     def __init__(self, code: grpc.StatusCode, details: str, trailing: tuple) -> None:
@@ -60,10 +60,10 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
         self.open_streams = 0
 
     # ------------------------------------------------------------- unary RPCs
-    def Capabilities(self, request, context):  # noqa: N802 (gRPC naming)
+    def Capabilities(self, request, context):  # gRPC's method names
         return p4runtime_pb2.CapabilitiesResponse(p4runtime_api_version=P4RUNTIME_API_VERSION)
 
-    def SetForwardingPipelineConfig(self, request, context):  # noqa: N802
+    def SetForwardingPipelineConfig(self, request, context):
         try:
             self.arb.check_primary(request.device_id, request.election_id, request.role)
             self.device.set_pipeline(request)
@@ -72,13 +72,13 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
             _abort(context, exc)
         return p4runtime_pb2.SetForwardingPipelineConfigResponse()
 
-    def GetForwardingPipelineConfig(self, request, context):  # noqa: N802
+    def GetForwardingPipelineConfig(self, request, context):
         try:
             return self.device.get_pipeline(request)
         except SoftswitchError as exc:
             _abort(context, exc)
 
-    def Write(self, request, context):  # noqa: N802
+    def Write(self, request, context):
         try:
             self.arb.check_primary(request.device_id, request.election_id, request.role)
             results = self.device.write(request)
@@ -102,7 +102,7 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
                                               (("grpc-status-details-bin", status.SerializeToString()),)))
         return None
 
-    def Read(self, request, context) -> Iterator[p4runtime_pb2.ReadResponse]:  # noqa: N802
+    def Read(self, request, context) -> Iterator[p4runtime_pb2.ReadResponse]:
         try:
             entities = list(self.device.read(request))
         except SoftswitchError as exc:
@@ -113,7 +113,7 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
             yield p4runtime_pb2.ReadResponse(entities=entities[i:i + 1000])
 
     # ------------------------------------------------------------- streaming
-    def StreamChannel(self, request_iterator, context):  # noqa: N802
+    def StreamChannel(self, request_iterator, context):
         with self._streams_lock:
             if self.open_streams >= self.max_streams:
                 full = True
@@ -143,7 +143,7 @@ class P4RuntimeService(p4runtime_pb2_grpc.P4RuntimeServicer):
                         try:
                             self.arb.update(stream, msg.arbitration)
                         except SoftswitchError as exc:
-                            stream.out.put(exc)  # type: ignore[arg-type]
+                            stream.out.put(exc)
                             return
                     elif kind == "packet":
                         self._packet_out(stream, msg.packet)

@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 class PcapWriter:
     def __init__(self, path: str) -> None:
-        self.f: BinaryIO = open(path, "wb")
+        self.f: BinaryIO = open(path, "wb")  # noqa: SIM115 - written frame by frame until close()
         # Global header: magic, v2.4, tz 0, sigfigs 0, snaplen 65535, linktype 1 (Ethernet).
         self.f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
         self.f.flush()

@@ -7,8 +7,9 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from . import json_model
 from .codegen import DROP_PORT, CodeGen, Compiled, ExitPipeline
@@ -109,8 +110,8 @@ class Dataplane:
         def slot(name: str) -> int | None:
             f = p.std(name)
             return f.slot if f is not None else None
-        self.s_ingress_port = slot("ingress_port")
-        self.s_egress_spec = slot("egress_spec")
+        s_ingress_port = slot("ingress_port")
+        s_egress_spec = slot("egress_spec")
         self.s_egress_port = slot("egress_port")
         self.s_packet_length = slot("packet_length")
         self.s_parser_error = slot("parser_error")
@@ -145,12 +146,14 @@ class Dataplane:
                 if f is not None:
                     self.time_slots[name] = (f.slot, (1 << f.width) - 1)
         self.t0 = time.monotonic()
-        if self.s_egress_spec is None or self.s_ingress_port is None:
+        if s_egress_spec is None or s_ingress_port is None:
             raise unimplemented("a program without standard_metadata.ingress_port/egress_spec")
+        self.s_ingress_port: int = s_ingress_port
+        self.s_egress_spec: int = s_egress_spec
         self.PLEN = p.extra_slots["$plen"]
         self.TRACE = p.extra_slots["$trace"]
         self.PAYLOAD = p.extra_slots["$payload"]
-        tmpl = [0] * p.nslots
+        tmpl: list[Any] = [0] * p.nslots    # field values, the trace (None or a list), the payload
         for h in p.headers.values():
             if h.metadata:
                 tmpl[h.valid_slot] = 1

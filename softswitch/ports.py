@@ -101,7 +101,7 @@ class Port:
     stats: PortStats = field(default_factory=PortStats)
 
     @classmethod
-    def open(cls, num: int, iface: str) -> "Port":
+    def open(cls, num: int, iface: str) -> Port:
         try:
             ifindex = socket.if_nametoindex(iface)
         except OSError:

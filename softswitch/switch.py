@@ -127,7 +127,7 @@ class Switch:
         ep = select.epoll()
         by_fd = {}
         for p in self.ports.values():
-            for fd, reader in zip(p.filenos(), (p.recv_batch, p.recv_tagged)):
+            for fd, reader in zip(p.filenos(), (p.recv_batch, p.recv_tagged), strict=False):
                 ep.register(fd, select.EPOLLIN)
                 by_fd[fd] = (p, reader)
         ep.register(self._wake_r, select.EPOLLIN)

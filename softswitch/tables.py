@@ -5,8 +5,9 @@ Exact tables are one dict; the others hash on each distinct mask (flow-director 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from google.rpc import code_pb2
 
@@ -93,7 +94,7 @@ class Table:
         if "action_ids" in spec:
             self.action_ids: list[int] = list(spec["action_ids"])
         else:  # older compilers (p4c-bm) name the actions only
-            by_name = {}
+            by_name: dict[str, int] = {}
             for aid, a in sorted(prog.actions.items()):
                 by_name.setdefault(a["name"], aid)
             self.action_ids = [by_name[n] for n in self.action_names]
@@ -123,7 +124,7 @@ class Table:
         self.default_fn = action_fns.get(self.default_action_id, lambda F, P: None)
         for spec in self._const_specs:
             matches = []
-            for kf, mk in zip(self.keys, spec["match_key"]):
+            for kf, mk in zip(self.keys, spec["match_key"], strict=False):
                 kind = mk["match_type"]
                 if kind in ("exact", "valid"):
                     v = hexstr(mk["key"]) if kind == "exact" else int(bool(mk["key"]))
@@ -261,7 +262,7 @@ class Table:
         for masks, buckets, maxp in self._order:
             if maxp <= bp:
                 break
-            bucket = buckets.get(tuple([k & m for k, m in zip(key, masks)]))
+            bucket = buckets.get(tuple([k & m for k, m in zip(key, masks, strict=False)]))
             if bucket:
                 for e in bucket:
                     if e.eff <= bp:

@@ -5,9 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.compare_plan import delta, flat_counters, quick_plan, full_plan, summarize, usable_ports
-from topo.loadgen import (h2load_command, parse_cpu_times, parse_h2load, parse_wrk, percentile,
-                          wrk_command)
+from bench.compare_plan import delta, flat_counters, full_plan, quick_plan, summarize, usable_ports
+from topo.loadgen import h2load_command, parse_cpu_times, parse_h2load, parse_wrk, percentile, wrk_command
 from topo.nginx import NginxSite, render_conf
 
 WRK_OUT = """Running 4s test @ http://10.0.0.100:80/
@@ -16,7 +15,7 @@ WRK_OUT = """Running 4s test @ http://10.0.0.100:80/
 #cpu
 0m0.002s 0m0.000s
 1m0.250s 0m0.024s
-"""
+"""  # noqa: E501 - wrk's JSON summary line, verbatim
 
 
 def test_wrk_result_and_cpu_times():

@@ -20,7 +20,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="switch (overrides the lab file; auto = bmv2 if installed)")
     run.add_argument("--dpvs-conf", default=None, metavar="DPVS_CONF",
                      help="build the lab a DPVS dpvs.conf describes (instead of --lab)")
-    run.add_argument("--pcap", action="store_true", help="the switch writes a pcap per port")
+    run.add_argument("--pcap", action="store_true",
+                     help="the switch writes a pcap per port and direction into the lab's log folder")
     run.add_argument("--no-cli", action="store_true", help="start, print the guide, stop")
     sub.add_parser("clean", help="remove what a crashed run left behind")
     args = ap.parse_args(argv)

@@ -12,10 +12,10 @@ from mininet.cli import CLI
 from topo.hosts import PYTHON
 
 
-class LabCLI(CLI):  # type: ignore[misc]  # Mininet has no type hints
+class LabCLI(CLI):  # Mininet has no type hints
     """Mininet's CLI plus `ipvsadm`, `dpip` and `fdirctl` for the running lab."""
 
-    def __init__(self, net, lab_file: str, env: dict[str, str], **kw) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, net, lab_file: str, env: dict[str, str], **kw) -> None:
         self.lab_file = lab_file
         self.env = env
         super().__init__(net, **kw)
@@ -55,7 +55,7 @@ class LabCLI(CLI):  # type: ignore[misc]  # Mininet has no type hints
 
         try:
             a = parse_argv(shlex.split(line))
-        except Exception:  # noqa: BLE001 - the tool already said what was wrong
+        except Exception:  # the tool already said what was wrong
             return
         if a["cmd"] not in ("add", "del") or ":" not in (a["addr"] or ""):
             return

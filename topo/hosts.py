@@ -26,7 +26,7 @@ class P4Switch(Switch):
                                      pcap_dir=Path(pcap_dir) if pcap_dir else None,
                                      record=record)
 
-    def start(self, controllers) -> None:  # noqa: ARG002 - no OpenFlow controllers here
+    def start(self, controllers) -> None:  # no OpenFlow controllers here
         self.process.ports = {self.ports[i]: i.name for i in self.intfList() if i.name != "lo"}
         for intf in self.process.ports.values():
             # No IPv6 chatter from the root namespace's side of the links.

@@ -11,9 +11,9 @@ import subprocess
 import time
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import tomli_w
-
 from mininet.log import setLogLevel
 from mininet.net import Mininet
 
@@ -65,8 +65,9 @@ class LabRun:
         self.target = resolve_target(target or self.lab.switch.target)
         self.run_dir = Path(self.lab.run_dir)
         self.log_dir = self.run_dir / "logs"
-        self.pcap_dir = self.run_dir / "pcap" if pcap else None
-        self.net: Mininet | None = None
+        # pcaps beside the logs, as p4lang's tutorials keep them: <iface>_in.pcap, <iface>_out.pcap
+        self.pcap_dir = self.log_dir if pcap else None
+        self.net: Any = None                  # the Mininet (no type hints) once built
         self.workers: dict[int, subprocess.Popen] = {}
         self.servers: dict[str, subprocess.Popen] = {}
         self.nginx: dict[str, subprocess.Popen] = {}
@@ -75,7 +76,7 @@ class LabRun:
         self.iperf_pids: dict[str, int] = {}
 
     # --- start ------------------------------------------------------------------------
-    def start(self) -> "LabRun":
+    def start(self) -> LabRun:
         if os.geteuid() != 0:
             raise LabError("the lab needs root (Mininet network namespaces)")
         left = lab_links()
@@ -164,10 +165,9 @@ class LabRun:
                    "--handoff-dir", str(handoff_dir),
                    "--handoff-depth", str(lab.lcores.handoff_depth)]
             log_path = self.log_dir / f"lcore-{i}.log"
-            log = open(log_path, "wb")
-            self.workers[i] = h.popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            with open(log_path, "wb") as log:
+                self.workers[i] = h.popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             self._record_proc(self.workers[i], f"lcore worker {i}")
-            log.close()
             # what `fdirctl worker restart i` needs to start it again in this host
             write_record(self.run_dir, WorkerRecord(i, cmd, os.getcwd(), h.pid, str(log_path),
                                                     self.workers[i].pid))
@@ -231,11 +231,10 @@ class LabRun:
             else:
                 cmd += [a for p in sorted(by_proto["tcp"]) for a in ("--http", str(p))]
             cmd += [a for p in sorted(by_proto["udp"]) for a in ("--udp-echo", str(p))]
-            log = open(self.log_dir / f"{name}.log", "wb")
-            self.servers[name] = self.net[name].popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                                      stdin=subprocess.DEVNULL, env=self._env())
+            with open(self.log_dir / f"{name}.log", "wb") as log:
+                self.servers[name] = self.net[name].popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                                          stdin=subprocess.DEVNULL, env=self._env())
             self._record_proc(self.servers[name], f"real server {name}")
-            log.close()
         for name in ports:
             # a daemon: its pid comes from its pid file, and only that pid is stopped later
             pidfile = self.run_dir / f"iperf3-{name}.pid"
@@ -259,11 +258,10 @@ class LabRun:
         site = NginxSite(name, tuple(sorted(tcp_ports)), self.run_dir / "nginx" / name,
                          ipv6=host.ip6 is not None)
         cmd = write_site(site)
-        log = open(self.log_dir / f"{name}-nginx.log", "wb")
-        self.nginx[name] = self.net[name].popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                                stdin=subprocess.DEVNULL)
+        with open(self.log_dir / f"{name}-nginx.log", "wb") as log:
+            self.nginx[name] = self.net[name].popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                                    stdin=subprocess.DEVNULL)
         self._record_proc(self.nginx[name], f"nginx on {name}")
-        log.close()
 
     # --- use --------------------------------------------------------------------------
     def host(self, name: str):
@@ -329,8 +327,10 @@ class LabRun:
         lines += [
                   f"  at this prompt or in another shell (fdirctl, ipvsadm, dpip are in "
                   f"{Path(PYTHON).parent}):",
-                  f"        sh fdirctl --lab {self.run_dir / 'lab.toml'} show fdir   (also: top, stats, doctor, laddr list)",
-                  f"  logs: {self.log_dir}" + (f"   pcaps: {self.pcap_dir}" if self.pcap_dir else ""),
+                  f"        sh fdirctl --lab {self.run_dir / 'lab.toml'} show fdir"
+                  "   (also: top, stats, doctor, laddr list)",
+                  f"  logs: {self.log_dir}" + ("   (and a pcap per switch port and direction: "
+                                               "s1-ethN_in.pcap, s1-ethN_out.pcap)" if self.pcap_dir else ""),
                   "  configured with: " + "; ".join(self.fdirctl_log),
                   "  leave with 'exit' (or Ctrl-D): everything is torn down"]
         return "\n".join(lines)
@@ -389,7 +389,7 @@ class LabRun:
             sp.log_path.rename(sp.log_path.with_suffix(sp.log_path.suffix + ".killed"))
         sp.start()
 
-    def __enter__(self) -> "LabRun":
+    def __enter__(self) -> LabRun:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

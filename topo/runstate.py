@@ -86,7 +86,7 @@ class RunRecord:
     worker_dirs: list[str] = field(default_factory=list)
 
     @classmethod
-    def create(cls, kind: str, name: str, state_dir: Path | None = None) -> "RunRecord":
+    def create(cls, kind: str, name: str, state_dir: Path | None = None) -> RunRecord:
         d = state_dir or STATE_DIR
         d.mkdir(parents=True, exist_ok=True)
         pid = os.getpid()
@@ -96,7 +96,7 @@ class RunRecord:
         return rec
 
     @classmethod
-    def load(cls, path: Path) -> "RunRecord":
+    def load(cls, path: Path) -> RunRecord:
         """ValueError when the file is not a record."""
         raw: dict[str, Any] = json.loads(path.read_text())
         try:

@@ -105,11 +105,10 @@ class SwitchProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         if self.pcap_dir:
             self.pcap_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "wb")
         # Own process group: Ctrl-C in the Mininet CLI must not kill the switch under the lab.
-        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
-        log.close()
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
         if self.record is not None:
             self.record.add_proc(self.proc.pid, f"{self.target} on {self.grpc_addr}")
         host, port = split_addr(self.grpc_addr)

@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from ctl_fake_p4rt import FakeSwitch
 from ctl_helpers import Fdirctl, SwitchProc, program_files, synthetic_p4info
 

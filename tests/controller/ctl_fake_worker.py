@@ -50,7 +50,7 @@ class FakeWorker:
             try:
                 req = json.loads(line)
                 rep = self.handle(req)
-            except Exception as e:  # noqa: BLE001 - report as the protocol says
+            except Exception as e:  # report as the protocol says
                 rep = {"ok": False, "error": str(e)}
             f.write(json.dumps(rep).encode() + b"\n")
             f.flush()

@@ -3,7 +3,6 @@ or fully absent, whichever step fails (fake workers on real Unix sockets)."""
 from __future__ import annotations
 
 import pytest
-
 from ctl_fake_worker import FakeWorker
 from ctl_helpers import snapshot
 

@@ -9,6 +9,7 @@ import pytest
 
 from controller import cli
 from controller.errors import EXIT_UNREACHABLE, EXIT_USAGE
+from controller.p4rt_client import P4RTClient
 
 REPO = str(Path(__file__).parents[2])
 NOSWITCH = ["--grpc-addr", "127.0.0.1:1", "--timeout", "0.5"]
@@ -92,7 +93,7 @@ def test_every_command_is_covered():
 def fdirctl(capsys, monkeypatch):
     def connect_forbidden(self, *args, **kwargs):
         raise AssertionError("fdirctl connected before checking its arguments")
-    monkeypatch.setattr(cli.P4RTClient, "connect", connect_forbidden)
+    monkeypatch.setattr(P4RTClient, "connect", connect_forbidden)
 
     def run(*argv):
         code = cli.main(list(argv))

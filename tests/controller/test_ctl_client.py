@@ -7,13 +7,13 @@ import subprocess
 import sys
 
 import pytest
+from ctl_fake_p4rt import FakeSwitch
+from ctl_helpers import REPO, synthetic_p4info
 
 from controller.errors import SwitchUnreachable
 from controller.p4names import P4Names
 from controller.p4rt_client import INSERT, P4RTClient, P4RuntimeWriteError
 from controller.rules import hand_filter
-from ctl_fake_p4rt import FakeSwitch
-from ctl_helpers import REPO, synthetic_p4info
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import pytest
-
 from ctl_helpers import REPO, Fdirctl, snapshot
 
 

@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+from ctl_helpers import REPO, Fdirctl, SwitchProc, program_files
 
 from controller.entries import COOKIE_HAND
 from controller.p4names import P4Names
@@ -18,7 +19,6 @@ from controller.p4rt_client import DELETE, INSERT, MODIFY, P4RTClient
 from controller.rules import hand_filter
 from controller.state import read_state
 from controller.workers import WorkerClient
-from ctl_helpers import REPO, Fdirctl, SwitchProc, program_files
 from fdirlab.lab_config import default_lab
 from fdirlab.run_record import WorkerRecord, read_record, write_record
 

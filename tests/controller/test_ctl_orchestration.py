@@ -3,7 +3,6 @@ sa_pools on every worker; a refusing worker leaves switch and workers as they we
 from __future__ import annotations
 
 import pytest
-
 from ctl_fake_worker import FakeWorker
 from ctl_helpers import snapshot
 
@@ -84,7 +83,9 @@ def test_real_lcore_workers_get_and_drop_pools(fdirctl, program, switch, tmp_pat
     import subprocess
     import sys
     import time
+
     from ctl_helpers import REPO
+
     from controller.workers import WorkerSet, pool_laddrs
     tag = f"fw{os.getpid() % 100000}"
     run = tmp_path / "run"

@@ -1,11 +1,11 @@
 """Entry <-> P4Runtime protobuf: canonical byte strings, ternary mask 0 left out, cookies kept;
 and the committed P4Info (when built) has exactly the names the controller expects."""
 import pytest
+from ctl_helpers import P4INFO, synthetic_p4info
 
 from controller.errors import P4InfoMismatch
 from controller.p4names import P4Names, canonical
 from controller.rules import Layout, desired_entries, hand_filter, miss_entry
-from ctl_helpers import P4INFO, synthetic_p4info
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,17 @@ import pytest
 
 from controller.entries import COOKIE_HAND, cookie_laddr
 from controller.errors import BadInput
-from controller.rules import (Layout, base_entries, desired_entries, fdir_entries, hand_filter,
-                              laddr_entries, miss_entry, reta_entries, scheme_cost)
+from controller.rules import (
+    Layout,
+    base_entries,
+    desired_entries,
+    fdir_entries,
+    hand_filter,
+    laddr_entries,
+    miss_entry,
+    reta_entries,
+    scheme_cost,
+)
 from fdirlab import mask_math as mm
 from fdirlab.lab_config import MissPolicy
 from fdirlab.partition import Partition
@@ -26,7 +35,7 @@ def test_lsb_entries_are_the_mask_math_filters(n):
         got = fdir_entries(Partition("lsb", n), ports, laddr)
         want = mm.filters_for_laddr(laddr, n)
         assert len(got) == len(want) == 2 * n
-        for e, f in zip(got, want):
+        for e, f in zip(got, want, strict=True):
             assert e.table == f.table
             d, p, pr = e.field("dst_addr"), e.field("l4_dport"), e.field("proto")
             assert (d.value, d.mask) == (f.addr, f.addr_mask)

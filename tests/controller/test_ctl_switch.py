@@ -3,11 +3,11 @@ trip, all-or-nothing on injected failures, controller and switch restarts with r
 from __future__ import annotations
 
 import pytest
+from ctl_helpers import snapshot
 
 from controller.p4names import P4Names
 from controller.p4rt_client import P4RTClient
 from controller.state import read_state
-from ctl_helpers import snapshot
 
 
 def _init(fdirctl, *extra):
@@ -178,7 +178,9 @@ def test_bad_input_is_one_line_nonzero_and_changes_nothing(fdirctl, program, swi
 
 
 def test_unreachable_switch_exits_3(program, tmp_path):
-    import subprocess, sys
+    import subprocess
+    import sys
+
     from ctl_helpers import REPO, free_port
     r = subprocess.run([sys.executable, "-m", "controller", "--grpc-addr", f"127.0.0.1:{free_port()}",
                         "--timeout", "1", "laddr", "list"], capture_output=True, text=True, cwd=REPO)
@@ -186,11 +188,12 @@ def test_unreachable_switch_exits_3(program, tmp_path):
 
 
 def test_two_switches_in_one_process(target, program, tmp_path):
+    from ctl_fake_p4rt import FakeSwitch
     from ctl_helpers import SwitchProc
+
     from controller.laddr_ops import Ctx, add_laddrs, init
     from controller.p4rt_client import load_device_config, load_p4info_text
     from controller.rules import Layout
-    from ctl_fake_p4rt import FakeSwitch
     sws = [FakeSwitch() if target == "fake" else SwitchProc(target, log_dir=tmp_path) for _ in range(2)]
     try:
         p4info, cfg = load_p4info_text(program[0]), load_device_config(program[1])

@@ -9,7 +9,6 @@ import subprocess
 import time
 
 import pytest
-
 from ctl_helpers import Fdirctl, SwitchProc
 
 pytestmark = pytest.mark.root

@@ -2,10 +2,10 @@
 on every worker or on none, and a refused pool_del puts the dropped pools back."""
 
 import pytest
+from ctl_fake_worker import FakeWorker
 
 from controller.errors import WorkerError
 from controller.workers import WorkerClient, WorkerRefused, WorkerSet, pool_laddrs
-from ctl_fake_worker import FakeWorker
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ drained. A new IPv6 local address is reachable from the real servers without any
 neighbour entry: the NIC answers their Neighbor Solicitations for it."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -12,8 +13,6 @@ import pytest
 from topo.lab import LabRun
 
 pytestmark = pytest.mark.root
-
-import json
 
 FAMILIES = {4: ("10.0.0.200", "10.0.0.201", "10.0.0.202"),
             6: ("fd00:fd::200", "fd00:fd::201", "fd00:fd::202")}

@@ -35,10 +35,12 @@ def assert_nothing_left(recorded=()) -> None:
 
 
 def test_make_run_reaches_a_working_prompt_and_leaves_nothing_behind():
-    """A newcomer at a terminal: `make run`, a curl at the Mininet prompt, `exit`."""
+    """A newcomer at a terminal: `make run PCAP=1`, a curl at the Mininet prompt, `exit`;
+    the lab's log folder then holds a pcap per switch port and direction with that request."""
     assert_nothing_left()
+    started = time.time()
     seen_records = []
-    term = pexpect.spawn("make", ["-s", "run"], cwd=str(REPO), encoding="utf-8", timeout=240)
+    term = pexpect.spawn("make", ["-s", "run", "PCAP=1"], cwd=str(REPO), encoding="utf-8", timeout=240)
     try:
         term.expect("is up")
         term.expect("mininet> ")
@@ -55,6 +57,21 @@ def test_make_run_reaches_a_working_prompt_and_leaves_nothing_behind():
         term.close(force=True)
     assert term.exitstatus == 0, term.before
     assert_nothing_left(seen_records)
+    _assert_pcaps_hold(Path("/tmp/fdirlab/default/logs"), b"/hello-from-test", started)
+
+
+def _assert_pcaps_hold(logs: Path, payload: bytes, since: float) -> None:
+    """One <iface>_in.pcap and <iface>_out.pcap per switch port (s1-eth1..8 in the default
+    lab), written by this run; the request entered on a wire port and left on an lcore port."""
+    from scapy.utils import rdpcap
+
+    pcaps = {p.name: p for p in logs.glob("s1-eth*_*.pcap")}
+    ports = [f"s1-eth{i}" for i in range(1, 9)]
+    assert sorted(pcaps) == sorted(f"{p}_{d}.pcap" for p in ports for d in ("in", "out"))
+    assert all(p.stat().st_mtime >= since for p in pcaps.values())
+    with_req = {name for name, p in pcaps.items() if any(payload in bytes(f) for f in rdpcap(str(p)))}
+    assert any(n.endswith("_in.pcap") for n in with_req), with_req      # from h1 into the NIC
+    assert any(n.endswith("_out.pcap") for n in with_req), with_req     # from the NIC to an lcore
 
 
 def test_make_clean_recovers_after_a_killed_run_and_touches_nothing_else():

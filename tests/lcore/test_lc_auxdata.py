@@ -1,9 +1,16 @@
 """PACKET_AUXDATA decoding (struct tpacket_auxdata, linux/if_packet.h) and what the datapath
 does with a frame the kernel untagged."""
-from lcore.auxdata import (AUXDATA, PACKET_AUXDATA, SOL_PACKET, TP_STATUS_CSUMNOTREADY,
-                           TP_STATUS_VLAN_TPID_VALID, TP_STATUS_VLAN_VALID, parse_auxdata)
-
 from lc_helpers import frame, make_dp
+
+from lcore.auxdata import (
+    AUXDATA,
+    PACKET_AUXDATA,
+    SOL_PACKET,
+    TP_STATUS_CSUMNOTREADY,
+    TP_STATUS_VLAN_TPID_VALID,
+    TP_STATUS_VLAN_VALID,
+    parse_auxdata,
+)
 
 
 def aux(status, tci=0, tpid=0):

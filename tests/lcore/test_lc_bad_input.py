@@ -3,11 +3,10 @@ fragments, IPv6 extension headers, unknown protocols, frames for other MACs."""
 import random
 
 import pytest
+from lc_helpers import CLIENT_MAC, LB_MAC, frame, make_dp
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import IPv6, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop
 from scapy.layers.l2 import ARP, Dot1Q, Ether
-
-from lc_helpers import CLIENT_MAC, LB_MAC, frame, make_dp
 
 E = Ether(src=CLIENT_MAC, dst=LB_MAC)
 V4 = IP(src="10.0.1.1", dst="10.0.0.100")

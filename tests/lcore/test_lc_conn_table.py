@@ -1,11 +1,10 @@
 """Conn table through the datapath: both-direction lookup, TCP states and DPVS timeouts,
 UDP timeouts, expiry releasing the lport, exhaustion and recovery, reply-miss reasons."""
 import pytest
+from lc_helpers import RS_MAC, frame, make_dp
 
 from lcore.errors import ConfigError
-from lcore.tcp_state import TcpState, Timeouts, next_state, FIN, SYN, ACK, RST
-
-from lc_helpers import RS_MAC, frame, make_dp
+from lcore.tcp_state import ACK, FIN, RST, SYN, TcpState, Timeouts, next_state
 
 CLIENT, VIP, LADDR, RS = "10.0.1.1", "10.0.0.100", "10.0.0.200", "10.0.2.1"
 

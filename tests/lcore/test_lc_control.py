@@ -8,12 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from lc_helpers import LB_MAC, frame, make_dp
 
 from lcore.config import WorkerConfig
 from lcore.control import ControlHandler, ControlServer
 from lcore.errors import ConfigError
-
-from lc_helpers import LB_MAC, frame, make_dp
 
 ROOT = str(Path(__file__).parents[2])
 
@@ -122,7 +121,7 @@ def test_cli_bad_arguments_one_line_exit_2(args, needle, tmp_path):
     base = {"--iface": "lo", "--lcore-id": "1", "--n-lcores": "4", "--scheme": "lsb",
             "--mode": "fdir", "--mac": LB_MAC, "--ctl": str(tmp_path / "c.sock")}
     if args:
-        for k, v in zip(args[::2], args[1::2]):
+        for k, v in zip(args[::2], args[1::2], strict=True):
             base[k] = v
         argv = [x for kv in base.items() for x in kv]
     else:

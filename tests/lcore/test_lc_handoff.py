@@ -3,12 +3,11 @@ the flow table (insert/lookup/backward-shift delete), rings and congestion drops
 import random
 
 import pytest
+from lc_helpers import LB_MAC_B, RS_MAC, frame, packed
 
 from lcore.datapath import Datapath, flow_key
-from lcore.handoff import FlowTable, HandoffNode, Ring
 from lcore.errors import HandoffError
-
-from lc_helpers import LB_MAC_B, RS_MAC, frame, packed
+from lcore.handoff import FlowTable, HandoffNode, Ring
 
 CLIENT, VIP, LADDR, RS = "10.0.1.1", "10.0.0.100", "10.0.0.200", "10.0.2.1"
 
@@ -67,7 +66,7 @@ def test_expiry_removes_shared_flows(tmp_path):
 
 
 def test_flow_table_random_ops_match_a_dict(tmp_path):
-    lock = open(tmp_path / "l", "w")
+    lock = open(tmp_path / "l", "w")  # noqa: SIM115 - held for the whole test
     t = FlowTable(str(tmp_path / "t"), lock.fileno(), 256)
     rng = random.Random(3)
     ref: dict[bytes, int] = {}
@@ -112,7 +111,7 @@ def test_ring_wraps_and_keeps_order(tmp_path):
 
 def test_ring_length_is_never_negative_on_a_torn_tail(tmp_path):
     """A tail read mid-write by the producer can look smaller than head: empty, not < 0."""
-    from lcore.handoff import RING_HEAD_OFF, RING_TAIL_OFF, Ring, _U64
+    from lcore.handoff import _U64, RING_HEAD_OFF, RING_TAIL_OFF, Ring
     r = Ring(str(tmp_path / "torn"), 64)
     _U64.pack_into(r.mm, RING_HEAD_OFF, 0x100)
     _U64.pack_into(r.mm, RING_TAIL_OFF, 0x0)      # 0x100 caught with its low byte written first

@@ -1,14 +1,13 @@
 """Full-NAT rewrites through the datapath, both directions, IPv4/IPv6 x TCP/UDP, with every
 checksum verified by scapy recomputing it from scratch."""
 import pytest
+from lc_helpers import CLIENT_MAC, LB_MAC, LB_MAC_B, RS_MAC, checksums_ok, frame, make_dp
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 
 from lcore.frames import parse
 from lcore.nat import csum_adjust, rewrite
-
-from lc_helpers import CLIENT_MAC, LB_MAC, LB_MAC_B, RS_MAC, checksums_ok, frame, make_dp
 
 CASES = [(False, "tcp"), (False, "udp"), (True, "tcp"), (True, "udp")]
 
@@ -53,14 +52,20 @@ def test_udp_without_checksum_stays_without_and_v4_options_survive():
     assert Ether(bytes(check))[IP].chksum == out[IP].chksum
 
 
+def _random_addr(rng, v6: bool) -> str:
+    if v6:
+        return f"2001:db8::{rng.randrange(1, 65535):x}"
+    return f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+
+
 def test_csum_adjust_matches_full_recompute_over_many_rewrites():
     import random
     rng = random.Random(1)
     for _ in range(300):
         v6 = rng.random() < 0.5
         proto = rng.choice(["tcp", "udp"])
-        src = f"2001:db8::{rng.randrange(1, 65535):x}" if v6 else f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
-        dst = f"2001:db8::{rng.randrange(1, 65535):x}" if v6 else f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+        src = _random_addr(rng, v6)
+        dst = _random_addr(rng, v6)
         buf = frame(src, dst, rng.randrange(1, 65536), rng.randrange(1, 65536), proto,
                     payload=bytes(rng.randrange(256) for _ in range(rng.randrange(0, 40))))
         p = parse(buf)

@@ -3,13 +3,12 @@ miss counting, no leaks over fetch/release cycles, memory far below DPVS's layou
 import random
 
 import pytest
+from lc_helpers import packed
 
 from fdirlab import mask_math
 from fdirlab.partition import Partition
 from lcore.errors import ConfigError, PoolError
 from lcore.sa_pool import SaPool, bucket_index, dpvs_pool_bytes, jhash_32b
-
-from lc_helpers import packed
 
 RS = packed("10.0.2.1")
 

@@ -2,13 +2,13 @@
 max_trails, every pool empty -> "no local port available")."""
 import random
 from collections import Counter
+from itertools import pairwise
 
 import pytest
+from lc_helpers import frame, make_dp, packed
 
 from lcore.errors import ConfigError
 from lcore.scheduler import Dest, Service
-
-from lc_helpers import frame, make_dp, packed
 
 
 def svc(sched, weights, laddrs=(b"a", b"b", b"c"), seed=1):
@@ -35,7 +35,7 @@ def test_wrr_follows_weights_exactly_per_cycle():
 def test_laddr_round_robin_with_five_percent_step_over():
     s = svc("rr", [1], laddrs=[bytes([i]) for i in range(4)])
     picks = [s.next_laddr()[0] for _ in range(20000)]
-    steps = Counter((b - a) % 4 for a, b in zip(picks, picks[1:]))
+    steps = Counter((b - a) % 4 for a, b in pairwise(picks))
     assert set(steps) == {1, 2}
     assert 0.03 < steps[2] / len(picks) < 0.07
 

@@ -1,10 +1,9 @@
 """Attaching and detaching a service's local addresses (DPVS ipvsadm --add/--del-laddr):
 new conns follow the new list, conns already bound keep working and keep their pool."""
 import pytest
+from lc_helpers import RS_MAC, frame, make_dp, packed
 
 from lcore.errors import ConfigError
-
-from lc_helpers import RS_MAC, frame, make_dp, packed
 
 CLIENT, VIP, RS = "10.0.1.1", "10.0.0.100", "10.0.2.1"
 OLD, NEW = "10.0.0.200", "10.0.0.202"

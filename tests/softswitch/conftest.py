@@ -10,9 +10,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
-from ss_helpers import (FDIR_BUILD, PROGRAMS, TARGETS, HostPort, LocalSwitch, P4RTClient, Target, VethSet,
-                        skip_if_absent)
+from ss_helpers import FDIR_BUILD, PROGRAMS, TARGETS, HostPort, LocalSwitch, P4RTClient, Target, VethSet, skip_if_absent
 
 
 def _compiled(src: Path, outdir: Path, stem: str) -> tuple[Path, Path]:

@@ -42,7 +42,7 @@ class Probe:
         return acc.to_bytes(PROBE_LEN, "big")
 
     @classmethod
-    def unpack(cls, data: bytes) -> "Probe":
+    def unpack(cls, data: bytes) -> Probe:
         acc = int.from_bytes(data[:PROBE_LEN], "big")
         vals = {}
         shift = PROBE_LEN * 8

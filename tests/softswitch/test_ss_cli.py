@@ -8,7 +8,6 @@ import sys
 import time
 
 import pytest
-
 from ss_helpers import REPO, free_port
 
 

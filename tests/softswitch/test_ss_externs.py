@@ -9,12 +9,13 @@ import time
 
 import grpc
 import pytest
+from conftest import RIG_PARAMS, make_rig, program
 from google.rpc import code_pb2, status_pb2
 from p4.v1 import p4runtime_pb2
-
-from conftest import RIG_PARAMS, make_rig, program
-from softswitch.hashes import crc16
 from ss_helpers import enc
+
+from softswitch.errors import SoftswitchError
+from softswitch.hashes import crc16
 
 SRC = 0x0200000000BB
 GREEN, YELLOW, RED = 0, 1, 2
@@ -130,7 +131,7 @@ def test_action_selector(rig, ext_program):
     rig.send(1, frame(3, key=2, flow=5))
     assert field(one(rig, 3), "member") == 0x22
     # a member in use cannot go; the group and entries read back as written
-    with pytest.raises(Exception):
+    with pytest.raises((grpc.RpcError, SoftswitchError)):     # over gRPC, or in-process
         c.write(("DELETE", _member(c, 2, 3, 0x22)))
     ent = p4runtime_pb2.Entity()
     ent.action_profile_group.action_profile_id = prof

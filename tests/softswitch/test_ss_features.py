@@ -4,7 +4,6 @@ setInvalid, checksum update, lookahead, egress drop, PacketIn/PacketOut -- in-pr
 from __future__ import annotations
 
 import pytest
-
 from ss_probe import DST, Probe, expected_hashes, frame, inet_csum, probe_of
 
 DEFAULT_OUT = 2          # ingress sends every probe to port 2 unless told otherwise

@@ -8,7 +8,6 @@ import struct
 import subprocess
 
 import pytest
-
 from conftest import Rig
 from ss_helpers import TARGETS, skip_if_absent
 

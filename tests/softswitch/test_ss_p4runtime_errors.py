@@ -9,10 +9,10 @@ import grpc
 import pytest
 from google.rpc import code_pb2, status_pb2
 from p4.v1 import p4runtime_pb2
+from ss_helpers import P4RTClient, enc, free_port, load_p4info
 
 from softswitch.device import Device
 from softswitch.p4runtime_server import serve
-from ss_helpers import P4RTClient, enc, free_port, load_p4info
 
 SFP = p4runtime_pb2.SetForwardingPipelineConfigRequest
 

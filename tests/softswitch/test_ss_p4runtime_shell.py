@@ -9,7 +9,6 @@ import sys
 import textwrap
 
 import pytest
-
 from ss_helpers import REPO, Target, VethSet
 
 SCRIPT = textwrap.dedent('''

@@ -7,9 +7,9 @@ import random
 
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
+from ss_helpers import LocalSwitch
 
 from softswitch.pipeline import Dataplane
-from ss_helpers import LocalSwitch
 
 
 def test_cache_on_for_fdir_off_for_stateful_programs(fdir_program, features_program):

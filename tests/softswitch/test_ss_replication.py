@@ -7,10 +7,12 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+import grpc
 import pytest
+from conftest import RIG_PARAMS, make_rig, program
 from p4.v1 import p4runtime_pb2
 
-from conftest import RIG_PARAMS, make_rig, program
+from softswitch.errors import SoftswitchError
 
 UNICAST, MCAST, CLONE_I, CLONE_E, RESUB, RECIRC, TRUNC, PRIO = range(1, 9)
 PAYLOAD = bytes(range(40))
@@ -158,5 +160,5 @@ def test_pre_entry_errors(rig, rep_program):
                       ("MODIFY", pre_entity("group", 3, [(1, 0)])),     # missing
                       ("INSERT", pre_entity("group", 4, [(1, 0), (1, 0)])),   # duplicate replica
                       ("INSERT", pre_entity("clone", 0, [(1, 0)]))):    # id 0
-        with pytest.raises(Exception):
+        with pytest.raises((grpc.RpcError, SoftswitchError)):     # over gRPC, or in-process
             c.write((kind, ent))

@@ -11,7 +11,6 @@ import pytest
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Ether
-
 from ss_helpers import HostPort, P4RTClient, Target, VethSet
 
 pytestmark = pytest.mark.root

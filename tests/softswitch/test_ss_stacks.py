@@ -6,7 +6,6 @@ from __future__ import annotations
 import struct
 
 import pytest
-
 from conftest import RIG_PARAMS, make_rig, program
 
 ETH_DST = 0x02000000AA00

@@ -7,10 +7,10 @@ import grpc
 import pytest
 from google.rpc import code_pb2, status_pb2
 from p4.v1 import p4runtime_pb2
+from ss_helpers import P4RTClient, free_port
 
 from softswitch.device import Device
 from softswitch.p4runtime_server import serve
-from ss_helpers import P4RTClient, free_port
 
 IDLE_CLIENTS = 200
 

@@ -5,8 +5,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 from fdirlab.run_record import WorkerRecord, write_record
 from topo.cleanup import cleanup

@@ -1,17 +1,24 @@
 """`fdirctl dpvs-conf FILE [-o LAB.toml]`: a DPVS dpvs.conf turned into an fdirlab lab file
 (fdirlab/dpvs_conf.py maps it). The unmodelled keys are one warning on stderr; a bad value
 is `file:line: key: value: why` and exit 2, and no file is written."""
-
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import tomli_w
 
+from controller.commands.common import Subparsers, command
+from controller.session import Result, Session
 from fdirlab import dpvs_conf
 from fdirlab.lab_config import parse_lab
+
+
+def register(sub: Subparsers) -> None:
+    sp = command(sub, "dpvs-conf", "turn a DPVS dpvs.conf into a lab file (no switch needed)")
+    sp.add_argument("file", help="the dpvs.conf")
+    sp.add_argument("-o", "--output", help="lab file to write (default: print it)")
+    sp.add_argument("--name", help="lab name (default: from the file name)")
 
 
 def lab_toml(path: str, name: str | None = None) -> tuple[str, dpvs_conf.DpvsLab]:
@@ -23,7 +30,7 @@ def lab_toml(path: str, name: str | None = None) -> tuple[str, dpvs_conf.DpvsLab
     return "\n".join(head) + "\n" + tomli_w.dumps(d.lab), d
 
 
-def cmd_dpvs_conf(session: Any) -> tuple[dict[str, Any], str, int]:
+def run(session: Session) -> Result:
     a = session.args
     text, d = lab_toml(a.file, a.name)
     if d.warning():

@@ -1,0 +1,94 @@
+"""veth pairs for switch tests (switch side and test side in the root namespace) and a raw
+AF_PACKET socket on the test side. Needs root."""
+from __future__ import annotations
+
+import itertools
+import os
+import select
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+_counter = itertools.count()
+
+
+def sh(*cmd: str) -> None:
+    subprocess.run(cmd, check=True, capture_output=True)
+
+
+@dataclass
+class VethSet:
+    """n veth pairs: switch side s<tag>p<i>, test side t<tag>p<i> (names unique per pid and call)."""
+    n: int
+    tag: str = field(default_factory=lambda: f"{os.getpid() % 100000}{next(_counter)}")
+    sw: dict[int, str] = field(default_factory=dict)
+    host: dict[int, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        try:
+            for i in range(1, self.n + 1):
+                s, t = f"s{self.tag}p{i}", f"t{self.tag}p{i}"
+                sh("ip", "link", "add", s, "type", "veth", "peer", "name", t)
+                self.sw[i], self.host[i] = s, t
+                for name in (s, t):
+                    # No IPv6 on the test links: router/neighbour solicitations would be stray frames.
+                    subprocess.run(["sysctl", "-qw", f"net.ipv6.conf.{name}.disable_ipv6=1"],
+                                   capture_output=True)
+                    sh("ip", "link", "set", name, "up")
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        for name in self.sw.values():
+            subprocess.run(["ip", "link", "del", name], capture_output=True)
+
+
+class HostPort:
+    """Raw socket on the test side of a veth: send a frame, collect what arrives."""
+
+    def __init__(self, iface: str) -> None:
+        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+        self.sock.bind((iface, 0))
+        self.sock.setsockopt(263, 23, 1)  # PACKET_IGNORE_OUTGOING
+        self.sock.setsockopt(263, 8, 1)   # PACKET_AUXDATA: the kernel strips received VLAN tags
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+
+    def recv_frame(self) -> bytes:
+        """One frame as it was on the wire (802.1Q/802.1ad tag put back from the auxdata)."""
+        from softswitch.ports import AUX_SPACE, TP_STATUS_VLAN_VALID, _with_tag
+        data, anc, _, _ = self.sock.recvmsg(1 << 18, AUX_SPACE)
+        if anc:
+            aux = anc[0][2]
+            if aux[0] & TP_STATUS_VLAN_VALID or aux[16] or aux[17]:
+                return _with_tag(data, aux)
+        return data
+
+    def send(self, frame: bytes) -> None:
+        self.sock.send(frame)
+
+    def drain(self) -> None:
+        self.sock.setblocking(False)
+        try:
+            while True:
+                self.sock.recv(65536)
+        except BlockingIOError:
+            pass
+        finally:
+            self.sock.setblocking(True)
+
+    def recv_all(self, wait: float) -> list[bytes]:
+        """Frames arriving within `wait` seconds of the last one (or of the call)."""
+        frames: list[bytes] = []
+        deadline = time.monotonic() + wait
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return frames
+            r, _, _ = select.select([self.sock], [], [], left)
+            if r:
+                frames.append(self.recv_frame())
+
+    def close(self) -> None:
+        self.sock.close()
