@@ -246,23 +246,7 @@ class Dataplane:
             F[self.s_packet_length] = n
         F[self.PLEN] = n
         F[self.TRACE] = trace
-        consumed, err = code.parse(pkt, F)
-        F[self.PAYLOAD] = pkt[consumed:]
-        if err:
-            self.stats.parser_errors += 1
-        if self.s_parser_error is not None:
-            F[self.s_parser_error] = err
-        bad_cksum = code.verify_checksums(F)
-        if self.s_checksum_error is not None:
-            F[self.s_checksum_error] = bad_cksum
-        if self.time_slots:
-            self._stamp(F, "ingress_global_timestamp")
-        node = self.ingress
-        try:
-            while node is not None:
-                node = node(F)
-        except ExitPipeline:
-            pass
+        consumed = self._ingress(F, pkt)
         if F[self.SPECIAL] or (self.s_mcast is not None and F[self.s_mcast]):
             F[self.TRACE] = None
             return self._general(F, pkt, consumed)
@@ -332,7 +316,8 @@ class Dataplane:
             if sm is not None:
                 F[sm[0]] = now & sm[1]
 
-    def _ingress(self, F: list, pkt: bytes) -> None:
+    def _ingress(self, F: list, pkt: bytes) -> int:
+        """Parser, checksum verification and the ingress control on F; the bytes parsed."""
         code = self.code
         consumed, err = code.parse(pkt, F)
         F[self.PAYLOAD] = pkt[consumed:]
@@ -351,6 +336,7 @@ class Dataplane:
                 node = node(F)
         except ExitPipeline:
             pass
+        return consumed
 
     def _fresh(self, pkt_len: int) -> list:
         """A PHV after reset_metadata, for a copy that is parsed again."""
