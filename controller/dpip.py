@@ -21,12 +21,11 @@ import sys
 from typing import Any
 
 from controller import errors as E
-from controller.dpvs_session import lab_ctx, lab_path, open_session, tool_lock, workers
+from controller.dpvs_session import lab_ctx, lab_path, open_session, tool_lock, tool_main, workers
 from controller.entries import COOKIE_BASE
 from controller.laddr_ops import add_laddrs, del_laddrs, write_all
 from controller.p4rt_client import DELETE, INSERT
 from controller.rules import _lb_owned
-from fdirlab.errors import FdirlabError
 
 
 def parse_argv(argv: list[str]) -> dict[str, Any]:
@@ -195,20 +194,8 @@ def _key(a: str) -> tuple[int, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        out = run(parse_argv(sys.argv[1:] if argv is None else argv))
-    except E.ControllerError as e:
-        print(str(e) if str(e).startswith("dpip") else f"dpip: {e}", file=sys.stderr)
-        return e.exit_code
-    except FdirlabError as e:
-        print(f"dpip: {e}", file=sys.stderr)
-        return E.EXIT_USAGE
-    except Exception as e:  # a bug: one line
-        print(f"dpip: internal error: {type(e).__name__}: {e}", file=sys.stderr)
-        return E.EXIT_INTERNAL
-    if out:
-        print(out)
-    return 0
+    args = sys.argv[1:] if argv is None else argv
+    return tool_main("dpip", lambda: run(parse_argv(args)))
 
 
 if __name__ == "__main__":

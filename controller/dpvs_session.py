@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 from controller import errors as E
 from controller.workers import WorkerClient, WorkerSet
+from fdirlab.errors import FdirlabError
 
 LAB_ENV = "FDIRLAB_LAB"
 
@@ -135,3 +137,23 @@ def split_addr_port(text: str, what: str, default_port: int | None = None) -> tu
 
 def addr_port(addr: str, port: int) -> str:
     return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
+
+
+def tool_main(tool: str, run: Callable[[], str]) -> int:
+    """The console-script body of `ipvsadm` and `dpip`: run, print its output, and turn
+    expected failures into one line `tool: why` with the exit code fdirctl would give
+    (controller/errors.py); a bug is one line too, exit EXIT_INTERNAL."""
+    try:
+        out = run()
+    except E.ControllerError as e:
+        print(str(e) if str(e).startswith(tool) else f"{tool}: {e}", file=sys.stderr)
+        return e.exit_code
+    except FdirlabError as e:
+        print(f"{tool}: {e}", file=sys.stderr)
+        return E.EXIT_USAGE
+    except Exception as e:  # a bug: one line, like fdirctl
+        print(f"{tool}: internal error: {type(e).__name__}: {e}", file=sys.stderr)
+        return E.EXIT_INTERNAL
+    if out:
+        print(out)
+    return 0

@@ -38,10 +38,10 @@ from controller.dpvs_session import (
     open_session,
     split_addr_port,
     tool_lock,
+    tool_main,
     workers,
 )
 from controller.workers import WorkerSet
-from fdirlab.errors import FdirlabError
 
 VERSION = "1.9.2"  # the DPVS ipvsadm layout this follows (IP_VS_VERSION_CODE)
 SCHEDULERS = ("rr", "wrr", "wlc")
@@ -541,20 +541,7 @@ def _laddr(cmd: Cmd, session: Any, ws: WorkerSet, key: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    try:
-        out = run(parse_argv(args))
-    except E.ControllerError as e:
-        print(str(e) if str(e).startswith("ipvsadm") else f"ipvsadm: {e}", file=sys.stderr)
-        return e.exit_code
-    except FdirlabError as e:
-        print(f"ipvsadm: {e}", file=sys.stderr)
-        return E.EXIT_USAGE
-    except Exception as e:  # a bug: one line, like fdirctl
-        print(f"ipvsadm: internal error: {type(e).__name__}: {e}", file=sys.stderr)
-        return E.EXIT_INTERNAL
-    if out:
-        print(out)
-    return 0
+    return tool_main("ipvsadm", lambda: run(parse_argv(args)))
 
 
 if __name__ == "__main__":
