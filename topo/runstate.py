@@ -188,13 +188,14 @@ def remove_run(rec: RunRecord, out: Removed) -> None:
                 out.killed.append(f"{p.what} (pid {p.pid})")
             except ProcessLookupError:
                 pass
+    own = {p.pid for p in rec.procs}          # the run's own children: handled above
     for d in rec.worker_dirs:                 # workers restarted by `fdirctl worker restart`
         for path in sorted(Path(d).glob("lcore-*.json")):
             try:
                 w = read_record(d, int(path.stem.split("-", 1)[1]))
             except (RunRecordError, ValueError):
                 continue
-            if pid_runs(w.pid, w.argv):        # still the recorded command: not a reused pid
+            if w.pid not in own and pid_runs(w.pid, w.argv):   # the recorded command: not a reused pid
                 try:
                     os.kill(w.pid, signal.SIGKILL)
                     out.killed.append(f"lcore worker {w.lcore} (pid {w.pid}, from its start record)")

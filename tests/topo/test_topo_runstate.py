@@ -132,19 +132,25 @@ def test_clean_stops_a_worker_that_fdirctl_restarted_by_its_start_record(tmp_pat
     run_dir.mkdir()
     restarted = subprocess.Popen(["/bin/sleep", "301"])
     other = subprocess.Popen(["/bin/sleep", "302"])
+    first = subprocess.Popen(["/bin/sleep", "303"])      # lcore 0 as the lab started it
     try:
+        write_record(run_dir, WorkerRecord(0, ["/bin/sleep", "303"], "/", None, "/dev/null", first.pid))
         write_record(run_dir, WorkerRecord(1, ["/bin/sleep", "301"], "/", None, "/dev/null", restarted.pid))
         # lcore 2's record names a pid that now runs another command: never killed
         write_record(run_dir, WorkerRecord(2, ["/bin/sleep", "999"], "/", None, "/dev/null", other.pid))
         dead = RunRecord("lab", "killed", tmp_path / "lab-1.json", Proc(dead_pid(), 1, "gone"))
         dead.save()
+        dead.add_proc(first.pid, "lcore worker 0")
         dead.add_worker_dir(run_dir)
         assert RunRecord.load(dead.path).worker_dirs == [str(run_dir)]
         out = clean_dead_runs(tmp_path)
         restarted.wait(5)
+        first.wait(5)
         assert other.poll() is None
-        assert out.killed == [f"lcore worker 1 (pid {restarted.pid}, from its start record)"]
+        # each process counted once: the lab's own worker by its record, not again by its start record
+        assert out.killed == [f"lcore worker 0 (pid {first.pid})",
+                              f"lcore worker 1 (pid {restarted.pid}, from its start record)"]
     finally:
-        for p in (restarted, other):
+        for p in (restarted, other, first):
             p.kill()
             p.wait()
