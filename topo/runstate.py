@@ -20,6 +20,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from typing import Any
 from fdirlab.run_record import RunRecordError, pid_runs, read_record
 
 STATE_DIR = Path(os.environ.get("FDIRLAB_STATE_DIR", "/run/fdirlab"))
+KILL_WAIT = 5.0        # seconds make clean waits for the processes it killed to be gone
 
 
 def proc_start(pid: int) -> int | None:
@@ -180,14 +182,21 @@ def _link_exists(name: str) -> bool:
 
 
 def remove_run(rec: RunRecord, out: Removed) -> None:
-    """Remove what `rec` lists (processes, links, namespaces, paths), then the record."""
+    """Remove what `rec` lists (processes, links, namespaces, paths), then the record.
+    Returns once the killed processes are gone (SIGKILL is asynchronous; up to KILL_WAIT s),
+    so a following `make run` finds their ports and sockets free."""
+    killed: list[Proc] = []
     for p in rec.procs:
         if p.alive():
             try:
                 os.kill(p.pid, signal.SIGKILL)
                 out.killed.append(f"{p.what} (pid {p.pid})")
+                killed.append(p)
             except ProcessLookupError:
                 pass
+    deadline = time.monotonic() + KILL_WAIT
+    while any(p.alive() for p in killed) and time.monotonic() < deadline:
+        time.sleep(0.02)
     own = {p.pid for p in rec.procs}          # the run's own children: handled above
     for d in rec.worker_dirs:                 # workers restarted by `fdirctl worker restart`
         for path in sorted(Path(d).glob("lcore-*.json")):
