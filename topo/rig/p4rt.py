@@ -101,6 +101,33 @@ class Names:
                 u.entity.CopyFrom(ent)
         return req
 
+    # Built on the subclass's write() and read() (gRPC client or in-process switch).
+    def write(self, *updates: tuple[str, p4runtime_pb2.Entity | p4runtime_pb2.TableEntry]) -> None:
+        raise NotImplementedError
+
+    def read(self, *entities: p4runtime_pb2.Entity) -> list[p4runtime_pb2.Entity]:
+        raise NotImplementedError
+
+    def insert(self, table: str, match: dict, action: str, params: dict | None = None,
+               priority: int = 0) -> None:
+        self.write(("INSERT", self.table_entry(table, match, action, params, priority)))
+
+    def set_default(self, table: str, action: str, params: dict | None = None) -> None:
+        self.write(("MODIFY", self.table_entry(table, None, action, params, default=True)))
+
+    def counter(self, name: str, index: int) -> tuple[int, int]:
+        ent = p4runtime_pb2.Entity()
+        ent.counter_entry.counter_id = self.counter_id(name)
+        ent.counter_entry.index.index = index
+        (got,) = self.read(ent)
+        return got.counter_entry.data.packet_count, got.counter_entry.data.byte_count
+
+    def direct_counters(self, table: str) -> list[tuple[p4runtime_pb2.TableEntry, int, int]]:
+        ent = p4runtime_pb2.Entity()
+        ent.direct_counter_entry.table_entry.table_id = self.table(table).preamble.id
+        return [(e.direct_counter_entry.table_entry, e.direct_counter_entry.data.packet_count,
+                 e.direct_counter_entry.data.byte_count) for e in self.read(ent)]
+
 
 class P4RTClient(Names):
     """Just enough P4Runtime for tests: arbitration, pipeline, table/counter writes and reads."""
@@ -170,30 +197,10 @@ class P4RTClient(Names):
         self.stub.Write(self.write_request(*updates, device_id=self.device_id,
                                            election_id=self.election_id))
 
-    def insert(self, table: str, match: dict, action: str, params: dict | None = None,
-               priority: int = 0) -> None:
-        self.write(("INSERT", self.table_entry(table, match, action, params, priority)))
-
-    def set_default(self, table: str, action: str, params: dict | None = None) -> None:
-        self.write(("MODIFY", self.table_entry(table, None, action, params, default=True)))
-
     def read(self, *entities: p4runtime_pb2.Entity) -> list[p4runtime_pb2.Entity]:
         req = p4runtime_pb2.ReadRequest(device_id=self.device_id)
         req.entities.extend(entities)
         return [e for resp in self.stub.Read(req) for e in resp.entities]
-
-    def counter(self, name: str, index: int) -> tuple[int, int]:
-        ent = p4runtime_pb2.Entity()
-        ent.counter_entry.counter_id = self.counter_id(name)
-        ent.counter_entry.index.index = index
-        (got,) = self.read(ent)
-        return got.counter_entry.data.packet_count, got.counter_entry.data.byte_count
-
-    def direct_counters(self, table: str) -> list[tuple[p4runtime_pb2.TableEntry, int, int]]:
-        ent = p4runtime_pb2.Entity()
-        ent.direct_counter_entry.table_entry.table_id = self.table(table).preamble.id
-        return [(e.direct_counter_entry.table_entry, e.direct_counter_entry.data.packet_count,
-                 e.direct_counter_entry.data.byte_count) for e in self.read(ent)]
 
     def packet_out(self, payload: bytes, metadata: dict[int, bytes] | None = None) -> None:
         req = p4runtime_pb2.StreamMessageRequest()

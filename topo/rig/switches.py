@@ -213,30 +213,10 @@ class LocalSwitch(Names):
         if bad:
             raise bad[0]
 
-    def insert(self, table: str, match: dict, action: str, params: dict | None = None,
-               priority: int = 0) -> None:
-        self.write(("INSERT", self.table_entry(table, match, action, params, priority)))
-
-    def set_default(self, table: str, action: str, params: dict | None = None) -> None:
-        self.write(("MODIFY", self.table_entry(table, None, action, params, default=True)))
-
     def read(self, *entities: p4runtime_pb2.Entity) -> list[p4runtime_pb2.Entity]:
         req = p4runtime_pb2.ReadRequest(device_id=0)
         req.entities.extend(entities)
         return list(self.device.read(req))
-
-    def counter(self, name: str, index: int) -> tuple[int, int]:
-        ent = p4runtime_pb2.Entity()
-        ent.counter_entry.counter_id = self.counter_id(name)
-        ent.counter_entry.index.index = index
-        (got,) = self.read(ent)
-        return got.counter_entry.data.packet_count, got.counter_entry.data.byte_count
-
-    def direct_counters(self, table: str) -> list[tuple[p4runtime_pb2.TableEntry, int, int]]:
-        ent = p4runtime_pb2.Entity()
-        ent.direct_counter_entry.table_entry.table_id = self.table(table).preamble.id
-        return [(e.direct_counter_entry.table_entry, e.direct_counter_entry.data.packet_count,
-                 e.direct_counter_entry.data.byte_count) for e in self.read(ent)]
 
     def packet_out(self, payload: bytes, metadata: dict[int, bytes] | None = None) -> None:
         po = p4runtime_pb2.PacketOut(payload=payload)
