@@ -342,11 +342,13 @@ class ControlServer:
     def close(self) -> None:
         for c in list(self.clients):
             self.drop(c)
-        self.sock.close()
+        # Unlink while still listening: until then a successor on the same --ctl path is refused
+        # ("in use by a running worker"), so the file removed is ours, never a successor's.
         try:
             os.unlink(self.path)
         except OSError:
             pass
+        self.sock.close()
 
 
 def _claim_path(path: str) -> None:

@@ -103,6 +103,26 @@ def test_server_over_a_real_unix_socket(tmp_path):
     assert not Path(path).exists()
 
 
+def test_a_stopping_worker_removes_its_socket_file_before_it_stops_listening(tmp_path):
+    """Otherwise a worker started meanwhile on the same --ctl path would find the file stale,
+    claim it, bind its own, and then lose it to the old worker's unlink."""
+    path = str(tmp_path / "ctl.sock")
+    srv = ControlServer(path, handler())
+    seen: list[bool] = []
+
+    class Watched(socket.socket):
+        def close(self) -> None:
+            seen.append(Path(path).exists())
+            super().close()
+
+    listener = srv.sock
+    srv.sock = Watched(fileno=listener.detach())
+    srv.close()
+    assert seen == [False]
+    new = ControlServer(path, handler())    # the path is free for a successor
+    new.close()
+
+
 @pytest.mark.parametrize("args,needle", [
     ([], "required"),
     (["--lcore-id", "4"], "--lcore-id 4"),
