@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import ipaddress
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -104,6 +106,21 @@ def lab_file() -> Path:
     return path
 
 
+def laddrs_per_lcore(lab_path: Path, lcores: int) -> list[str]:
+    """The lab's local addresses, extended so that each family (IPv4, IPv6) has one per lcore
+    (at least as many as the lab has): consecutive addresses from the family's first one.
+    Scheme `laddr` gives each lcore the ports of one address per family; with fewer
+    addresses than lcores the lab would leave an lcore without ports (refused at load)."""
+    raw = tomllib.loads(lab_path.read_text())
+    addrs = [ipaddress.ip_address(a) for a in raw.get("laddrs", {}).get("addrs", [])]
+    out: list[str] = []
+    for version in (4, 6):
+        fam = [a for a in addrs if a.version == version]
+        if fam:
+            out += [str(fam[0] + i) for i in range(max(lcores, len(fam)))]
+    return out
+
+
 class CaseRun:
     """One lab (one Case) and the measurements taken in it."""
 
@@ -115,7 +132,7 @@ class CaseRun:
             "switch": {"grpc_addr": f"127.0.0.1:{grpc_port}"},
             "lcores": {"count": case.lcores}}
         if case.scheme == "laddr":   # one local address per lcore: give every lcore one
-            over["laddrs"] = {"addrs": [f"10.0.0.{200 + i}" for i in range(max(case.lcores, 2))]}
+            over["laddrs"] = {"addrs": laddrs_per_lcore(lab_file(), case.lcores)}
         self.lab = LabRun(str(lab_file()), target=case.target, steering=case.mode, overrides=over,
                           http_server=case.http_server)
         self.client = self.lab.lab.clients[0].name

@@ -86,3 +86,20 @@ def test_plans():
     assert len(full) == 2 * (5 * 3 + 2 + 1)
     assert {c.scheme for c in full if c.lcores == 6 and c.mode == "fdir"} == {"lsb", "range", "laddr"}
     assert sum(c.sweep for c in full) == 4              # fdir and handoff at 4 lcores, per target
+
+
+def test_every_case_of_the_full_plan_makes_a_lab_that_loads():
+    """Each (mode, lcore count, scheme) of `make compare` is a lab the config accepts: the
+    laddr scheme gets one local address per lcore in every family the lab serves (IPv4 and
+    IPv6 VIPs), not an IPv4-only list that leaves the IPv6 service without ports."""
+    from bench.compare import CaseRun, lab_file, laddrs_per_lcore
+
+    plan = full_plan(("softswitch",))
+    for i, case in enumerate(plan.cases()):
+        run = CaseRun(case, plan, 9600 + i)
+        assert run.lab.lab.n_lcores == case.lcores
+    assert laddrs_per_lcore(lab_file(), 6) == [
+        "10.0.0.200", "10.0.0.201", "10.0.0.202", "10.0.0.203", "10.0.0.204", "10.0.0.205",
+        "fd00:fd::200", "fd00:fd::201", "fd00:fd::202", "fd00:fd::203", "fd00:fd::204",
+        "fd00:fd::205"]
+    assert laddrs_per_lcore(lab_file(), 1) == ["10.0.0.200", "10.0.0.201", "fd00:fd::200", "fd00:fd::201"]
