@@ -46,7 +46,7 @@ class Plan:
     wrk_conns: int = 32
     rate: int = 300                 # fixed offered rate for latency (new conns/s)
     rate_seconds: float = 3.0
-    sweep_rates: tuple[int, ...] = (200, 500, 1000, 2000)
+    sweep_rates: tuple[int, ...] = (500, 1000, 2000, 3000, 4000)   # past saturation: drops show
     sweep_seconds: float = 2.0
     extras: bool = True
     quick: bool = False

@@ -93,8 +93,8 @@ def draw(result: dict[str, Any], out: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     load = result.get("machine", {})
-    note = (f"2-core machine shared with other jobs (load avg {load.get('loadavg_5m', '?')} "
-            f"at the end); ratios in one run, not absolute numbers")
+    note = (f"{load.get('cpus', '?')} CPUs, load avg {load.get('loadavg_5m', '?')} (5 min) at "
+            f"the end of the run; targets and modes side by side in one run")
     paths = []
 
     # 1. conns/s at saturation and p99 at the fixed rate
