@@ -67,7 +67,7 @@ compare: setup
 	$(PY) -m bench.compare
 
 compare-quick: setup
-	$(PY) -m bench.compare --quick --out results/compare-quick
+	$(PY) -m bench.compare --quick
 
 # After a crashed or killed lab or PTF run: exactly what it recorded when it started it
 # (processes, Mininet hosts, links, sockets; see topo/runstate.py). Logs stay.

@@ -36,6 +36,7 @@ from bench.compare_plan import (
     usable_ports,
 )
 from controller.workers import WorkerClient
+from fdirlab.mask_math import MAX_LCORES
 from fdirlab.partition import SCHEMES
 from topo.hosts import PYTHON
 from topo.lab import SWITCH_NAME, LabRun
@@ -54,6 +55,7 @@ from topo.loadgen import (
 
 LOCK = "/tmp/fdirlab-root.lock"
 RESULTS = Path("results/compare")
+QUICK_RESULTS = Path("results/compare-quick")
 TOOLS = ("nginx", "wrk", "h2load", "iperf3")
 
 
@@ -418,9 +420,12 @@ def head_to_head_summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`make compare`. Every argument is checked before anything starts (exit 2 naming the bad
+    value); a run whose every case failed leaves the results folder as it was (exit 1)."""
     ap = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="one lcore count, a few seconds per mode")
-    ap.add_argument("--out", default=str(RESULTS), help="results folder (default results/compare)")
+    ap.add_argument("--out", help=f"results folder (default {RESULTS}; with --quick {QUICK_RESULTS}, "
+                                  "so that a quick run never replaces the full run's results)")
     ap.add_argument("--targets", help="comma list (default: softswitch, and bmv2 when installed)")
     ap.add_argument("--lcores", help="comma list of lcore counts (default 1,2,4,6,8)")
     ap.add_argument("--modes", help="comma list of steering modes (default fdir,rss,handoff)")
@@ -430,6 +435,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="only the goal check: fdir and handoff, 4 lcores, every target, "
                          "interleaved N times; writes head_to_head.json")
     a = ap.parse_args(argv)
+    try:
+        targets, plan = _checked_plan(a)
+    except ValueError as e:
+        print(f"compare: {e}", file=sys.stderr)
+        return 2
+    out = results_dir(a.quick, a.out)
     if os.geteuid() != 0:
         print("compare: needs root (Mininet network namespaces)", file=sys.stderr)
         return 2
@@ -437,43 +448,61 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"compare: {', '.join(missing)} not installed: run `make setup`", file=sys.stderr)
         return 2
-    targets = tuple(a.targets.split(",")) if a.targets else available_targets()
-    for t in targets:
-        if t not in ("softswitch", "bmv2"):
-            print(f"compare: target {t!r}: use softswitch or bmv2", file=sys.stderr)
-            return 2
     if a.head_to_head is not None:
-        if a.head_to_head < 1:
-            print(f"compare: --head-to-head {a.head_to_head}: must be >= 1", file=sys.stderr)
-            return 2
         res = head_to_head(targets, a.head_to_head, lock=not a.no_lock)
-        out = Path(a.out)
+        if not res["records"]:
+            print(f"compare: every case failed, {out} left as it was", file=sys.stderr)
+            for f in res["failed_cases"]:
+                print(f"compare: case {f['case']} failed: {f['error']}", file=sys.stderr)
+            return 1
         out.mkdir(parents=True, exist_ok=True)
         (out / "head_to_head.json").write_text(json.dumps(res, indent=1) + "\n")
         print(json.dumps(res["summary"]["ratios"]))
         print(f"wrote {out / 'head_to_head.json'}")
         return 1 if res["failed_cases"] else 0
-    plan = quick_plan(targets) if a.quick else full_plan(targets)
-    try:
-        if a.lcores:
-            plan = _replace(plan, lcores=tuple(int(x) for x in a.lcores.split(",")))
-        if a.modes:
-            plan = _replace(plan, modes=tuple(a.modes.split(",")))
-    except ValueError:
-        print(f"compare: --lcores {a.lcores!r}: give integers, e.g. 1,2,4", file=sys.stderr)
-        return 2
-    bad = [m for m in plan.modes if m not in ("fdir", "rss", "handoff")]
-    if bad:
-        print(f"compare: mode {bad[0]!r}: use fdir, rss or handoff", file=sys.stderr)
-        return 2
     result = run_plan(plan, lock=not a.no_lock)
-    out = Path(a.out)
+    for f in result["failed_cases"]:
+        print(f"compare: case {f['case']} failed: {f['error']}", file=sys.stderr)
+    if not result["records"]:
+        print(f"compare: every case failed, {out} left as it was", file=sys.stderr)
+        return 1
     from bench.compare_report import write_all
     paths = write_all(result, out, figures=not a.no_figures)
     print("wrote " + ", ".join(str(p) for p in paths))
-    for f in result["failed_cases"]:
-        print(f"compare: case {f['case']} failed: {f['error']}", file=sys.stderr)
     return 1 if result["failed_cases"] else 0
+
+
+def results_dir(quick: bool, out: str | None) -> Path:
+    """--out, else results/compare (results/compare-quick for --quick: a quick run never
+    replaces the committed full run's JSON and figures)."""
+    return Path(out) if out else (QUICK_RESULTS if quick else RESULTS)
+
+
+def _checked_plan(a: argparse.Namespace) -> tuple[tuple[str, ...], Plan]:
+    """The targets and plan the arguments ask for; ValueError naming the first bad value."""
+    targets = tuple(a.targets.split(",")) if a.targets else available_targets()
+    for t in targets:
+        if t not in ("softswitch", "bmv2"):
+            raise ValueError(f"target {t!r}: use softswitch or bmv2")
+    if "bmv2" in targets and not shutil.which("simple_switch_grpc"):
+        raise ValueError("target 'bmv2': simple_switch_grpc is not on PATH")
+    if a.head_to_head is not None and a.head_to_head < 1:
+        raise ValueError(f"--head-to-head {a.head_to_head}: must be >= 1")
+    plan = quick_plan(targets) if a.quick else full_plan(targets)
+    if a.lcores:
+        counts = []
+        for x in a.lcores.split(","):
+            if not x.strip().isdigit() or not 1 <= int(x) <= MAX_LCORES:
+                raise ValueError(f"--lcores {a.lcores!r}: {x!r} is not an lcore count in 1..{MAX_LCORES}")
+            counts.append(int(x))
+        plan = _replace(plan, lcores=tuple(counts))
+    if a.modes:
+        modes = tuple(a.modes.split(","))
+        bad = [m for m in modes if m not in ("fdir", "rss", "handoff")]
+        if bad:
+            raise ValueError(f"--modes {a.modes!r}: mode {bad[0]!r}: use fdir, rss or handoff")
+        plan = _replace(plan, modes=modes)
+    return targets, plan
 
 
 def _replace(plan: Plan, **kw: Any) -> Plan:
