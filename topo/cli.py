@@ -44,31 +44,9 @@ class LabCLI(CLI):  # Mininet has no type hints
 
     def do_dpip(self, line: str) -> None:
         """DPVS dpip on this lab: addr add|del ADDR/LEN dev IFACE [sapool], [-s] addr show."""
-        if self._tool("controller.dpip", line) == 0:
-            self._v6_neighbours(line)
-
-    def _v6_neighbours(self, line: str) -> None:
-        """The NIC answers ARP but not neighbour discovery: an IPv6 address dpip added gets
-        a static neighbour entry on every client and real server (as the lab does at start)."""
-        from controller.dpip import parse_argv
-        from fdirlab.lab_config import load_lab
-
-        try:
-            a = parse_argv(shlex.split(line))
-        except Exception:  # the tool already said what was wrong
-            return
-        if a["cmd"] not in ("add", "del") or ":" not in (a["addr"] or ""):
-            return
-        lab = load_lab(self.lab_file)
-        for h in lab.hosts:
-            host = self.mn[h.name]
-            intf = host.defaultIntf().name
-            if a["cmd"] == "add":
-                host.cmd(
-                    f"ip -6 neigh replace {a['addr']} lladdr {lab.lb_mac} dev {intf} nud permanent"
-                )
-            else:
-                host.cmd(f"ip -6 neigh del {a['addr']} dev {intf}")
+        # No static IPv6 neighbour entries on the hosts: the NIC answers Neighbor
+        # Solicitations for every address dpip or ipvsadm makes load-balancer-owned.
+        self._tool("controller.dpip", line)
 
     def do_fdirctl(self, line: str) -> None:
         """fdirctl on this lab (stats, doctor, show fdir, export --format ...)."""
