@@ -3,7 +3,7 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.setup-done
 P4C     ?= p4c
-TARGET  ?= softswitch
+TARGET  ?=
 LAB     ?= topo/labs/default.toml
 PTF_ARGS ?=
 DPVS_CONF ?=
@@ -26,16 +26,18 @@ test: setup
 	$(PY) -m pytest -q tests --junitxml=.pytest-results.xml
 	$(MAKE) --no-print-directory ptf
 
-# PTF packet tests of fdir.p4 on TARGET (softswitch, or bmv2 when simple_switch_grpc is installed).
+# PTF packet tests of fdir.p4 on TARGET (softswitch by default, or bmv2 when simple_switch_grpc is installed).
 ptf: setup
-	$(PY) ptf-tests/run_ptf.py --target $(TARGET) $(PTF_ARGS)
+	$(PY) ptf-tests/run_ptf.py --target $(or $(TARGET),softswitch) $(PTF_ARGS)
 
 # The live lab: Mininet hosts, the switch, lcore workers, real servers; MODE=fdir|rss|handoff.
+# The switch is the lab file's switch.target (softswitch in the default lab and when left out);
+# TARGET=softswitch|bmv2|auto overrides it.
 # DPVS_CONF=path/dpvs.conf builds the lab a DPVS config describes (ipvsadm/dpip at the prompt).
 # PCAP=1: the switch writes <iface>_in.pcap and <iface>_out.pcap per port into the lab's logs.
 run: setup
 	$(PY) -m topo run $(if $(DPVS_CONF),--dpvs-conf $(DPVS_CONF),--lab $(LAB)) \
-	  --target $(TARGET) $(if $(MODE),--mode $(MODE)) $(if $(filter 1 yes true,$(PCAP)),--pcap)
+	  $(if $(TARGET),--target $(TARGET)) $(if $(MODE),--mode $(MODE)) $(if $(filter 1 yes true,$(PCAP)),--pcap)
 
 unit: setup
 	$(PY) -m pytest -q tests -m "not root"

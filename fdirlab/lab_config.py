@@ -51,7 +51,7 @@ class LabConfigError(FdirlabError, ValueError):
 class SwitchConfig:
     grpc_addr: str = DEFAULT_GRPC_ADDR
     device_id: int = 1
-    target: str = "auto"
+    target: str = "softswitch"
 
 
 @dataclass(frozen=True)
@@ -366,7 +366,7 @@ def parse_lab(data: dict[str, Any], source: str = "<defaults>") -> Lab:
             not 0 < int(grpc_addr.rsplit(":", 1)[1]) < 65536:
         raise LabConfigError(f"switch.grpc_addr = {grpc_addr!r}: expected HOST:PORT")
     switch = SwitchConfig(grpc_addr, _int("switch.device_id", sw.get("device_id", int, 1), 0, 2**64 - 1),
-                          _choice(sw, "target", TARGETS, "auto"))
+                          _choice(sw, "target", TARGETS, "softswitch"))
     sw.done()
 
     lc = _Reader(top.get("lcores", dict, {}), "lcores")

@@ -42,3 +42,21 @@ def test_early_exit_shows_the_log_tail(tmp_path, monkeypatch):
     with pytest.raises(SwitchStartError) as e:
         proc.start(timeout=10)
     assert "exited with code 3" in str(e.value) and "fatal: bad things" in str(e.value)
+
+
+def test_make_run_leaves_the_switch_to_the_lab_file_unless_target_is_given():
+    import subprocess
+    from pathlib import Path
+
+    from fdirlab.lab_config import parse_lab
+
+    repo = Path(__file__).resolve().parent.parent
+    dry = subprocess.run(["make", "-n", "run", "LAB=my.toml"], cwd=repo, capture_output=True,
+                         text=True, check=True).stdout.replace("\\\n", " ")
+    line = next(ln for ln in dry.splitlines() if "-m topo run" in ln)
+    assert "--target" not in line and "--lab my.toml" in line
+    dry = subprocess.run(["make", "-n", "run", "TARGET=bmv2"], cwd=repo, capture_output=True,
+                         text=True, check=True).stdout
+    assert "--target bmv2" in dry
+    assert parse_lab({}, "<t>").switch.target == "softswitch"          # the always-present target
+    assert parse_lab({"switch": {"target": "bmv2"}}, "<t>").switch.target == "bmv2"
