@@ -133,6 +133,8 @@ class CaseRun:
             "lab": {"name": f"cmp-{case.name}", "run_dir": run_dir, "scheme": case.scheme},
             "switch": {"grpc_addr": f"127.0.0.1:{grpc_port}"},
             "lcores": {"count": case.lcores}}
+        if case.handoff_depth is not None:
+            over["lcores"]["handoff_depth"] = case.handoff_depth
         if case.scheme == "laddr":   # one local address per lcore: give every lcore one
             over["laddrs"] = {"addrs": laddrs_per_lcore(lab_file(), case.lcores)}
         self.lab = LabRun(str(lab_file()), target=case.target, steering=case.mode, overrides=over,
@@ -261,6 +263,8 @@ class CaseRun:
         case, p = self.case, self.plan
         rec: dict[str, Any] = {"case": case.name, "target": case.target, "mode": case.mode,
                                "lcores": case.lcores, "scheme": case.scheme,
+                               "handoff_depth": case.handoff_depth or self.lab.lab.lcores.handoff_depth,
+                               "ring_override": case.handoff_depth is not None,
                                "http_server": case.http_server,
                                "load_before": machine_load()}
         t0 = time.monotonic()

@@ -27,10 +27,13 @@ class Case:
     sweep: bool = False
     extras: bool = False
     http_server: str = "nginx"      # "python": the lab's Python server, as a baseline
+    handoff_depth: int | None = None   # None: the lab's (64); a shallow ring shows congestion drops
 
     @property
     def name(self) -> str:
         base = f"{self.target}-{self.mode}-{self.lcores}-{self.scheme}"
+        if self.handoff_depth is not None:
+            base += f"-r{self.handoff_depth}"        # ring depth (lab names: 32 characters)
         return base if self.http_server == "nginx" else f"{base}-{self.http_server}"
 
 
@@ -48,6 +51,7 @@ class Plan:
     rate_seconds: float = 3.0
     sweep_rates: tuple[int, ...] = (500, 1000, 2000, 3000, 4000)   # past saturation: drops show
     sweep_seconds: float = 2.0
+    shallow_depth: int = 4          # handoff ring depth (frames) of the extra sweep case
     extras: bool = True
     quick: bool = False
     laddrs: int = 2                 # local addresses of the default lab
@@ -65,6 +69,11 @@ class Plan:
                 for scheme in self.schemes:
                     if scheme != "lsb":
                         out.append(Case(target, "fdir", self.scheme_lcores, scheme))
+                # VPP sizes its handoff frame queues (frame-queue-nelts); the same sweep with a
+                # shallow ring shows what congestion drops look like when the ring is too small
+                if "handoff" in self.modes:
+                    out.append(Case(target, "handoff", self.sweep_lcores, "lsb", sweep=True,
+                                    handoff_depth=self.shallow_depth))
                 # the same lab with the Python HTTP server (what the lab had before nginx)
                 out.append(Case(target, "fdir", self.sweep_lcores, http_server="python"))
         return out

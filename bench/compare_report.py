@@ -74,7 +74,7 @@ def _series(result: dict[str, Any], key) -> dict[tuple[str, str], list[tuple[int
     """(target, mode) -> [(lcores, value)] over the lsb cases."""
     out: dict[tuple[str, str], list[tuple[int, float]]] = {}
     for rec in result["records"]:
-        if rec["scheme"] != "lsb" or rec.get("http_server", "nginx") != "nginx":
+        if rec["scheme"] != "lsb" or rec.get("http_server", "nginx") != "nginx" or rec.get("ring_override"):
             continue
         v = key(rec)
         if v is None:
@@ -130,7 +130,8 @@ def draw(result: dict[str, Any], out: Path) -> list[Path]:
             continue
         c, m = STYLE.get(rec["mode"], ("k", "."))
         xs = [s["offered_rate"] for s in rec["sweep"]]
-        label = f"{rec['mode']} ({rec['target']}, {rec['lcores']} lcores)"
+        label = f"{rec['mode']} ({rec['target']}, {rec['lcores']} lcores"
+        label += f", ring {rec['handoff_depth']})" if rec["mode"] == "handoff" and "handoff_depth" in rec else ")"
         a1.plot(xs, [s["lb"]["handoffs_per_conn"] or 0 for s in rec["sweep"]],
                 DASH.get(rec["target"], ":"), color=c, marker=m, label=label)
         a2.plot(xs, [s["lb"]["congestion_drop"] for s in rec["sweep"]],

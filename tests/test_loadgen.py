@@ -83,9 +83,14 @@ def test_plans():
     assert [c.mode for c in q.cases()] == ["fdir", "rss", "handoff"]
     assert all(c.lcores == 4 and not c.sweep for c in q.cases())
     full = full_plan(("softswitch", "bmv2")).cases()
-    assert len(full) == 2 * (5 * 3 + 2 + 1)
+    assert len(full) == 2 * (5 * 3 + 2 + 1 + 1)
     assert {c.scheme for c in full if c.lcores == 6 and c.mode == "fdir"} == {"lsb", "range", "laddr"}
-    assert sum(c.sweep for c in full) == 4              # fdir and handoff at 4 lcores, per target
+    # fdir and handoff at 4 lcores, and handoff with a shallow ring, per target
+    assert sum(c.sweep for c in full) == 6
+    shallow = [c for c in full if c.handoff_depth is not None]
+    assert [(c.mode, c.handoff_depth, c.name) for c in shallow] == [
+        ("handoff", 4, "softswitch-handoff-4-lsb-r4"), ("handoff", 4, "bmv2-handoff-4-lsb-r4")]
+    assert not [c for c in full_plan(("softswitch",)).cases() if c.handoff_depth and c.mode != "handoff"]
 
 
 def test_every_case_of_the_full_plan_makes_a_lab_that_loads():
@@ -98,6 +103,8 @@ def test_every_case_of_the_full_plan_makes_a_lab_that_loads():
     for i, case in enumerate(plan.cases()):
         run = CaseRun(case, plan, 9600 + i)
         assert run.lab.lab.n_lcores == case.lcores
+        if case.handoff_depth is not None:
+            assert run.lab.lab.lcores.handoff_depth == case.handoff_depth
     assert laddrs_per_lcore(lab_file(), 6) == [
         "10.0.0.200", "10.0.0.201", "10.0.0.202", "10.0.0.203", "10.0.0.204", "10.0.0.205",
         "fd00:fd::200", "fd00:fd::201", "fd00:fd::202", "fd00:fd::203", "fd00:fd::204",
