@@ -201,9 +201,11 @@ class Worker:
         self.sel.modify(conn, events or selectors.EVENT_READ, conn)
 
     def close(self) -> None:
-        self.ctl.close()
-        self.sock.close()
+        # handoff first: its lcore owner lock is free before --ctl is, so a successor that
+        # claims --ctl next is not refused by the lock of the worker it replaces
         if self.handoff is not None:
             self.handoff.close()
+        self.ctl.close()
+        self.sock.close()
         self.sel.close()
         log.info("lcore %d stopped (pid %d)", self.cfg.lcore_id, os.getpid())
