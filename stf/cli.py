@@ -204,13 +204,13 @@ def check_paths(args: argparse.Namespace) -> None:
     compile_select(args.select)
     if args.out.exists() and not args.out.is_dir():
         raise StfError(f"--out {args.out}: not a directory")
-    for attr in ("json", "lock"):
+    for attr in ("out", "json", "lock"):
         path = getattr(args, attr, None)
         if path is None:
             continue
-        if path.is_dir():
+        if attr != "out" and path.is_dir():
             raise StfError(f"--{attr} {path}: is a directory, give a file")
-        parent = path.parent
+        parent = path if attr == "out" else path.parent
         while not parent.exists() and parent != parent.parent:
             parent = parent.parent
         if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):

@@ -337,6 +337,7 @@ def test_totals_and_relative_share() -> None:
         (["run", "--targets", "softswitch", "--json", "/tmp"], "--json /tmp: is a directory"),
         (["run", "--targets", "softswitch", "--lock", "/tmp"], "--lock /tmp: is a directory"),
         (["compile", "--out", "/proc/version"], "--out /proc/version: not a directory"),
+        (["compile", "--out", "/proc/version/stf"], "--out /proc/version/stf: /proc/version is not a writable"),
     ],
 )
 def test_cli_bad_paths_and_patterns_one_line_exit_2(args: list[str], needle: str, capsys) -> None:
