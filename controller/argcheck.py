@@ -205,10 +205,22 @@ def check_lcore_arg(a: argparse.Namespace) -> None:
         raise BadInput("worker restart needs the lab's run directory: give --lab FILE or --run-dir")
 
 
+def check_output_file(path: str | None, opt: str = "--output") -> None:
+    """A file an option will write: not empty, not a directory, in an existing directory."""
+    if path is None:
+        return
+    p = Path(path)
+    if not path:
+        raise BadInput(f"{opt} '': give a file name")
+    if p.is_dir():
+        raise BadInput(f"{opt} {path!r}: is a directory, give a file name")
+    if not p.resolve().parent.is_dir():
+        raise BadInput(f"{opt} {path!r}: no such directory {str(p.parent)!r}")
+
+
 def check_dpvs_conf(a: argparse.Namespace) -> None:
     _file(a.file, "dpvs.conf")
-    if a.output is not None and not Path(a.output).resolve().parent.is_dir():
-        raise BadInput(f"--output {a.output!r}: no such directory {str(Path(a.output).parent)!r}")
+    check_output_file(a.output)
 
 
 def check_args(a: argparse.Namespace) -> None:

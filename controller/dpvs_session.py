@@ -8,6 +8,7 @@ already changed are put back with the undo op, so all workers end as they began.
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from controller import errors as E
+from controller.undo import Undo
 from controller.workers import WorkerClient, WorkerSet
 from fdirlab.errors import FdirlabError
 
@@ -47,7 +49,7 @@ def tool_lock(session: Any) -> Iterator[None]:
         fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
     except OSError as e:
         raise E.StateError(
-            f"lab run dir {session.lab.run_dir}: {e.strerror}: is the lab running?"
+            f"lab run dir {session.lab.run_dir}: {e.strerror or e}: is the lab running?"
         ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -95,13 +97,12 @@ def on_all_workers(
         for c in ws.clients:
             answers.append(c.call(op, **args))
             done.append(c)
-    except E.WorkerError:
+    except E.WorkerError as exc:
         if undo is not None:
+            undone = Undo()
             for c in reversed(done):
-                try:
-                    undo(c)
-                except E.WorkerError:
-                    pass
+                undone.step(f"lcore {c.lcore}: {op} not undone", functools.partial(undo, c))
+            undone.check(exc)
         raise
     return answers
 

@@ -24,6 +24,7 @@ the lab. Exit codes are fdirctl's (2 bad input, 4 conflict, 6 worker refused ...
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from controller.dpvs_session import (
     tool_main,
     workers,
 )
+from controller.undo import Undo
 from controller.workers import WorkerSet
 
 VERSION = "1.9.2"  # the DPVS ipvsadm layout this follows (IP_VS_VERSION_CODE)
@@ -519,9 +521,12 @@ def _laddr(cmd: Cmd, session: Any, ws: WorkerSet, key: dict[str, Any]) -> str:
             on_all_workers(
                 ws, "service_laddr_add", largs, lambda w: w.call("svc_laddr_del", **largs)
             )
-        except E.ControllerError:
-            if not present:
-                del_laddrs(ctx, [lip], force=True)
+        except E.ControllerError as exc:
+            if not present:  # the address was added for this service only: take it away again
+                undo = Undo()
+                undo.step(f"local address {lip} is still present",
+                          functools.partial(del_laddrs, ctx, [lip], force=True))
+                undo.check(exc)
             raise
         return ""
     if not have:

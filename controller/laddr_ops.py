@@ -6,6 +6,7 @@ that fails part-way is undone so the switch ends exactly as it began.
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from controller.p4rt_client import (
 )
 from controller.rules import FILTER_PRIORITY, Layout, base_entries, canonical_ip, laddr_entries, miss_entry
 from controller.state import SwitchState, read_state
+from controller.undo import Undo
 from controller.workers import WorkerClient, WorkerSet, attach_laddr
 from fdirlab.mask_math import DEFAULT_HIGH, DEFAULT_LOW
 
@@ -219,32 +221,28 @@ def add_laddrs(ctx: Ctx, addrs: list[str], slots: list[int] | None = None, attac
     rep = write_all(ctx, [(INSERT, e) for e in entries], "laddr add")
     attached: list[tuple[Any, ...]] = []
     if workers is not None:
+        pools_added = False
         try:
-            workers.add_pools(pairs, skip=adopted)
+            workers.add_pools(pairs, skip=adopted)   # undoes its own pools on failure
+            pools_added = True
             if attach:
-                try:
-                    for a, _ in pairs:
-                        attach_laddr(workers, a, attached)
-                except WorkerError:
-                    for c, svc, a in reversed(attached):
-                        try:
-                            c.call("service_laddr_del", vip=svc["vip"], vport=svc["vport"], proto=svc["proto"],
-                                   laddr=a)
-                        except WorkerError:
-                            pass
-                    for a, s in pairs:
-                        holders = [c for c in workers.clients if (c.lcore, a) not in adopted]
-                        try:
-                            WorkerSet.of(holders).del_pools([(a, s)], force=True)
-                        except WorkerError:
-                            pass
-                    raise
-        except WorkerError as e:
-            try:
-                write_all(ctx, [(DELETE, x) for x in reversed(entries)], "laddr add rollback")
-            except WriteFailed as w:
-                raise RollbackFailed(f"{e}; removing the {len(entries)} switch entries again failed too: {w}; "
-                                     f"run `fdirctl laddr del` or `reconcile`") from None
+                for a, _ in pairs:
+                    attach_laddr(workers, a, attached)
+        except (WorkerError, RollbackFailed) as e:
+            undo = Undo()
+            if pools_added:
+                for c, svc, a in reversed(attached):
+                    undo.step(f"lcore {c.lcore} still has {a} on service {svc['proto']} {svc['vip']}:{svc['vport']}",
+                              functools.partial(c.call, "service_laddr_del", vip=svc["vip"], vport=svc["vport"],
+                                                proto=svc["proto"], laddr=a))
+                for a, s in pairs:
+                    holders = [c for c in workers.clients if (c.lcore, a) not in adopted]
+                    undo.step(f"the workers' pools of {a}",
+                              functools.partial(WorkerSet.of(holders).del_pools, [(a, s)], force=True))
+            undo.step(f"the {len(entries)} switch entries (run `fdirctl laddr del` or `reconcile`)",
+                      functools.partial(write_all, ctx, [(DELETE, x) for x in reversed(entries)],
+                                        "laddr add rollback"))
+            undo.check(e)
             raise type(e)(f"{e}; the {len(entries)} switch entries were removed again", **e.details) from None
     return {"added": [{"laddr": a, "slot": s} for a, s in pairs], "entries": rep.written,
             "workers": 0 if workers is None else len(workers), "attached": len(attached)}
@@ -311,18 +309,16 @@ def del_laddrs(ctx: Ctx, addrs: list[str], force: bool = False) -> dict[str, Any
         entries = [e for a in wanted if a in st.laddrs for e in reversed(st.laddrs[a].entries)]
         entries.sort(key=lambda e: e.table.startswith("fdir_"))
         rep = write_all(ctx, [(DELETE, e) for e in entries], "laddr del")
-    except (WorkerError, WriteFailed):
+    except (WorkerError, WriteFailed, RollbackFailed) as e:
         # put the workers back as they were: pools, then service attachments
+        undo = Undo()
         for c, a, s in reversed(dropped):
-            try:
-                c.pool_add(a, s)
-            except WorkerError:
-                pass
+            undo.step(f"lcore {c.lcore} lost its pool of {a} (slot {s})", functools.partial(c.pool_add, a, s))
         for c, svc, a in reversed(detached):
-            try:
-                c.call("service_laddr_add", vip=svc["vip"], vport=svc["vport"], proto=svc["proto"], laddr=a)
-            except WorkerError:
-                pass
+            undo.step(f"lcore {c.lcore} lost {a} on service {svc['proto']} {svc['vip']}:{svc['vport']}",
+                      functools.partial(c.call, "service_laddr_add", vip=svc["vip"], vport=svc["vport"],
+                                        proto=svc["proto"], laddr=a))
+        undo.check(e)
         raise
     return {"deleted": [{"laddr": a, "slot": s} for a, s in pairs], "entries": rep.written,
             "detached": len(detached)}

@@ -328,7 +328,7 @@ def load_device_config(path: str | Path) -> bytes:
     try:
         return Path(path).read_bytes()
     except OSError as e:
-        raise StateError(f"program {str(path)!r}: {e.strerror}") from None
+        raise StateError(f"program {str(path)!r}: {e.strerror or e}") from None
 
 
 def load_p4info_text(path: str | Path) -> p4info_pb2.P4Info:
@@ -336,5 +336,5 @@ def load_p4info_text(path: str | Path) -> p4info_pb2.P4Info:
     try:
         text_format.Merge(Path(path).read_text(), info, allow_unknown_field=True)
     except OSError as e:
-        raise StateError(f"P4Info {str(path)!r}: {e.strerror}") from None
+        raise StateError(f"P4Info {str(path)!r}: {e.strerror or e}") from None
     return info

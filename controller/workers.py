@@ -5,6 +5,7 @@ WorkerSet drives all lcores of a lab together (sa_pools, services, neighbours, s
 """
 from __future__ import annotations
 
+import functools
 import json
 import socket
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Any
 
 from controller.doctor import WorkerView
 from controller.errors import WorkerError
+from controller.undo import Undo
 
 
 class WorkerRefused(WorkerError):
@@ -149,7 +151,8 @@ class WorkerSet:
     def add_pools(self, laddrs: list[tuple[str, int]], skip: set[tuple[int, str]] | None = None) -> None:
         """Every worker creates its sa_pool for every address (except the (lcore, addr) pairs
         in `skip`, which it already holds); on any failure the pools this call created are
-        dropped again (force) and the error is raised."""
+        dropped again (force) and the error is raised: WorkerError, or RollbackFailed naming
+        the pools a worker could not drop again."""
         done: list[tuple[WorkerClient, str]] = []
         try:
             for addr, slot in laddrs:
@@ -158,29 +161,30 @@ class WorkerSet:
                         continue
                     c.pool_add(addr, slot)
                     done.append((c, addr))
-        except WorkerError:
+        except WorkerError as exc:
+            undo = Undo()
             for c, addr in reversed(done):
-                try:
-                    c.pool_del(addr, force=True)
-                except WorkerError:
-                    pass
+                undo.step(f"lcore {c.lcore} still holds the pool of {addr}",
+                          functools.partial(c.pool_del, addr, force=True))
+            undo.check(exc)
             raise
 
     def del_pools(self, laddrs: list[tuple[str, int]], force: bool) -> None:
         """Every worker drops its pool; if one refuses (conns still use it), the pools already
-        dropped are re-created so the workers end as they began, and the refusal is raised."""
+        dropped are re-created so the workers end as they began, and the refusal is raised
+        (RollbackFailed naming the pools not re-created, if a worker refused that too)."""
         done: list[tuple[WorkerClient, str, int]] = []
         try:
             for addr, slot in laddrs:
                 for c in self.clients:
                     c.pool_del(addr, force=force)
                     done.append((c, addr, slot))
-        except WorkerError:
+        except WorkerError as exc:
+            undo = Undo()
             for c, addr, slot in reversed(done):
-                try:
-                    c.pool_add(addr, slot)
-                except WorkerError:
-                    pass
+                undo.step(f"lcore {c.lcore} lost its pool of {addr} (slot {slot})",
+                          functools.partial(c.pool_add, addr, slot))
+            undo.check(exc)
             raise
 
 

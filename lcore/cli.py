@@ -57,7 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"lcore: error: {exc}", file=sys.stderr)
         return 2
-    handlers = [logging.FileHandler(cfg.log)] if cfg.log else None
+    try:
+        handlers: list[logging.Handler] | None = [logging.FileHandler(cfg.log)] if cfg.log else None
+    except OSError as exc:
+        print(f"lcore: error: --log {cfg.log}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=handlers,
                         format=f"%(asctime)s lcore{cfg.lcore_id} %(levelname)s %(message)s")
     from lcore.worker import Worker  # after validation: argument errors need no sockets

@@ -223,7 +223,9 @@ class ControlServer:
     """
 
     def __init__(self, path: str, handler: ControlHandler, max_clients: int = MAX_CLIENTS,
-                 now: Callable[[], float] = time.monotonic) -> None:
+                 now: Callable[[], float] = time.monotonic, sock: socket.socket | None = None) -> None:
+        """`sock`: a listener from bind_control_socket(path) claimed earlier (the worker claims
+        --ctl before it touches shared handoff state); None binds here. Raises ConfigError."""
         self.path = path
         self.handler = handler
         self.max_clients = max_clients
@@ -231,19 +233,7 @@ class ControlServer:
         self.on_drop: Callable[[socket.socket], None] | None = None
         self.counters = {"accepted": 0, "evicted": 0, "accept_errors": 0, "long_lines": 0}
         handler.control_view = self.view
-        _claim_path(path)
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            old = os.umask(0o177)               # local only: owner may connect
-            try:
-                self.sock.bind(path)
-            finally:
-                os.umask(old)
-            self.sock.listen(64)
-        except OSError as exc:
-            self.sock.close()
-            raise ConfigError(f"--ctl {path}: {exc.strerror}") from None
-        self.sock.setblocking(False)
+        self.sock = sock if sock is not None else bind_control_socket(path)
         self.clients: dict[socket.socket, _Client] = {}
 
     def view(self) -> dict[str, int]:
@@ -344,11 +334,37 @@ class ControlServer:
             self.drop(c)
         # Unlink while still listening: until then a successor on the same --ctl path is refused
         # ("in use by a running worker"), so the file removed is ours, never a successor's.
+        release_control_socket(self.path, self.sock)
+
+
+def bind_control_socket(path: str) -> socket.socket:
+    """Claim `path` and listen on it: a stale socket file of a dead worker is removed, a live
+    worker's socket or a non-socket refused. Returns the non-blocking listener; raises
+    ConfigError naming the path (e.g. "AF_UNIX path too long", unix(7): 107 bytes)."""
+    _claim_path(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        old = os.umask(0o177)               # local only: owner may connect
         try:
-            os.unlink(self.path)
-        except OSError:
-            pass
-        self.sock.close()
+            sock.bind(path)
+        finally:
+            os.umask(old)
+        sock.listen(64)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"--ctl {path}: {exc.strerror or exc}") from None
+    sock.setblocking(False)
+    return sock
+
+
+def release_control_socket(path: str, sock: socket.socket) -> None:
+    """Undo bind_control_socket: unlink while still listening (a successor is refused until
+    then, so the file removed is ours), then close."""
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+    sock.close()
 
 
 def _claim_path(path: str) -> None:
@@ -357,6 +373,8 @@ def _claim_path(path: str) -> None:
         st = os.lstat(path)
     except FileNotFoundError:
         return
+    except OSError as exc:                  # ENOTDIR, EACCES, ENAMETOOLONG...
+        raise ConfigError(f"--ctl {path}: {exc.strerror or exc}") from None
     if not stat.S_ISSOCK(st.st_mode):
         raise ConfigError(f"--ctl {path} exists and is not a socket")
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -367,7 +385,7 @@ def _claim_path(path: str) -> None:
         if exc.errno in (errno.ECONNREFUSED, errno.ENOENT):
             os.unlink(path)
             return
-        raise ConfigError(f"--ctl {path}: {exc.strerror}") from None
+        raise ConfigError(f"--ctl {path}: {exc.strerror or exc}") from None
     finally:
         probe.close()
     raise ConfigError(f"--ctl {path} is in use by a running worker ({holder})")

@@ -246,7 +246,7 @@ class HandoffNode:
             os.makedirs(directory, exist_ok=True)
             self.lock_fd = os.open(os.path.join(directory, "handoff.lock"), os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
-            raise HandoffError(f"--handoff-dir {directory}: {exc.strerror}") from None
+            raise HandoffError(f"--handoff-dir {directory}: {exc.strerror or exc}") from None
         with self._locked():
             self.table = FlowTable(os.path.join(directory, "flows.tbl"), self.lock_fd, nslots)
             self.inbound = {src: self._ring(src, lcore) for src in range(n_lcores) if src != lcore}
@@ -255,6 +255,15 @@ class HandoffNode:
                 os.unlink(fifo)
             if not os.path.exists(fifo):
                 os.mkfifo(fifo, 0o600)
+        # One consumer per lcore: a second worker with the same lcore id (whatever its --ctl)
+        # is refused here, before it resets the live one's ring heads or purges its flows.
+        self.owner_fd = os.open(os.path.join(directory, f"lcore-{lcore}.owner"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self.owner_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.owner_fd)
+            os.close(self.lock_fd)
+            raise HandoffError(f"--handoff-dir {directory}: lcore {lcore} is attached by a running worker") from None
         for ring in self.inbound.values():
             ring.reset_consumer()
         self.table.purge_owner(lcore)
@@ -337,4 +346,5 @@ class HandoffNode:
         for fd in self._notify_out.values():
             os.close(fd)
         os.close(self.notify_fd)
+        os.close(self.owner_fd)
         os.close(self.lock_fd)

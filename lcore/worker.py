@@ -19,7 +19,7 @@ import time
 from lcore import frames as F
 from lcore.auxdata import AUXDATA, PACKET_AUXDATA, SOL_PACKET, parse_auxdata
 from lcore.config import WorkerConfig
-from lcore.control import ControlHandler, ControlServer
+from lcore.control import ControlHandler, ControlServer, bind_control_socket, release_control_socket
 from lcore.datapath import Datapath
 from lcore.errors import ConfigError
 from lcore.handoff import HandoffNode
@@ -63,12 +63,24 @@ class Worker:
     def __init__(self, cfg: WorkerConfig) -> None:
         self.cfg = cfg
         self.sock = open_packet_socket(cfg.iface)     # first: a bad --iface creates nothing
-        self.handoff = (HandoffNode(cfg.handoff_dir, cfg.lcore_id, cfg.n_lcores, cfg.handoff_depth,
-                                    cfg.handoff_slots)
-                        if cfg.mode == "handoff" and cfg.handoff_dir else None)   # validate() requires the dir
-        self.dp = Datapath(cfg.lcore_id, cfg.n_lcores, cfg.scheme, parse_mac(cfg.mac),
-                           cfg.port_low, cfg.port_high, cfg.pool_hash_size, handoff=self.handoff)
-        self.ctl = ControlServer(cfg.ctl, ControlHandler(self.dp, cfg, time.monotonic))
+        # second: claim --ctl before anything shared is touched. HandoffNode resets its inbound
+        # rings and purges its lcore's flows, so a refused duplicate must never get that far.
+        try:
+            ctl_sock = bind_control_socket(cfg.ctl)
+        except BaseException:
+            self.sock.close()
+            raise
+        try:
+            self.handoff = (HandoffNode(cfg.handoff_dir, cfg.lcore_id, cfg.n_lcores, cfg.handoff_depth,
+                                        cfg.handoff_slots)
+                            if cfg.mode == "handoff" and cfg.handoff_dir else None)  # validate() requires the dir
+            self.dp = Datapath(cfg.lcore_id, cfg.n_lcores, cfg.scheme, parse_mac(cfg.mac),
+                               cfg.port_low, cfg.port_high, cfg.pool_hash_size, handoff=self.handoff)
+            self.ctl = ControlServer(cfg.ctl, ControlHandler(self.dp, cfg, time.monotonic), sock=ctl_sock)
+        except BaseException:
+            release_control_socket(cfg.ctl, ctl_sock)
+            self.sock.close()
+            raise
         self.ctl.on_drop = self.sel_unregister
         self.sel = selectors.DefaultSelector()
         self.sel.register(self.sock, selectors.EVENT_READ, "rx")
@@ -189,9 +201,11 @@ class Worker:
         self.sel.modify(conn, events or selectors.EVENT_READ, conn)
 
     def close(self) -> None:
-        self.ctl.close()
-        self.sock.close()
+        # handoff first: its lcore owner lock is free before --ctl is, so a successor that
+        # claims --ctl next is not refused by the lock of the worker it replaces
         if self.handoff is not None:
             self.handoff.close()
+        self.ctl.close()
+        self.sock.close()
         self.sel.close()
         log.info("lcore %d stopped (pid %d)", self.cfg.lcore_id, os.getpid())

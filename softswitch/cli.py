@@ -62,7 +62,7 @@ def _read_p4info(path: str) -> p4info_pb2.P4Info:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        raise SoftswitchError(f"cannot read P4Info '{path}': {exc.strerror}") from None
+        raise SoftswitchError(f"cannot read P4Info '{path}': {exc.strerror or exc}") from None
     info = p4info_pb2.P4Info()
     try:
         info.ParseFromString(data)
@@ -85,7 +85,10 @@ def run(argv: list[str]) -> int:
     if args.log_console or not args.log_file:
         handlers.append(logging.StreamHandler(sys.stderr))
     if args.log_file:
-        handlers.append(logging.FileHandler(args.log_file))
+        try:
+            handlers.append(logging.FileHandler(args.log_file))
+        except OSError as exc:
+            raise SoftswitchError(f"cannot open --log-file '{args.log_file}': {exc.strerror or exc}") from None
     level = LEVELS[args.log_level] if (args.log_console or args.log_file) else \
         max(LEVELS[args.log_level], logging.WARNING)
     logging.basicConfig(level=level, handlers=handlers,
@@ -113,7 +116,7 @@ def run(argv: list[str]) -> int:
         try:
             text = Path(args.json).read_bytes()
         except OSError as exc:
-            raise SoftswitchError(f"cannot read JSON '{args.json}': {exc.strerror}") from None
+            raise SoftswitchError(f"cannot read JSON '{args.json}': {exc.strerror or exc}") from None
         device.load_json(text, _read_p4info(args.p4info) if args.p4info else None)
     sw = Switch(device, ifaces, args.grpc_server_addr, args.pcap, args.max_streams)
     sw.start()

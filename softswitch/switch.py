@@ -51,7 +51,11 @@ class Switch:
         except SoftswitchError:
             self.close_ports()
             raise
-        self.pcap = PcapSet(pcap_dir, ifaces) if pcap_dir else None
+        try:
+            self.pcap = PcapSet(pcap_dir, ifaces) if pcap_dir else None
+        except OSError as exc:
+            self.close_ports()
+            raise SoftswitchError(f"--pcap '{pcap_dir}': {exc.strerror or exc}") from None
         self.inject_q: collections.deque[bytes] = collections.deque()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)

@@ -29,7 +29,7 @@ from typing import NoReturn
 
 from rich.console import Console
 
-from stf.corpus import Compiled, CorpusProgram, compile_program, discover, find_samples
+from stf.corpus import Compiled, CorpusProgram, compile_program, compile_select, discover, find_samples
 from stf.errors import StfError
 from stf.parser import Command, parse
 from stf.report import CorpusResult, print_table
@@ -133,9 +133,7 @@ def _from_dir(d: Path, select: str | None) -> list[Compiled]:
     if not d.is_dir():
         raise StfError(f"--programs {d}: not a directory")
     out = []
-    import re
-
-    pat = re.compile(select) if select else None
+    pat = compile_select(select)
     for stf in sorted(d.glob("*.stf")):
         if pat is not None and not pat.search(stf.stem):
             continue
@@ -156,7 +154,11 @@ def _locked(path: Path | None, console: Console) -> Iterator[None]:
     if path is None:
         yield
         return
-    with open(path, "a") as f:
+    try:
+        f = open(path, "a")  # noqa: SIM115 - closed below, after the lock is released
+    except OSError as exc:
+        raise StfError(f"--lock {path}: {exc.strerror or exc}") from None
+    with f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -196,7 +198,27 @@ def _git_commit(where: Path) -> str:
         return "?"
 
 
+def check_paths(args: argparse.Namespace) -> None:
+    """Refuse, before anything is compiled or run, the --select, --out, --json and --lock
+    values that would fail later (a traceback after a long run). StfError names the value."""
+    compile_select(args.select)
+    if args.out.exists() and not args.out.is_dir():
+        raise StfError(f"--out {args.out}: not a directory")
+    for attr in ("out", "json", "lock"):
+        path = getattr(args, attr, None)
+        if path is None:
+            continue
+        if attr != "out" and path.is_dir():
+            raise StfError(f"--{attr} {path}: is a directory, give a file")
+        parent = path if attr == "out" else path.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            raise StfError(f"--{attr} {path}: {parent} is not a writable directory")
+
+
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    check_paths(args)
     if args.targets == "auto":
         targets = list(TARGETS) if shutil.which(BMV2_BINARY) else ["softswitch"]
     else:
@@ -315,6 +337,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_compile(args: argparse.Namespace, console: Console) -> int:
+    check_paths(args)
     if args.jobs < 1:
         raise StfError(f"--jobs {args.jobs}: must be at least 1")
     progs = discover(find_samples(args.p4c_src), args.select)

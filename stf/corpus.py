@@ -61,10 +61,20 @@ def find_samples(p4c_src: str | None) -> Path:
     )
 
 
+def compile_select(select: str | None) -> re.Pattern[str] | None:
+    """The --select regular expression compiled; CorpusError naming it when it is not one."""
+    if not select:
+        return None
+    try:
+        return re.compile(select)
+    except re.error as exc:
+        raise CorpusError(f"--select {select!r}: not a regular expression ({exc})") from None
+
+
 def discover(samples: Path, select: str | None = None) -> list[CorpusProgram]:
     """Programs with NAME.p4 including v1model.p4 and NAME.stf, sorted by name; `select` is a
-    regular expression searched in the name."""
-    pat = re.compile(select) if select else None
+    regular expression searched in the name. Raises CorpusError for a bad expression."""
+    pat = compile_select(select)
     out = []
     for stf in sorted(samples.glob("*.stf")):
         p4 = stf.with_suffix(".p4")

@@ -295,7 +295,7 @@ def _run(
     try:
         device_config = json_path.read_bytes()
     except OSError as exc:
-        raise StfError(f"BMv2 JSON {json_path}: {exc.strerror}") from None
+        raise StfError(f"BMv2 JSON {json_path}: {exc.strerror or exc}") from None
     ports_used = ports_of(commands)
     opts.log_dir.mkdir(parents=True, exist_ok=True)
     log_path = opts.log_dir / f"{name}.{target}.log"

@@ -94,7 +94,7 @@ class PortSet:
         try:
             fd = os.open("/dev/net/tun", os.O_RDWR)
         except OSError as exc:
-            raise PortError(f"cannot open /dev/net/tun for {name}: {exc.strerror}") from None
+            raise PortError(f"cannot open /dev/net/tun for {name}: {exc.strerror or exc}") from None
         flags = IFF_TUN if self.kind == "tun" else IFF_TAP | IFF_NO_PI
         try:
             fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), flags))
@@ -108,7 +108,7 @@ class PortSet:
                 else ""
             )
             raise PortError(
-                f"cannot create {self.kind} device {name}: {exc.strerror}{hint}"
+                f"cannot create {self.kind} device {name}: {exc.strerror or exc}{hint}"
             ) from None
         os.set_blocking(fd, False)
         return fd
@@ -141,7 +141,7 @@ class PortSet:
         except OSError as exc:
             raise PortError(
                 f"port {port} ({self.kind} {self.names[port]}) refused a {len(frame)}-byte "
-                f"frame: {exc.strerror}"
+                f"frame: {exc.strerror or exc}"
             ) from None
 
     def clear(self) -> None:

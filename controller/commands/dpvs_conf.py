@@ -9,6 +9,7 @@ from pathlib import Path
 import tomli_w
 
 from controller.commands.common import Subparsers, command
+from controller.errors import BadInput
 from controller.session import Result, Session
 from fdirlab import dpvs_conf
 from fdirlab.lab_config import parse_lab
@@ -36,7 +37,10 @@ def run(session: Session) -> Result:
     if d.warning():
         print(f"warning: {d.warning()}", file=sys.stderr)
     if a.output:
-        Path(a.output).write_text(text)
+        try:
+            Path(a.output).write_text(text)
+        except OSError as exc:       # EACCES, ENOSPC, EROFS...: argcheck saw the path only
+            raise BadInput(f"--output {a.output!r}: {exc.strerror or exc}") from None
         lab = d.lab
         n, mode = lab["lcores"]["count"], lab["lab"]["steering"]
         msg = f"wrote {a.output}: {n} lcores, steering {mode}"

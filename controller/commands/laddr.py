@@ -44,7 +44,7 @@ def _addr_args(a: argparse.Namespace) -> list[str]:
             addrs += [ln.strip() for ln in Path(a.from_file).read_text().splitlines()
                       if ln.strip() and not ln.startswith("#")]
         except OSError as e:
-            raise E.BadInput(f"--from-file {a.from_file!r}: {e.strerror}") from None
+            raise E.BadInput(f"--from-file {a.from_file!r}: {e.strerror or e}") from None
     if not addrs:
         raise E.BadInput("no local address given")
     return addrs

@@ -128,3 +128,22 @@ def test_the_issue_case_in_a_real_process():
     r = subprocess.run([sys.executable, "-m", "controller", "--grpc-addr", "127.0.0.1:1", "laddr", "add",
                         "300.1.2.3"], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "300.1.2.3" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("bad,word", [("/tmp", "'/tmp': is a directory"), ("", "--output '': give a file name"),
+                                      ("/nonexistent/dir/lab.toml", "no such directory '/nonexistent/dir'")])
+def test_dpvs_conf_output_that_cannot_be_a_file_is_exit_2(fdirctl, bad, word):
+    """`dpvs-conf -o DIR` was "internal error: IsADirectoryError" (exit 1)."""
+    code, err = fdirctl("dpvs-conf", f"{REPO}/topo/labs/dpvs.conf", "-o", bad)
+    assert (code, err.count("\n")) == (EXIT_USAGE, 1), err
+    assert word in err and err.startswith("fdirctl: "), err
+
+
+def test_dpvs_conf_output_write_failure_is_exit_2_one_line(tmp_path):
+    """What argcheck cannot see (here: a read-only directory, for any user: /proc) is one line too."""
+    r = subprocess.run([sys.executable, "-m", "controller", "dpvs-conf", "topo/labs/dpvs.conf", "-o",
+                        "/proc/fdirlab-lab.toml"], capture_output=True, text=True, cwd=REPO, timeout=60)
+    errors = [ln for ln in r.stderr.splitlines() if not ln.startswith("warning: ")]   # the unmodelled keys
+    assert r.returncode == EXIT_USAGE and len(errors) == 1, r.stderr
+    assert errors[0].startswith("fdirctl: --output '/proc/fdirlab-lab.toml': "), r.stderr
+    assert "Traceback" not in r.stderr and not r.stdout

@@ -136,6 +136,7 @@ def test_a_stopping_worker_removes_its_socket_file_before_it_stops_listening(tmp
     (["--mode", "handoff"], "--handoff-dir"),
     (["--handoff-dir", "/tmp", "--mode", "handoff", "--handoff-depth", "0"], "--handoff-depth 0"),
     (["--iface", "nonexistent-if0"], "nonexistent-if0"),
+    (["--log", "/nonexistent/dir/lcore.log"], "--log /nonexistent/dir/lcore.log: No such file or directory"),
 ])
 def test_cli_bad_arguments_one_line_exit_2(args, needle, tmp_path):
     base = {"--iface": "lo", "--lcore-id": "1", "--n-lcores": "4", "--scheme": "lsb",
@@ -150,3 +151,15 @@ def test_cli_bad_arguments_one_line_exit_2(args, needle, tmp_path):
     err = p.stderr.decode()
     assert p.returncode == 2 and needle in err, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_ctl_path_errors_name_the_reason_never_none(tmp_path):
+    """OSError('AF_UNIX path too long') has no strerror: the message must still say why."""
+    long_path = str(tmp_path / ("x" * 120 + ".sock"))
+    with pytest.raises(ConfigError) as ei:
+        ControlServer(long_path, handler())
+    assert str(ei.value) == f"--ctl {long_path}: AF_UNIX path too long"
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    with pytest.raises(ConfigError, match=r"--ctl .*afile/c\.sock: Not a directory$"):
+        ControlServer(str(afile / "c.sock"), handler())

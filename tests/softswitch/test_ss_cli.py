@@ -25,6 +25,8 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     (["--no-p4", "-i", "1@no-such-if9"], "no-such-if9"),
     (["--no-p4", "--cpu-port", "999"], "999"),
     ([], "--no-p4"),
+    (["--no-p4", "--log-file", "/nonexistent/dir/ss.log"], "--log-file '/nonexistent/dir/ss.log'"),
+    (["--no-p4", "--pcap", "/proc/version"], "--pcap '/proc/version'"),
 ])
 def test_bad_arguments_one_line_no_traceback(args, needle):
     res = run_cli(*args)

@@ -10,6 +10,7 @@ from google.protobuf import text_format
 from p4.config.v1 import p4info_pb2
 from p4.v1 import p4runtime_pb2
 
+from stf.cli import main as stf_main
 from stf.compare import check, expectations, frame_mismatch
 from stf.corpus import discover, find_samples
 from stf.errors import CorpusError, StfMappingError, StfSyntaxError
@@ -325,3 +326,24 @@ def test_totals_and_relative_share() -> None:
         "passes": 1,
         "of": 3,
     }
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["compile", "--select", "("], "--select '(': not a regular expression"),
+        (["run", "--programs", str(Path(__file__).parent / "programs"), "--select", "[a-"],
+         "--select '[a-': not a regular expression"),
+        (["run", "--targets", "softswitch", "--json", "/tmp"], "--json /tmp: is a directory"),
+        (["run", "--targets", "softswitch", "--lock", "/tmp"], "--lock /tmp: is a directory"),
+        (["compile", "--out", "/proc/version"], "--out /proc/version: not a directory"),
+        (["compile", "--out", "/proc/version/stf"], "--out /proc/version/stf: /proc/version is not a writable"),
+    ],
+)
+def test_cli_bad_paths_and_patterns_one_line_exit_2(args: list[str], needle: str, capsys) -> None:
+    """Refused before anything is compiled or run (a --json directory was a traceback after the
+    whole run; --select '(' a re.error traceback)."""
+    assert stf_main(args) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"stf: error: {needle}"), err
