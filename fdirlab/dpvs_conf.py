@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fdirlab import limits
 from fdirlab.errors import FdirlabError
 
 DPVS_REDIRECT_RING_SIZE = 2048  # DPVS ip_vs_redirect.c
@@ -412,12 +413,12 @@ def map_conf(nodes: tuple[Node, ...], source: str = "dpvs.conf", name: str = "dp
         )
 
     # --- sa_pool ----------------------------------------------------------------------
-    pool_hash, flow_enable = 16, True
+    pool_hash, flow_enable = limits.DEFAULT_POOL_HASH_SIZE, True
     sa = top.get("sa_pool")
     if sa is not None:
         for item in m.block(sa):
             if item.key == "pool_hash_size":
-                pool_hash = m.integer(item, 1, 128)
+                pool_hash = m.integer(item, limits.MIN_POOL_HASH_SIZE, limits.MAX_POOL_HASH_SIZE)
             elif item.key == "flow_enable":
                 flow_enable = m.on_off(item)
             else:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fdirlab import mask_math
+from fdirlab import limits, mask_math
 from fdirlab.errors import FdirlabError
 from fdirlab.partition import SCHEMES, Partition
 
@@ -39,6 +39,7 @@ DEFAULT_LB_MAC = "02:fd:00:00:00:01"
 DEFAULT_SUBNET = "10.0.0.0/16"
 DEFAULT_SUBNET6 = "fd00:fd::/64"
 DEFAULT_RUN_ROOT = "/tmp/fdirlab"
+MAX_HOST_NAME = limits.MAX_IFNAME - len("-eth0")     # Mininet's interface name <host>-eth0
 _MAC_RE = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
 
@@ -59,7 +60,7 @@ class LcoreConfig:
     count: int = 4
     port_low: int = mask_math.DEFAULT_LOW
     port_high: int = mask_math.DEFAULT_HIGH
-    pool_hash_size: int = 16
+    pool_hash_size: int = limits.DEFAULT_POOL_HASH_SIZE
     rx_queues: tuple[int, ...] = ()      # NIC rx queue of lcore i (DPVS rx_queue_ids); () = i
     handoff_depth: int = DEFAULT_HANDOFF_DEPTH
 
@@ -273,6 +274,21 @@ def _name(key: str, v: Any) -> str:
     return v
 
 
+def _run_dir(v: str) -> str:
+    """lab.run_dir: an absolute path, not `/`, without `..` (the lab empties it at start)."""
+    if not v.startswith("/"):
+        raise LabConfigError(f"lab.run_dir = {v!r}: must be an absolute path (e.g. {DEFAULT_RUN_ROOT}/NAME)")
+    parts = v.split("/")
+    if ".." in parts:
+        raise LabConfigError(f"lab.run_dir = {v!r}: '..' is not allowed")
+    if "\0" in v:
+        raise LabConfigError(f"lab.run_dir = {v!r}: not a path")
+    norm = "/" + str(Path(v)).lstrip("/")          # POSIX keeps a leading "//"; one "/" is the same
+    if norm == "/":
+        raise LabConfigError(f"lab.run_dir = {v!r}: the root directory cannot be a run directory")
+    return norm
+
+
 def parse_port_range(text: Any, key: str = "lcores.port_range") -> tuple[int, int]:
     if not isinstance(text, str) or not re.fullmatch(r"\s*\d+\s*-\s*\d+\s*", text):
         raise LabConfigError(f"{key} = {text!r}: expected LOW-HIGH, e.g. \"1025-65535\"")
@@ -314,6 +330,10 @@ def _hosts(data: Any, key: str, default_count: int, group: int, v4_net: int, v6_
     for k, item in enumerate(data):
         r = _Reader(item, f"{key}[{k}]")
         name = _name(r.key("name"), r.get("name", str, f"{prefix}{k + 1}"))
+        if len(name) > MAX_HOST_NAME:
+            # Mininet names the host's interface <name>-eth0, at most 15 characters (IFNAMSIZ)
+            raise LabConfigError(f"{r.key('name')} = {name!r}: host names are at most {MAX_HOST_NAME} "
+                                 f"characters (its interface {name}-eth0 must fit in {limits.MAX_IFNAME})")
         ip = _ip(r.key("ip"), r.get("ip", str, str(ipaddress.IPv4Address(base4 + k + 1))), 4)
         ip6_raw = r.get("ip6", str, str(ipaddress.IPv6Address(base6 + k + 1)))
         ip6 = _ip(r.key("ip6"), ip6_raw, 6) if ip6_raw else None
@@ -336,9 +356,7 @@ def parse_lab(data: dict[str, Any], source: str = "<defaults>") -> Lab:
     scheme = _choice(lab, "scheme", SCHEMES, "lsb")
     lb_mac = _macv("lab.lb_mac", lab.get("lb_mac", str, DEFAULT_LB_MAC))
     miss_raw = lab.get("miss_policy", str, "rss")
-    run_dir = lab.get("run_dir", str, f"{DEFAULT_RUN_ROOT}/{name}")
-    if not run_dir:
-        raise LabConfigError("lab.run_dir = '': must be a directory path")
+    run_dir = _run_dir(lab.get("run_dir", str, f"{DEFAULT_RUN_ROOT}/{name}"))
     try:
         subnet4 = ipaddress.IPv4Network(lab.get("subnet", str, DEFAULT_SUBNET))
     except ValueError:
@@ -372,7 +390,8 @@ def parse_lab(data: dict[str, Any], source: str = "<defaults>") -> Lab:
     lc = _Reader(top.get("lcores", dict, {}), "lcores")
     count = _int("lcores.count", lc.get("count", int, 4), 1, mask_math.MAX_LCORES)
     low, high = parse_port_range(lc.get("port_range", str, f"{mask_math.DEFAULT_LOW}-{mask_math.DEFAULT_HIGH}"))
-    hsz = _int("lcores.pool_hash_size", lc.get("pool_hash_size", int, 16), 1, 65536)
+    hsz = _int("lcores.pool_hash_size", lc.get("pool_hash_size", int, limits.DEFAULT_POOL_HASH_SIZE),
+               limits.MIN_POOL_HASH_SIZE, limits.MAX_POOL_HASH_SIZE)
     rxq = lc.get("rx_queues", list, [])
     for k, q in enumerate(rxq):
         _int(f"lcores.rx_queues[{k}]", q, 0, 65535)
@@ -384,6 +403,11 @@ def parse_lab(data: dict[str, Any], source: str = "<defaults>") -> Lab:
                  lc.get("handoff_depth", int, DEFAULT_HANDOFF_DEPTH), 1, 65536)
     lc.done()
     lcores = LcoreConfig(count, low, high, hsz, tuple(rxq), depth)
+    sock = Path(run_dir) / f"lcore-{count - 1}.sock"          # the longest control socket path
+    if len(str(sock).encode()) > limits.MAX_UNIX_PATH:
+        raise LabConfigError(f"lab.run_dir = {run_dir!r}: too long, the control socket {str(sock)!r} is "
+                             f"{len(str(sock).encode())} bytes, past the {limits.MAX_UNIX_PATH} of an "
+                             f"AF_UNIX socket path")
     nr = _Reader(top.get("nic", dict, {}), "nic")
     dev = nr.get("device", str, "dpdk0")
     if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,15}", dev):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fdirlab.errors import FdirlabError
+from fdirlab.limits import DEFAULT_POOL_HASH_SIZE, MAX_POOL_HASH_SIZE, MIN_POOL_HASH_SIZE
 from fdirlab.mask_math import DEFAULT_HIGH, DEFAULT_LOW, check_port_range
 from fdirlab.partition import SCHEMES, Partition
 from lcore.errors import ConfigError
@@ -26,7 +27,7 @@ class WorkerConfig:
     ctl: str
     port_low: int = DEFAULT_LOW
     port_high: int = DEFAULT_HIGH
-    pool_hash_size: int = 16
+    pool_hash_size: int = DEFAULT_POOL_HASH_SIZE
     handoff_dir: str | None = None
     handoff_depth: int = DEFAULT_HANDOFF_DEPTH
     handoff_slots: int = 1 << 16
@@ -49,8 +50,9 @@ class WorkerConfig:
             check_port_range(self.port_low, self.port_high)
         except FdirlabError as exc:
             raise ConfigError(f"--port-range: {exc}") from None
-        if not 1 <= self.pool_hash_size <= 255:
-            raise ConfigError(f"--pool-hash-size {self.pool_hash_size} invalid: need 1..255")
+        if not MIN_POOL_HASH_SIZE <= self.pool_hash_size <= MAX_POOL_HASH_SIZE:   # DPVS sa_pool.c
+            raise ConfigError(f"--pool-hash-size {self.pool_hash_size} invalid: "
+                              f"need {MIN_POOL_HASH_SIZE}..{MAX_POOL_HASH_SIZE}")
         if self.mode == "handoff" and not self.handoff_dir:
             raise ConfigError("--mode handoff needs --handoff-dir DIR (shared by all workers)")
         if not 1 <= self.handoff_depth <= MAX_HANDOFF_DEPTH:

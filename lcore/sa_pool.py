@@ -19,11 +19,12 @@ from array import array
 from dataclasses import dataclass
 
 from fdirlab.errors import FdirlabError
+from fdirlab.limits import DEFAULT_POOL_HASH_SIZE as DEFAULT_POOL_HASH_SIZE  # lcore.datapath imports it from here
+from fdirlab.limits import MAX_POOL_HASH_SIZE, MIN_POOL_HASH_SIZE
 from fdirlab.mask_math import DEFAULT_HIGH, DEFAULT_LOW
 from fdirlab.partition import Partition
 from lcore.errors import ConfigError, PoolError
 
-DEFAULT_POOL_HASH_SIZE = 16
 AF_INET6 = 10           # Linux value; DPVS seeds its IPv6 jhash with the address family
 
 # DPVS's own layout, for the memory comparison (x86-64): struct sa_entry is
@@ -213,9 +214,11 @@ class SaPool:
             raise ConfigError(f"not an IPv4 or IPv6 address: {laddr!r}") from None
         if isinstance(slot, bool) or not isinstance(slot, int) or slot < 0:
             raise ConfigError(f"laddr slot must be an integer >= 0, got {slot!r}")
-        if isinstance(hash_size, bool) or not isinstance(hash_size, int) or not 1 <= hash_size <= 255:
-            # DPVS keeps pool_hash_sz in a uint8_t
-            raise ConfigError(f"pool hash size must be 1..255, got {hash_size!r}")
+        if isinstance(hash_size, bool) or not isinstance(hash_size, int) or \
+                not MIN_POOL_HASH_SIZE <= hash_size <= MAX_POOL_HASH_SIZE:
+            # DPVS sa_pool.c SAPOOL_MAX_HASH_SZ; the lab file and dpvs.conf reader use the same bound
+            raise ConfigError(f"pool hash size must be {MIN_POOL_HASH_SIZE}..{MAX_POOL_HASH_SIZE}, "
+                              f"got {hash_size!r}")
         try:
             ports = partition.owned_ports(lcore, slot, low, high)
         except FdirlabError as exc:

@@ -60,3 +60,28 @@ def test_make_run_leaves_the_switch_to_the_lab_file_unless_target_is_given():
     assert "--target bmv2" in dry
     assert parse_lab({}, "<t>").switch.target == "softswitch"          # the always-present target
     assert parse_lab({"switch": {"target": "bmv2"}}, "<t>").switch.target == "bmv2"
+
+
+def test_unresolvable_grpc_host_is_named_not_port_in_use(tmp_path):
+    """Review finding 14: a host name that does not resolve was reported as 'port in use'."""
+    proc = sw.SwitchProcess("softswitch", {1: "lo"}, grpc_addr="nosuchhost.invalid:9559",
+                            log_path=tmp_path / "s.log")
+    with pytest.raises(SwitchStartError) as e:
+        proc.start()
+    msg = str(e.value)
+    assert msg.startswith("gRPC address 'nosuchhost.invalid:9559': host 'nosuchhost.invalid' does not resolve ("), msg
+    assert "in use" not in msg and "\n" not in msg and proc.proc is None
+
+
+def test_an_address_not_on_this_machine_is_named_not_port_in_use(tmp_path):
+    # 192.0.2.1 (TEST-NET-1, RFC 5737) is on no interface here: bind gives EADDRNOTAVAIL
+    with pytest.raises(SwitchStartError, match=r"^gRPC address '192.0.2.1:9559': cannot listen there "
+                                               r"\(Cannot assign requested address\)$"):
+        sw.check_grpc_addr("192.0.2.1:9559")
+    with socket.socket() as s:                   # a taken port is still named as such, with its holder
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        addr = f"127.0.0.1:{s.getsockname()[1]}"
+        with pytest.raises(SwitchStartError, match=f"^cannot listen on {addr}: the port is in use by pid "):
+            sw.check_grpc_addr(addr)
+    sw.check_grpc_addr("localhost:0")            # a name that resolves, a free port: fine

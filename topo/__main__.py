@@ -28,8 +28,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from topo.cleanup import cleanup
     if args.cmd == "clean":
-        cleanup()
-        return 0
+        if os.geteuid() != 0:
+            # the runs it cleans up were root's: their processes, links and namespaces
+            print("clean: needs root (the lab's processes, links and namespaces are root's)", file=sys.stderr)
+            return 2
+        out = cleanup()
+        return 1 if out.failed else 0
     if os.geteuid() != 0:
         print("run: the lab needs root (Mininet network namespaces)", file=sys.stderr)
         return 2

@@ -33,6 +33,10 @@ def cleanup(verbose: bool = True, state_dir: Path | None = None) -> Removed:
             print(f"  killed {what}")
         for what in out.live:
             print(f"  left alone: {what} is still running (stop it, or kill it and clean again)")
+        for path in out.kept:
+            print(f"  left alone: {path}")
+        for what in out.failed:
+            print(f"  could not remove {what}")
         for path in out.broken:
             print(f"  unreadable run record {path}: left in place")
     return out

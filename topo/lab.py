@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -23,8 +22,9 @@ from topo.cleanup import dead_runs, lab_links
 from topo.errors import LabError
 from topo.hosts import PYTHON, P4Switch, prepare_host
 from topo.nginx import SLOW_PORT_OFFSET, NginxSite, write_site
+from topo.rundir import prepare_run_dir
 from topo.runstate import RunRecord
-from topo.switch import resolve_target
+from topo.switch import check_grpc_addr, resolve_target
 
 SWITCH_NAME = "s1"
 STEERING_MODES = ("fdir", "rss", "handoff")
@@ -33,6 +33,15 @@ IPERF3_PORT = 5201          # every real server runs `iperf3 -s`; a service may 
 
 def lcore_host(i: int) -> str:
     return f"l{i}"
+
+
+def worker_argv(lab: Lab, i: int, iface: str, handoff_dir: Path) -> list[str]:
+    """The `python -m lcore` arguments of lcore i's worker (lcore/cli.py parses them)."""
+    return ["--iface", iface, "--lcore-id", str(i), "--n-lcores", str(lab.n_lcores), "--scheme", lab.scheme,
+            "--mode", lab.steering, "--mac", lab.lb_mac, "--ctl", lab.socket_path(i),
+            "--port-range", f"{lab.lcores.port_low}-{lab.lcores.port_high}",
+            "--pool-hash-size", str(lab.lcores.pool_hash_size),
+            "--handoff-dir", str(handoff_dir), "--handoff-depth", str(lab.lcores.handoff_depth)]
 
 
 class LabRun:
@@ -85,8 +94,8 @@ class LabRun:
             raise LabError(f"a previous lab is still there ({', '.join(left[:3])}...): "
                            + (f"run `make clean` (it removes what {', '.join(dead)} started)" if dead
                               else "it is still running, or was not started by fdirlab"))
-        if self.run_dir.exists():
-            shutil.rmtree(self.run_dir)
+        check_grpc_addr(self.lab.switch.grpc_addr)     # before anything changes
+        prepare_run_dir(self.run_dir)                  # refuses a directory fdirlab did not make
         self.log_dir.mkdir(parents=True)
         self.record = RunRecord.create("lab", self.lab.name)
         self.record.add_worker_dir(self.run_dir)
@@ -157,13 +166,7 @@ class LabRun:
                 self.record.add_file(lab.socket_path(i))
         for i in range(lab.n_lcores):
             h = self.net[lcore_host(i)]
-            cmd = [PYTHON, "-m", "lcore", "--iface", h.defaultIntf().name, "--lcore-id", str(i),
-                   "--n-lcores", str(lab.n_lcores), "--scheme", lab.scheme, "--mode", lab.steering,
-                   "--mac", lab.lb_mac, "--ctl", lab.socket_path(i),
-                   "--port-range", f"{lab.lcores.port_low}-{lab.lcores.port_high}",
-                   "--pool-hash-size", str(lab.lcores.pool_hash_size),
-                   "--handoff-dir", str(handoff_dir),
-                   "--handoff-depth", str(lab.lcores.handoff_depth)]
+            cmd = [PYTHON, "-m", "lcore", *worker_argv(lab, i, h.defaultIntf().name, handoff_dir)]
             log_path = self.log_dir / f"lcore-{i}.log"
             with open(log_path, "wb") as log:
                 self.workers[i] = h.popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

@@ -8,14 +8,17 @@ a connection that sends no complete request within IDLE_TIMEOUT seconds is close
 """
 from __future__ import annotations
 
-import argparse
 import ipaddress
 import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from topo.cliargs import PORT, OneLineParser
 
 MAX_HTTP_CONNS = 256
 IDLE_TIMEOUT = 20.0          # seconds to receive a request (http.server's per-socket timeout)
@@ -109,11 +112,16 @@ class LoopbackHTTPServer(DualStackHTTPServer):
         ThreadingHTTPServer.server_bind(self)
 
 
-def serve_http(name: str, port: int, bind: str = "::", behind_proxy: bool = False) -> None:
-    """HTTP on `bind`: `::` answers IPv4 and IPv6; an IPv4 address (nginx's loopback upstream)
-    only IPv4. behind_proxy: the peer named in answers comes from nginx's X-Fdirlab-Peer."""
+def http_server(name: str, port: int, bind: str = "::", behind_proxy: bool = False) -> ThreadingHTTPServer:
+    """An HTTP server bound to `bind`: `::` answers IPv4 and IPv6; an IPv4 address (nginx's
+    loopback upstream) only IPv4. behind_proxy: the peer named in answers comes from nginx's
+    X-Fdirlab-Peer. OSError when the port cannot be bound."""
     cls = DualStackHTTPServer if ":" in bind else LoopbackHTTPServer
-    cls((bind, port), http_handler(name, behind_proxy)).serve_forever()
+    return cls((bind, port), http_handler(name, behind_proxy))
+
+
+def serve_http(name: str, port: int, bind: str = "::", behind_proxy: bool = False) -> None:
+    http_server(name, port, bind, behind_proxy).serve_forever()
 
 
 def udp_socket(port: int, bind: str = "::") -> socket.socket:
@@ -135,20 +143,32 @@ def serve_udp_echo(name: str, port: int, bind: str = "::", sock: socket.socket |
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="fdirlab real server")
+    ap = OneLineParser(prog="python -m topo.realserver", description="fdirlab real server")
     ap.add_argument("--name", required=True)
-    ap.add_argument("--http", type=int, action="append", default=[], metavar="PORT")
-    ap.add_argument("--http-local", type=int, action="append", default=[], metavar="PORT",
+    ap.add_argument("--http", type=PORT, action="append", default=[], metavar="PORT")
+    ap.add_argument("--http-local", type=PORT, action="append", default=[], metavar="PORT",
                     help="HTTP on 127.0.0.1 behind the host's nginx (its /slow/ paths)")
-    ap.add_argument("--udp-echo", type=int, action="append", default=[], metavar="PORT")
+    ap.add_argument("--udp-echo", type=PORT, action="append", default=[], metavar="PORT")
     args = ap.parse_args(argv)
     if not args.http and not args.udp_echo and not args.http_local:
         ap.error("give at least one --http, --http-local or --udp-echo port")
-    threads = [threading.Thread(target=serve_http, args=(args.name, p), daemon=True) for p in args.http]
-    threads += [threading.Thread(target=serve_http, args=(args.name, p, "127.0.0.1", True), daemon=True)
-                for p in args.http_local]
-    threads += [threading.Thread(target=serve_udp_echo, args=(args.name, p), daemon=True)
-                for p in args.udp_echo]
+    # bind every port before serving any: a port that cannot be bound is one line, exit 1
+    wanted: list[tuple[str, Callable[[], ThreadingHTTPServer | socket.socket]]] = []
+    wanted += [(f"--http {p}", partial(http_server, args.name, p)) for p in args.http]
+    wanted += [(f"--http-local {p}", partial(http_server, args.name, p, "127.0.0.1", True))
+               for p in args.http_local]
+    wanted += [(f"--udp-echo {p}", partial(udp_socket, p)) for p in args.udp_echo]
+    threads = []
+    for what, make in wanted:
+        try:
+            srv = make()
+        except OSError as e:
+            print(f"{ap.prog}: error: {what}: {e.strerror or e}", file=sys.stderr)
+            return 1
+        if isinstance(srv, socket.socket):
+            threads.append(threading.Thread(target=serve_udp_echo, args=(args.name, 0, "::", srv), daemon=True))
+        else:
+            threads.append(threading.Thread(target=srv.serve_forever, daemon=True))
     for t in threads:
         t.start()
     for t in threads:

@@ -148,11 +148,21 @@ class RunRecord:
         self.save()
 
     def close(self) -> None:
-        """The run ended and removed what it started: forget the record."""
+        """The run ended and removed what it started: forget the record.
+        OSError (e.g. PermissionError) when the record exists and cannot be removed."""
         try:
             self.path.unlink()
         except FileNotFoundError:
             pass
+
+    def paths(self) -> list[str]:
+        """Every path this run owns: files, directories, run directories."""
+        return self.files + self.dirs + self.worker_dirs
+
+    def claims(self, path: str | Path) -> bool:
+        """`path` is one of this run's paths or lies inside one."""
+        p = Path(os.path.normpath(path))
+        return any(p == Path(q) or Path(q) in p.parents for q in map(os.path.normpath, self.paths()))
 
 
 @dataclass
@@ -163,6 +173,8 @@ class Removed:
     netns: list[str] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
     live: list[str] = field(default_factory=list)       # runs still running: left alone
+    kept: list[str] = field(default_factory=list)       # paths a running run also lists: left alone
+    failed: list[str] = field(default_factory=list)     # what could not be removed, and why
     broken: list[str] = field(default_factory=list)     # unreadable record files
 
 
@@ -181,54 +193,84 @@ def _link_exists(name: str) -> bool:
     return Path(f"/sys/class/net/{name}").exists()
 
 
-def remove_run(rec: RunRecord, out: Removed) -> None:
+def remove_run(rec: RunRecord, out: Removed, live: list[RunRecord] | None = None) -> None:
     """Remove what `rec` lists (processes, links, namespaces, paths), then the record.
     Returns once the killed processes are gone (SIGKILL is asynchronous; up to KILL_WAIT s),
-    so a following `make run` finds their ports and sockets free."""
+    so a following `make run` finds their ports and sockets free.
+
+    `live`: records of runs still running. A path one of them also lists (a later lab using
+    the same run directory) is left alone, and so are the workers its run directory's start
+    records name. What cannot be removed (no permission) is listed in out.failed."""
+    live = live or []
+
+    def kept(path: str) -> bool:
+        owner = next((r for r in live if r.claims(path)), None)
+        if owner is not None:
+            out.kept.append(f"{path} (in use by the running {owner.kind} {owner.name!r}, pid {owner.owner.pid})")
+        return owner is not None
+
+    def kill(pid: int, what: str) -> bool:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return False
+        except OSError as e:
+            out.failed.append(f"{what}: {e.strerror or e}")
+            return False
+        out.killed.append(what)
+        return True
+
     killed: list[Proc] = []
     for p in rec.procs:
-        if p.alive():
-            try:
-                os.kill(p.pid, signal.SIGKILL)
-                out.killed.append(f"{p.what} (pid {p.pid})")
-                killed.append(p)
-            except ProcessLookupError:
-                pass
+        if p.alive() and kill(p.pid, f"{p.what} (pid {p.pid})"):
+            killed.append(p)
     deadline = time.monotonic() + KILL_WAIT
     while any(p.alive() for p in killed) and time.monotonic() < deadline:
         time.sleep(0.02)
     own = {p.pid for p in rec.procs}          # the run's own children: handled above
     for d in rec.worker_dirs:                 # workers restarted by `fdirctl worker restart`
+        if kept(d):                           # a running lab's workers wrote these start records
+            continue
         for path in sorted(Path(d).glob("lcore-*.json")):
             try:
                 w = read_record(d, int(path.stem.split("-", 1)[1]))
             except (RunRecordError, ValueError):
                 continue
             if w.pid not in own and pid_runs(w.pid, w.argv):   # the recorded command: not a reused pid
-                try:
-                    os.kill(w.pid, signal.SIGKILL)
-                    out.killed.append(f"lcore worker {w.lcore} (pid {w.pid}, from its start record)")
-                except ProcessLookupError:
-                    pass
+                kill(w.pid, f"lcore worker {w.lcore} (pid {w.pid}, from its start record)")
     for name in rec.links:
         if _link_exists(name):
-            subprocess.run(["ip", "link", "del", name], stderr=subprocess.DEVNULL)
-            out.links.append(name)
+            r = subprocess.run(["ip", "link", "del", name], capture_output=True, text=True)
+            if r.returncode == 0:
+                out.links.append(name)
+            else:
+                out.failed.append(f"link {name}: {r.stderr.strip() or 'ip link del failed'}")
     for ns in rec.netns:
         if Path(f"/run/netns/{ns}").exists():
-            subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
-            out.netns.append(ns)
+            r = subprocess.run(["ip", "netns", "del", ns], capture_output=True, text=True)
+            if r.returncode == 0:
+                out.netns.append(ns)
+            else:
+                out.failed.append(f"namespace {ns}: {r.stderr.strip() or 'ip netns del failed'}")
     for f in rec.files:
+        if kept(f):
+            continue
         try:
             os.unlink(f)
             out.paths.append(f)
-        except OSError:
+        except FileNotFoundError:
             pass
+        except OSError as e:
+            out.failed.append(f"{f}: {e.strerror or e}")
     for d in rec.dirs:
-        if Path(d).is_dir():
+        if Path(d).is_dir() and not kept(d):
             shutil.rmtree(d, ignore_errors=True)
             out.paths.append(d)
-    rec.close()
+    try:
+        rec.close()
+    except OSError as e:
+        out.failed.append(f"run record {rec.path}: {e.strerror or e} (left in place)")
+        return
     out.runs += 1
 
 
@@ -237,6 +279,8 @@ def clean_dead_runs(state_dir: Path | None = None, include_live: bool = False) -
     left alone (listed in .live) unless include_live."""
     out = Removed()
     d = state_dir or STATE_DIR
+    dead: list[RunRecord] = []
+    live: list[RunRecord] = []
     for p in sorted(d.glob("*.json")) if d.is_dir() else []:
         try:
             rec = RunRecord.load(p)
@@ -245,8 +289,11 @@ def clean_dead_runs(state_dir: Path | None = None, include_live: bool = False) -
             continue
         if rec.owner.alive() and not include_live:
             out.live.append(f"{rec.kind} {rec.name!r} (pid {rec.owner.pid})")
-            continue
-        remove_run(rec, out)
+            live.append(rec)
+        else:
+            dead.append(rec)
+    for rec in dead:
+        remove_run(rec, out, live)
     return out
 
 

@@ -2,6 +2,7 @@
 for the lab and the PTF runner, with a clear reason when it does not come up."""
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
@@ -40,14 +41,34 @@ def split_addr(addr: str) -> tuple[str, int]:
 
 
 def port_in_use(addr: str) -> bool:
+    """True when another socket holds HOST:PORT (EADDRINUSE). SwitchStartError naming the
+    address when it cannot be used for another reason: the host does not resolve, or the
+    address is not one of this machine's (EADDRNOTAVAIL)."""
     host, port = split_addr(addr)
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        raise SwitchStartError(f"gRPC address {addr!r}: host {host!r} does not resolve ({e.strerror})") from None
+    except (OSError, UnicodeError, OverflowError) as e:
+        raise SwitchStartError(f"gRPC address {addr!r}: {e}") from None
+    family, _, _, _, sockaddr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            s.bind((host, port))
-        except OSError:
-            return True
+            s.bind(sockaddr)
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                return True
+            raise SwitchStartError(f"gRPC address {addr!r}: cannot listen there "
+                                   f"({e.strerror or e})") from None
     return False
+
+
+def check_grpc_addr(addr: str) -> None:
+    """The switch can listen on `addr`: SwitchStartError naming the address and, when the
+    port is taken, the process holding it (see who_holds)."""
+    if port_in_use(addr):
+        raise SwitchStartError(f"cannot listen on {addr}: {who_holds(split_addr(addr)[1])}")
 
 
 def who_holds(port: int) -> str:

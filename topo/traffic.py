@@ -11,6 +11,11 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
+from topo.cliargs import PORT, OneLineParser, int_in, ip_addr, number_in
+
+MAX_COUNT = 1_000_000         # requests per run (every one is a future held until the end)
+MAX_PARALLEL = 4096           # client threads
+
 
 def http_get(vip: str, port: int, path: str, timeout: float) -> tuple[bool, str]:
     conn = http.client.HTTPConnection(vip, port, timeout=timeout)
@@ -72,13 +77,13 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="fdirlab client traffic")
-    ap.add_argument("--vip", required=True)
-    ap.add_argument("--port", type=int, default=80)
+    ap = OneLineParser(prog="python -m topo.traffic", description="fdirlab client traffic")
+    ap.add_argument("--vip", required=True, type=ip_addr)
+    ap.add_argument("--port", type=PORT, default=80)
     ap.add_argument("--proto", choices=("tcp", "udp"), default="tcp")
-    ap.add_argument("--count", type=int, default=100)
-    ap.add_argument("--parallel", type=int, default=8)
-    ap.add_argument("--timeout", type=float, default=3.0)
+    ap.add_argument("--count", type=int_in(1, MAX_COUNT), default=100)
+    ap.add_argument("--parallel", type=int_in(1, MAX_PARALLEL), default=8)
+    ap.add_argument("--timeout", type=number_in(0, 3600), default=3.0)
     ap.add_argument("--path-prefix", default="",
                     help="HTTP path prefix, e.g. /slow/3 for conns the server holds 3 s")
     ap.add_argument("--name", default="client",

@@ -7,7 +7,6 @@ Prints one JSON line: sent, answered, lost, late, p50/p99 round trip in ms, answ
 """
 from __future__ import annotations
 
-import argparse
 import json
 import selectors
 import socket
@@ -15,7 +14,10 @@ import sys
 import time
 from collections import Counter
 
+from topo.cliargs import PORT, OneLineParser, int_in, ip_addr, number_in
 from topo.loadgen import percentile
+
+MAX_FLOWS = 4096              # sockets (source ports)
 
 
 def run(vip: str, port: int, rate: float, seconds: float, flows: int, wait: float) -> dict[str, object]:
@@ -88,18 +90,15 @@ def run(vip: str, port: int, rate: float, seconds: float, flows: int, wait: floa
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="fdirlab UDP request/response load")
-    ap.add_argument("--vip", required=True)
-    ap.add_argument("--port", type=int, default=5353)
-    ap.add_argument("--rate", type=float, default=500.0, help="requests per second")
-    ap.add_argument("--seconds", type=float, default=3.0)
-    ap.add_argument("--flows", type=int, default=16, help="source ports (UDP conns)")
-    ap.add_argument("--wait", type=float, default=1.0, help="seconds to wait for late answers")
+    ap = OneLineParser(prog="python -m topo.udpload", description="fdirlab UDP request/response load")
+    ap.add_argument("--vip", required=True, type=ip_addr)
+    ap.add_argument("--port", type=PORT, default=5353)
+    ap.add_argument("--rate", type=number_in(0, 1e7), default=500.0, help="requests per second")
+    ap.add_argument("--seconds", type=number_in(0, 86400), default=3.0)
+    ap.add_argument("--flows", type=int_in(1, MAX_FLOWS), default=16, help="source ports (UDP conns)")
+    ap.add_argument("--wait", type=number_in(0, 3600, lo_open=False), default=1.0,
+                    help="seconds to wait for late answers")
     a = ap.parse_args(argv)
-    for what, v in (("--rate", a.rate), ("--seconds", a.seconds), ("--flows", a.flows)):
-        if v <= 0:
-            print(f"udpload: {what} {v}: must be > 0", file=sys.stderr)
-            return 2
     print(json.dumps(run(a.vip, a.port, a.rate, a.seconds, a.flows, a.wait)))
     return 0
 

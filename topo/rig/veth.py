@@ -11,6 +11,33 @@ import time
 from dataclasses import dataclass, field
 
 _counter = itertools.count()
+MAX_IFNAME = 15          # IFNAMSIZ (16, linux/if.h) less the terminating NUL
+_DIGITS36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def _base36(n: int) -> str:
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = _DIGITS36[r] + out
+        if not n:
+            return out
+
+
+def veth_tag(pid: int, call: int) -> str:
+    """`<pid in base 36>_<call>`: unique per process and call (the '_' keeps (1234, 56) and
+    (12345, 6) apart), short enough that s<tag>p<port> fits in an interface name."""
+    return f"{_base36(pid)}_{call}"
+
+
+def veth_names(tag: str, port: int) -> tuple[str, str]:
+    """(switch side, test side) names of veth pair `port`; ValueError naming the name when it
+    is longer than MAX_IFNAME (the kernel would refuse it)."""
+    names = (f"s{tag}p{port}", f"t{tag}p{port}")
+    for name in names:
+        if len(name) > MAX_IFNAME:
+            raise ValueError(f"veth name {name!r} is {len(name)} characters, past the {MAX_IFNAME} of IFNAMSIZ")
+    return names
 
 
 def sh(*cmd: str) -> None:
@@ -19,16 +46,16 @@ def sh(*cmd: str) -> None:
 
 @dataclass
 class VethSet:
-    """n veth pairs: switch side s<tag>p<i>, test side t<tag>p<i> (names unique per pid and call)."""
+    """n veth pairs: switch side s<tag>p<i>, test side t<tag>p<i> (tag: veth_tag, unique per pid and call)."""
     n: int
-    tag: str = field(default_factory=lambda: f"{os.getpid() % 100000}{next(_counter)}")
+    tag: str = field(default_factory=lambda: veth_tag(os.getpid(), next(_counter)))
     sw: dict[int, str] = field(default_factory=dict)
     host: dict[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         try:
             for i in range(1, self.n + 1):
-                s, t = f"s{self.tag}p{i}", f"t{self.tag}p{i}"
+                s, t = veth_names(self.tag, i)
                 sh("ip", "link", "add", s, "type", "veth", "peer", "name", t)
                 self.sw[i], self.host[i] = s, t
                 for name in (s, t):
