@@ -129,6 +129,8 @@ def draw(result: dict[str, Any], out: Path) -> list[Path]:
         if not rec.get("sweep"):
             continue
         c, m = STYLE.get(rec["mode"], ("k", "."))
+        if rec.get("ring_override"):
+            c, m = "tab:purple", "^"        # the shallow-ring case apart from the lab's ring
         xs = [s["offered_rate"] for s in rec["sweep"]]
         label = f"{rec['mode']} ({rec['target']}, {rec['lcores']} lcores"
         label += f", ring {rec['handoff_depth']})" if rec["mode"] == "handoff" and "handoff_depth" in rec else ")"
@@ -136,12 +138,10 @@ def draw(result: dict[str, Any], out: Path) -> list[Path]:
                 DASH.get(rec["target"], ":"), color=c, marker=m, label=label)
         a2.plot(xs, [s["lb"]["congestion_drop"] for s in rec["sweep"]],
                 DASH.get(rec["target"], ":"), color=c, marker=m, label=label)
-        a2.plot(xs, [1 - (s.get("answered_share") or 0) for s in rec["sweep"]], ":",
-                color=c, alpha=0.5, label=f"unanswered share, {label}")
     a1.set(title="handoffs per answered conn (VPP 'do handoff')", xlabel="offered new conns/s",
            ylabel="handoffs / conn")
     a2.set(title="congestion drops (VPP 'congestion drop')", xlabel="offered new conns/s",
-           ylabel="frames dropped / unanswered share", yscale="symlog")
+           ylabel="frames dropped", yscale="symlog")
     for a in (a1, a2):
         a.grid(alpha=0.3)
         a.legend(fontsize=7)

@@ -61,7 +61,8 @@ def goal_table(h2h: dict[str, Any]) -> str:
 def matrix_table(result: dict[str, Any]) -> str:
     """Markdown table, one row per case of compare.json (saturation and fixed-rate phases)."""
     head = ["case", "conns/s (wrk)", "fixed rate: answered, p50 / p99", "affinity",
-            "handoffs/conn", "failure causes (worker drops)", "CPU s/1k conns workers / switch",
+            "handoffs/conn", "congestion drops at saturation", "failure causes at the fixed rate (worker drops)",
+            "CPU s/1k conns workers / switch",
             "wrk CPU / LB CPU", "new conns per lcore max/mean"]
     body = []
     for rec in result["records"]:
@@ -76,7 +77,7 @@ def matrix_table(result: dict[str, Any]) -> str:
                      f"{f.get('succeeded', 0)}/{f.get('total', 0)}, "
                      f"{_n(f.get('p50_ms'), 3)} / {_n(f.get('p99_ms'), 3)} ms",
                      f"{aff}%" if aff is not None else "-", _n(f["lb"]["handoffs_per_conn"], 2),
-                     causes, cpu, _n(s["load_tool_vs_lb_cpu"], 3),
+                     _n(s["lb"]["congestion_drop"]), causes, cpu, _n(s["load_tool_vs_lb_cpu"], 3),
                      _n(f["lb"]["spread_max_over_mean"], 2)])
     return _table(head, body)
 

@@ -60,6 +60,8 @@ def test_matrix_table_one_row_per_case_and_stalled_rss():
     assert len(table) == 2 + 2
     assert table[2].startswith("| softswitch-rss-4-lsb | stalled | 90/100,")
     assert "26.08%" in table[2] and "reply_other_lcore 3107" in table[2] and "| - |" in table[2]
+    assert table[0].split(" | ")[5] == "congestion drops at saturation"
+    assert table[3].split(" | ")[5] == "0"
     assert table[3].startswith("| bmv2-fdir-4-lsb | 2,706 |")
     details = detail_lines(result)
     assert "200/s offered: 400/400 answered" in details
