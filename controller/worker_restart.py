@@ -60,10 +60,9 @@ def argv_with(argv: list[str], settings: dict[str, str]) -> list[str]:
 
 
 def lab_settings(lab: Lab) -> dict[str, str]:
-    """The worker flags the lab file decides (what the switch's layout must match)."""
-    return {"--n-lcores": str(lab.n_lcores), "--scheme": lab.scheme, "--mode": lab.steering,
-            "--mac": lab.lb_mac, "--port-range": f"{lab.lcores.port_low}-{lab.lcores.port_high}",
-            "--pool-hash-size": str(lab.lcores.pool_hash_size)}
+    """The worker flags the lab file decides (what the switch's layout must match): the same
+    Lab.worker_flags the lab started the workers with."""
+    return lab.worker_flags()
 
 
 def restart(run_dir: str, lcore: int, socket_path: str, replace: bool = False,

@@ -185,6 +185,15 @@ class Lab:
     def socket_path(self, lcore: int) -> str:
         return str(Path(self.run_dir) / f"lcore-{lcore}.sock")
 
+    def worker_flags(self) -> dict[str, str]:
+        """The `python -m lcore` options this lab file decides for every worker (lcore/cli.py),
+        in the order the lab passes them: the lab starts workers with them and
+        `fdirctl worker restart` re-applies them, so the two never drift apart."""
+        return {"--n-lcores": str(self.n_lcores), "--scheme": self.scheme, "--mode": self.steering,
+                "--mac": self.lb_mac, "--port-range": f"{self.lcores.port_low}-{self.lcores.port_high}",
+                "--pool-hash-size": str(self.lcores.pool_hash_size),
+                "--handoff-depth": str(self.lcores.handoff_depth)}
+
     def laddr_slot(self, laddr: str) -> int:
         return self.laddrs.index(laddr)
 

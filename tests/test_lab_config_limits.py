@@ -120,3 +120,21 @@ def test_host_names_fit_mininet_interface_names():
         parse_lab({"clients": [{"name": "client01234"}]})
     with pytest.raises(LabConfigError, match=r"^servers\[1\].name = 'realserver-2'"):
         parse_lab({"servers": [{"name": "rs1"}, {"name": "realserver-2"}]})
+
+
+def test_worker_restart_applies_every_flag_the_lab_starts_workers_with(tmp_path):
+    """`fdirctl worker restart` re-applies the lab file's settings to a recorded command; a
+    lab file changed since (every lab-decided flag, handoff depth included) must give exactly
+    the command a fresh lab start would."""
+    from controller.worker_restart import argv_with, lab_settings
+    from topo.lab import worker_argv
+
+    old = parse_lab({})
+    new = parse_lab({"lab": {"scheme": "range", "steering": "handoff", "lb_mac": "02:fd:00:00:00:09"},
+                     "lcores": {"count": 6, "port_range": "2000-60000", "pool_hash_size": 8,
+                                "handoff_depth": 512}})
+    hd = tmp_path / "handoff"
+    restarted = argv_with(worker_argv(old, 1, "l1-eth0", hd), lab_settings(new))
+    assert restarted == worker_argv(new, 1, "l1-eth0", hd)
+    cfg, _ = parse_config(restarted)
+    assert (cfg.n_lcores, cfg.handoff_depth, cfg.pool_hash_size) == (6, 512, 8)

@@ -37,11 +37,9 @@ def lcore_host(i: int) -> str:
 
 def worker_argv(lab: Lab, i: int, iface: str, handoff_dir: Path) -> list[str]:
     """The `python -m lcore` arguments of lcore i's worker (lcore/cli.py parses them)."""
-    return ["--iface", iface, "--lcore-id", str(i), "--n-lcores", str(lab.n_lcores), "--scheme", lab.scheme,
-            "--mode", lab.steering, "--mac", lab.lb_mac, "--ctl", lab.socket_path(i),
-            "--port-range", f"{lab.lcores.port_low}-{lab.lcores.port_high}",
-            "--pool-hash-size", str(lab.lcores.pool_hash_size),
-            "--handoff-dir", str(handoff_dir), "--handoff-depth", str(lab.lcores.handoff_depth)]
+    flags = [x for kv in lab.worker_flags().items() for x in kv]
+    return ["--iface", iface, "--lcore-id", str(i), "--ctl", lab.socket_path(i),
+            "--handoff-dir", str(handoff_dir), *flags]
 
 
 class LabRun:
