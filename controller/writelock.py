@@ -3,8 +3,12 @@ the switch or the workers, from before it reads the state it validates against u
 last write. A second writer waits for the first (up to `wait` seconds) or fails before it
 has read or written anything; readers never take it.
 
-The lock is a file per (gRPC address, device id) in FDIRCTL_LOCK_DIR (default
-/tmp/fdirctl-locks). flock is released by the kernel when the holder exits, even after
+The lock is a file per (switch, device id) in FDIRCTL_LOCK_DIR (default
+/tmp/fdirctl-locks). The switch is named canonically (`canonical_addr`): the host resolved to
+an IP address, loopback names all as 127.0.0.1, so 127.0.0.1:9559, localhost:9559 and
+[::1]:9559 share one lock. Lock files are never removed (removing a flock file races with a
+waiter that has it open); there is one per switch and device, so their number stays bounded
+by the switches this machine has talked to. flock is released by the kernel when the holder exits, even after
 kill -9, so a dead writer never blocks the next one. The file names the holder (pid,
 command) for the waiting writer's message.
 """
@@ -12,7 +16,9 @@ from __future__ import annotations
 
 import fcntl
 import os
+import ipaddress
 import re
+import socket
 import time
 from pathlib import Path
 
@@ -23,9 +29,30 @@ DEFAULT_LOCK_DIR = "/tmp/fdirctl-locks"
 POLL_S = 0.05
 
 
+def canonical_addr(grpc_addr: str) -> str:
+    """'host:port' or '[v6]:port' -> 'ip:port' with the host resolved (getaddrinfo, IPv4
+    preferred) and any loopback address written 127.0.0.1. A host that does not resolve keeps
+    its spelling (lower-cased): the connection will fail with its own message."""
+    host, sep, port = grpc_addr.rpartition(":")
+    if not sep or not port.isdigit():
+        host, port = grpc_addr, ""
+    host = host.strip("[]").lower()
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        ips = [ipaddress.ip_address(str(i[4][0]).split("%")[0]) for i in infos]
+    except (OSError, ValueError, UnicodeError):
+        ips = []
+    if ips:
+        ip = next((x for x in ips if x.version == 4), ips[0])
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        host = "127.0.0.1" if ip.is_loopback else str(ip)
+    return f"{host}:{port}" if port else host
+
+
 def lock_path(grpc_addr: str, device_id: int) -> Path:
-    """The lock file of one switch device; the address is made file-name safe."""
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", grpc_addr)
+    """The lock file of one switch device, keyed by `canonical_addr` made file-name safe."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", canonical_addr(grpc_addr))
     return Path(os.environ.get(LOCK_DIR_ENV, DEFAULT_LOCK_DIR)) / f"{safe}-dev{device_id}.lock"
 
 

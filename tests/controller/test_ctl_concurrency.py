@@ -148,3 +148,32 @@ def test_doctor_waits_for_a_writer_to_finish(fdirctl, switch, tmp_path, monkeypa
         assert code == 4 and "laddr add (test)" in err
     code, res, err = fdirctl("doctor")
     assert code == 0, err
+
+
+def test_two_spellings_of_one_switch_share_the_writer_lock(fdirctl, switch, tmp_path):
+    """127.0.0.1:PORT and localhost:PORT are one switch: two concurrent writers using the two
+    spellings run one after the other (both succeed, every address complete) instead of
+    fighting for primary (finding 6)."""
+    locks = str(tmp_path / "locks")
+    assert fdirctl("init", "--lcores", "2")[0] == 0
+    host, port = switch.addr.rsplit(":", 1)
+    assert host == "127.0.0.1"
+    sets = {"ip": [f"10.6.0.{i}" for i in range(1, 121)], "name": [f"10.6.1.{i}" for i in range(1, 121)]}
+    spelling = {"ip": f"127.0.0.1:{port}", "name": f"localhost:{port}"}
+    procs = {}
+    for k in ("ip", "name"):
+        base = fdirctl.base()
+        base[base.index("--grpc-addr") + 1] = spelling[k]
+        procs[k] = subprocess.Popen(
+            [sys.executable, "-m", "controller", *base, "--no-workers", "--json", "--batch-size", "20",
+             "laddr", "add", "--from-file", _addr_file(tmp_path, f"{k}.txt", sets[k])],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+            env=dict(os.environ, FDIRCTL_LOCK_DIR=locks))
+    codes = {k: (p.wait(timeout=300), p.stderr.read() if p.stderr else "") for k, p in procs.items()}
+    for p in procs.values():
+        p.stdout and p.stdout.close()
+        p.stderr and p.stderr.close()
+    assert all(c == 0 for c, _ in codes.values()), codes
+    got = _laddrs(fdirctl)
+    assert set(got) == set(sets["ip"]) | set(sets["name"]) and all(got.values())
+    assert len(os.listdir(locks)) == 1        # one lock file for the one switch
