@@ -15,7 +15,7 @@ from typing import Any
 from controller.desired import service_key, spec_differs, wanted
 from controller.entries import Entry
 from controller.overlap import ambiguous_pairs
-from controller.rules import Layout
+from controller.rules import Layout, layout_differences
 from controller.state import SwitchState
 from fdirlab import mask_math
 from fdirlab.lab_config import Lab
@@ -133,15 +133,6 @@ def _views(workers: list[Any]) -> list[WorkerView]:
     return out
 
 
-def _layout_drift(layout: Layout, lab: Lab) -> list[str]:
-    want = Layout.from_lab(lab)
-    out = []
-    for name in ("lcore_ports", "wire_ports", "scheme", "mode", "miss", "lb_mac"):
-        if getattr(layout, name) != getattr(want, name):
-            out.append(f"{name} {getattr(layout, name)} (lab: {getattr(want, name)})")
-    return out
-
-
 def _worker_ports(part: Partition, lcore: int, slot: int, lo: int, hi: int) -> int:
     try:
         return len(part.owned_ports(lcore, slot, lo, hi))
@@ -169,10 +160,16 @@ def diagnose(st: SwitchState, workers: list[Any], lab: Lab | None = None,
 
     # 0. The switch against the lab file.
     if lab is not None:
-        drift = _layout_drift(layout, lab)
+        lab_layout = Layout.from_lab(lab)
+        other = layout_differences(layout, lab_layout)
+        if other:
+            out.append(Finding("error", "switch-other-layout", "the switch holds another lab's layout (or the lab "
+                               "file changed since init): " + "; ".join(other),
+                               f"check --lab names this switch's lab file; if it does, `{fl} reconcile --force`"))
+        drift = layout_differences(layout, lab_layout, ("miss",))
         if drift:
-            out.append(Finding("error", "switch-layout-drift", "the switch's layout differs from the lab file: "
-                               + "; ".join(drift), f"`{fl} reconcile`"))
+            out.append(Finding("error", "switch-layout-drift", "the switch's miss policy differs from the lab "
+                               "file: " + "; ".join(drift), f"`{fl} reconcile`"))
         for a in lab.laddrs:
             if a not in on_switch:
                 out.append(Finding("error", "laddr-missing-on-switch",

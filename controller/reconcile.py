@@ -11,9 +11,10 @@ from typing import Any
 from controller.desired import WorkerWant, service_key, spec_differs, wanted
 from controller.doctor import WorkerView
 from controller.entries import Entry
+from controller.errors import ControllerError, StateError
 from controller.laddr_ops import Ctx, ensure_pipeline, write_all
 from controller.p4rt_client import DELETE, INSERT, MODIFY
-from controller.rules import Layout, desired_entries, miss_entry
+from controller.rules import Layout, desired_entries, layout_differences, miss_entry
 from controller.state import SwitchState
 from controller.workers import WorkerClient, WorkerSet, read_view
 from fdirlab.lab_config import Lab
@@ -69,10 +70,31 @@ def lab_laddrs_map(lab: Lab) -> dict[str, int]:
     return dict(lab_laddrs(lab))
 
 
-def reconcile(ctx: Ctx, lab: Lab, check_only: bool = False, workers: bool = True) -> dict[str, Any]:
+def refuse_other_layout(ctx: Ctx, layout: Layout) -> None:
+    """StateError (exit 7), nothing written, when the switch holds a layout built for another
+    lab (`rules.layout_differences`: lcore or wire ports, scheme, steering mode, LB MAC).
+    A switch without our program or without a layout has nothing to protect."""
+    try:
+        st = ctx.state()
+    except ControllerError:
+        return
+    if st.layout is None:
+        return
+    diff = layout_differences(st.layout, layout)
+    if diff:
+        raise StateError(f"switch {ctx.client.grpc_addr} holds another layout than the lab file: "
+                         + "; ".join(diff) + " (another lab's switch, or the lab file changed since init); "
+                         "nothing written; `reconcile --force` rewrites it to the lab file")
+
+
+def reconcile(ctx: Ctx, lab: Lab, check_only: bool = False, workers: bool = True,
+              force: bool = False) -> dict[str, Any]:
     """Push the pipeline if the switch does not run ours, then diff and apply. With
-    check_only nothing is changed; the result says what would be."""
+    check_only nothing is changed; the result says what would be. Without force a switch
+    holding another lab's layout is refused (StateError) before anything is written."""
     layout = Layout.from_lab(lab)
+    if not force:
+        refuse_other_layout(ctx, layout)
     pushed = False
     if not check_only:
         pushed = ensure_pipeline(ctx)

@@ -15,8 +15,8 @@ command) for the waiting writer's message.
 from __future__ import annotations
 
 import fcntl
-import os
 import ipaddress
+import os
 import re
 import socket
 import time

@@ -10,13 +10,15 @@ from controller.session import Result, Session
 def register(sub: Subparsers) -> None:
     sp = command(sub, "reconcile", "make the switch and workers match the lab file, touching only what differs")
     sp.add_argument("--check", action="store_true", help="change nothing; exit 7 if anything differs")
+    sp.add_argument("--force", action="store_true",
+                    help="rewrite a switch that holds another layout (lcore/wire ports, scheme, mode, LB MAC)")
 
 
 def run(s: Session) -> Result:
     if s.lab is None:
         raise E.BadInput("reconcile needs --lab FILE (the desired state)")
     res = reconcile(s.ctx(write=not s.args.check), s.lab, check_only=s.args.check,
-                    workers=not s.args.no_workers)
+                    workers=not s.args.no_workers, force=s.args.force)
     verb = "would" if s.args.check else "did"
     text = (f"reconcile {s.grpc_addr} with {s.args.lab}: "
             + ("pipeline pushed; " if res["pipeline_pushed"] else "")

@@ -42,7 +42,7 @@ def run(s: Session) -> Result:
                     "mask": lay.partition.mask, "unowned_ports_per_laddr": unowned})
     drift = None
     if s.lab is not None and s.args.check:
-        drift = reconcile(ctx, s.lab, check_only=True, workers=False)
+        drift = reconcile(ctx, s.lab, check_only=True, workers=False, force=True)
         res["drift_from_lab"] = drift
     lines = [f"switch {s.grpc_addr} device {s.device_id}: pipeline {res['pipeline']}, {len(st.entries)} entries"]
     if lay:

@@ -174,6 +174,11 @@ def _miss_drop(rig):
     switch_write(rig, [(MODIFY, Entry("lb_miss_policy", (), "drop_miss", default=True))])
 
 
+def _other_lab(rig):    # another lab's init on this switch: another LB MAC, every entry of ours dropped
+    subprocess.run(fix_cmd(rig, "--no-workers", "init", "--force", "--lb-mac", "02:00:00:00:99:99"),
+                   check=True, capture_output=True)
+
+
 def _overlap(rig):      # another controller writes a hand-marked filter at the generated priority
     e = hand_filter("10.0.0.200", 1, 0x1, "tcp", 3, priority=10)
     assert e.cookie == COOKIE_HAND
@@ -213,6 +218,7 @@ ROWS = [
     ("not-initialised", _restart_switch, ["reconcile"]),
     ("switch-state", _del_one_entry, ["reconcile"]),
     ("switch-layout-drift", _miss_drop, ["reconcile"]),
+    ("switch-other-layout", _other_lab, ["reconcile", "--force"]),
     ("laddr-missing-on-switch", lambda r: subprocess.run(fix_cmd(r, "laddr", "del", "10.0.0.201"), check=True),
      ["reconcile"]),
     ("laddr-not-in-lab", lambda r: subprocess.run(fix_cmd(r, "laddr", "add", "10.0.0.210"), check=True),
@@ -256,7 +262,8 @@ ROWS = [
 ]
 
 
-SWITCH_ROWS = ("not-initialised", "switch-state", "switch-layout-drift", "mask-mismatch",
+SWITCH_ROWS = ("not-initialised", "switch-state", "switch-layout-drift", "switch-other-layout",
+               "mask-mismatch",
                "equal-priority-overlap", "pool-steered-elsewhere", "worker-unreachable")
 
 
