@@ -23,7 +23,7 @@ from typing import Any
 from controller import errors as E
 from controller.dpvs_session import lab_ctx, lab_path, open_session, tool_lock, tool_main, workers
 from controller.entries import COOKIE_BASE
-from controller.laddr_ops import add_laddrs, del_laddrs, write_all
+from controller.laddr_ops import add_laddrs, check_lb_addr, del_laddrs, write_all
 from controller.p4rt_client import DELETE, INSERT
 from controller.rules import _lb_owned
 
@@ -154,6 +154,7 @@ def _run(a: dict[str, Any], session: Any) -> str:
         )
     addr = a["addr"]
     if a["cmd"] == "add":
+        check_lb_addr(addr, session.lab, "dpip: address")    # the lab file's rule (fdirlab.lb_addr)
         if addr in vips or addr in st.laddrs:
             raise E.Conflict(f"dpip: {addr} already exists on {dev}")
         if a["sapool"]:

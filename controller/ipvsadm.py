@@ -409,6 +409,8 @@ def _run(cmd: Cmd, session: Any) -> str:
                 f"ipvsadm: scheduler {sched!r}: the lab's workers implement {', '.join(SCHEDULERS)}"
             )
         if c == "add-service":
+            from controller.laddr_ops import check_lb_addr
+            check_lb_addr(vip, session.lab, "ipvsadm: VIP")     # the lab file's rule (fdirlab.lb_addr)
             if any((x["proto"], x["vip"], x["vport"]) == (proto, vip, vport) for x in _stats(ws)):
                 raise E.Conflict(
                     f"ipvsadm: Service already exists: {proto} {addr_port(vip, vport)}"
@@ -490,12 +492,15 @@ def _weight(cmd: Cmd) -> int | None:
 
 
 def _laddr(cmd: Cmd, session: Any, ws: WorkerSet, key: dict[str, Any]) -> str:
-    from controller.laddr_ops import add_laddrs, del_laddrs
+    from controller.laddr_ops import add_laddrs, check_lb_addr, del_laddrs
     from controller.rules import canonical_ip
 
     if "laddr" not in cmd.opts:
         raise E.BadInput(f"ipvsadm: --{cmd.command} needs -z LADDR")
-    lip = canonical_ip(cmd.opts["laddr"], "-z")
+    if cmd.command == "add-laddr":    # the lab file's rule for LB addresses (fdirlab.lb_addr)
+        lip = check_lb_addr(cmd.opts["laddr"], session.lab, "ipvsadm: -z")
+    else:
+        lip = canonical_ip(cmd.opts["laddr"], "-z")
     if (":" in lip) != (":" in key["vip"]):
         raise E.BadInput(f"ipvsadm: -z {lip}: not the family of VIP {key['vip']}")
     dev = session.lab.nic.device

@@ -29,6 +29,8 @@ from controller.rules import FILTER_PRIORITY, Layout, base_entries, canonical_ip
 from controller.state import SwitchState, read_state
 from controller.undo import Undo
 from controller.workers import WorkerClient, WorkerSet, attach_laddr
+from fdirlab.lab_config import Lab
+from fdirlab.lb_addr import lb_addr_problem
 from fdirlab.mask_math import DEFAULT_HIGH, DEFAULT_LOW
 
 Update = tuple[int, Entry]          # (INSERT | MODIFY | DELETE, entry); MODIFY/DELETE carry the new/old entry
@@ -44,6 +46,7 @@ class Ctx:
     batch_size: int = 1000
     p4info: object | None = None          # for init/reconcile pipeline pushes
     device_config: bytes | None = None
+    lab: Lab | None = None                # the lab file, when given: LB addresses are checked against it
 
     def state(self, counters: bool = False) -> SwitchState:
         return read_state(self.client, self.names, counters)
@@ -149,14 +152,21 @@ def _undo(ctx: Ctx, updates: list[Update], applied: set[int] | None,
 
 # --- local addresses ------------------------------------------------------------------
 
-def _parse_laddrs(addrs: list[str]) -> list[str]:
+def check_lb_addr(addr: str, lab: Lab | None, what: str = "local address") -> str:
+    """The canonical text of an LB address (local address or VIP) added at run time; BadInput
+    naming it and the reason when fdirlab.lb_addr refuses it (the lab file's own rule: subnet
+    and host checks need the lab file, the others apply always). Nothing has been changed."""
+    c = canonical_ip(addr, what)
+    why = lab.lb_addr_problem(c) if lab is not None else lb_addr_problem(c)
+    if why:
+        raise BadInput(f"{what} {addr!r}: {why}; nothing changed")
+    return c
+
+
+def _parse_laddrs(addrs: list[str], lab: Lab | None = None, check: bool = True) -> list[str]:
     out: list[str] = []
     for a in addrs:
-        c = canonical_ip(a, "local address")
-        ip = ipaddress.ip_address(c)
-        if ip.is_multicast or ip.is_unspecified or ip.is_loopback:
-            raise BadInput(f"local address {a!r}: multicast, unspecified and loopback addresses "
-                           "cannot be local addresses")
+        c = check_lb_addr(a, lab) if check else canonical_ip(a, "local address")
         if c in out:
             raise BadInput(f"local address {a!r}: given twice")
         out.append(c)
@@ -179,7 +189,7 @@ def add_laddrs(ctx: Ctx, addrs: list[str], slots: list[int] | None = None, attac
     (attach) bind them to every worker service of their family (ipvsadm --add-laddr). All or
     nothing: a failure at any step undoes the earlier ones. Adding an address that is
     already present is an error (exit 4), never a duplicate."""
-    wanted = _parse_laddrs(addrs)
+    wanted = _parse_laddrs(addrs, ctx.lab)
     if not wanted:
         raise BadInput("no local address given")
     st = ctx.initialised_state()
@@ -253,8 +263,9 @@ def del_laddrs(ctx: Ctx, addrs: list[str], force: bool = False) -> dict[str, Any
     (DPVS ipvsadm --del-laddr), drop the workers' pools (refused while conns use them unless
     force), then remove exactly the entries carrying their cookies. An address only the
     workers still hold (a leftover) is removed from them. Refused, with nothing changed, if
-    it is the last local address of a worker's service."""
-    wanted = _parse_laddrs(addrs)
+    it is the last local address of a worker's service. Any address may be deleted (also one
+    the LB-address rule refuses today: it may have been added before the rule)."""
+    wanted = _parse_laddrs(addrs, ctx.lab, check=False)
     if not wanted:
         raise BadInput("no local address given")
     st = ctx.initialised_state()

@@ -69,7 +69,7 @@ class Session:
         names = P4Names(p4info)
         if a.batch_size < 1:
             raise E.BadInput(f"batch size {a.batch_size}: must be >= 1")
-        return Ctx(self.client, names, self.workers_for, a.batch_size, p4info, device_config)
+        return Ctx(self.client, names, self.workers_for, a.batch_size, p4info, device_config, self.lab)
 
     def workers_for(self, n: int) -> WorkerSet | None:
         if self.args.no_workers:

@@ -21,6 +21,7 @@ from typing import Any
 
 from fdirlab import limits, mask_math
 from fdirlab.errors import FdirlabError
+from fdirlab.lb_addr import lb_addr_problem
 from fdirlab.partition import SCHEMES, Partition
 
 STEERING_MODES = ("fdir", "rss", "handoff")
@@ -193,6 +194,12 @@ class Lab:
                 "--mac": self.lb_mac, "--port-range": f"{self.lcores.port_low}-{self.lcores.port_high}",
                 "--pool-hash-size": str(self.lcores.pool_hash_size),
                 "--handoff-depth": str(self.lcores.handoff_depth)}
+
+    def lb_addr_problem(self, addr: str) -> str | None:
+        """Why `addr` cannot be a local address or VIP of this lab (fdirlab.lb_addr), or None."""
+        hosts = {h.ip: h.name for h in self.hosts}
+        hosts.update({h.ip6: h.name for h in self.hosts if h.ip6})
+        return lb_addr_problem(addr, self.subnet, self.subnet6, hosts)
 
     def laddr_slot(self, laddr: str) -> int:
         return self.laddrs.index(laddr)
@@ -574,18 +581,18 @@ def _check_unique(lab: Lab, subnet4: ipaddress.IPv4Network, subnet6: ipaddress.I
         claim(lab.lcore_mac(i), f"lcore {i} (derived MAC)", "mac")
     for i, a in enumerate(lab.laddrs):
         claim(a, f"laddrs.addrs[{i}]", "ip")
-        net = subnet4 if ipaddress.ip_address(a).version == 4 else subnet6
-        if ipaddress.ip_address(a) not in net:
-            raise LabConfigError(f"laddrs.addrs[{i}] = {a!r}: outside the lab subnet {net}")
+        why = lab.lb_addr_problem(a)
+        if why:
+            raise LabConfigError(f"laddrs.addrs[{i}] = {a!r}: {why}")
     svc_keys: dict[tuple[str, int, str], str] = {}
     for k, s in enumerate(lab.services):
         claim(s.name, f"services[{k}].name", "svcname")
         if ("ip:" + s.vip) in seen and not seen["ip:" + s.vip].startswith("services["):
             raise LabConfigError(f"services[{k}].vip = {s.vip!r}: already used by {seen['ip:' + s.vip]}")
         seen.setdefault("ip:" + s.vip, f"services[{k}].vip")
-        net = subnet4 if ipaddress.ip_address(s.vip).version == 4 else subnet6
-        if ipaddress.ip_address(s.vip) not in net:
-            raise LabConfigError(f"services[{k}].vip = {s.vip!r}: outside the lab subnet {net}")
+        why = lab.lb_addr_problem(s.vip)
+        if why:
+            raise LabConfigError(f"services[{k}].vip = {s.vip!r}: {why}")
         sk = (s.vip, s.vport, s.proto)
         if sk in svc_keys:
             raise LabConfigError(f"services[{k}]: {s.proto} {s.vip}:{s.vport} is already {svc_keys[sk]}")

@@ -4,6 +4,7 @@ error), apply the fix doctor prints, see doctor clean again. The rig is shared b
 each row leaves it clean for the next."""
 from __future__ import annotations
 
+import ipaddress
 import os
 import signal
 import subprocess
@@ -431,3 +432,39 @@ def test_writer_killed_mid_write_is_found_and_repaired(rig, ctl, tmp_path):
     assert code == 0, err
     assert set(switch_state(rig).laddrs) == BASE
     _clean(ctl)
+
+
+BAD_LB_ADDRS = [("10.0.2.1", "already the address of lab host rs1"),
+                ("255.255.255.255", "the limited broadcast address"),
+                ("10.0.255.255", "the broadcast address of the lab subnet 10.0.0.0/16"),
+                ("fe80::1", "a link-local address"),
+                ("::ffff:10.0.0.5", "an IPv4-mapped IPv6 address"),
+                ("10.1.0.1", "outside the lab subnet 10.0.0.0/16"),
+                ("fd00:fe::1", "outside the lab subnet fd00:fd::/64")]
+
+
+def _tool(rig, tool: str, *argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", tool, "--lab", str(rig.lab), *argv], capture_output=True,
+                          text=True, cwd=REPO, timeout=120)
+
+
+@pytest.mark.parametrize("addr,why", BAD_LB_ADDRS, ids=[a for a, _ in BAD_LB_ADDRS])
+def test_lb_address_rule_on_every_runtime_path(rig, ctl, addr, why):
+    """The lab file's rule for LB addresses (fdirlab.lb_addr) holds at every run-time path that
+    adds a local address or a VIP: one line naming the address and the reason, exit 2, nothing
+    changed on the switch or the workers (finding 4)."""
+    def now():
+        return sorted(repr(e) for e in switch_state(rig).entries), _pools(rig), _svc_laddrs(rig)
+    before = now()
+    fam_vip = "fd00:fd::100" if ":" in addr else "10.0.0.100"
+    runs = [subprocess.run(fix_cmd(rig, "laddr", "add", addr), capture_output=True, text=True, cwd=REPO),
+            _tool(rig, "controller.ipvsadm", "--add-laddr", "-z", addr, "-t",
+                  f"[{fam_vip}]:80" if ":" in fam_vip else f"{fam_vip}:80", "-F", "dpdk0"),
+            _tool(rig, "controller.dpip", "addr", "add", addr, "dev", "dpdk0", "sapool"),
+            _tool(rig, "controller.dpip", "addr", "add", addr, "dev", "dpdk0"),
+            _tool(rig, "controller.ipvsadm", "-A", "-t", f"[{addr}]:8080" if ":" in addr else f"{addr}:8080")]
+    for p in runs:
+        assert p.returncode == 2, (p.args, p.returncode, p.stderr)
+        named = addr in p.stderr or str(ipaddress.ip_address(addr)) in p.stderr
+        assert p.stderr.count("\n") == 1 and named and why in p.stderr, p.stderr
+    assert now() == before

@@ -111,3 +111,30 @@ def test_laddr_scheme_with_one_address_per_lcore_is_accepted():
     lab = parse_lab({"lab": {"scheme": "laddr"}, "lcores": {"count": 2}})
     # the default lab's two IPv4 and two IPv6 local addresses: one of each family per lcore
     assert lab.scheme == "laddr" and len(lab.laddrs) == 4
+
+
+LB_BAD = [("10.0.2.1", "already"), ("255.255.255.255", "the limited broadcast address"),
+          ("10.0.255.255", "the broadcast address of the lab subnet"), ("10.0.0.0", "the network address"),
+          ("fe80::1", "a link-local address"), ("169.254.0.9", "a link-local address"),
+          ("::ffff:10.0.0.5", "an IPv4-mapped IPv6 address"), ("10.1.0.1", "outside the lab subnet 10.0.0.0/16"),
+          ("224.0.0.5", "a multicast address"), ("127.0.0.2", "a loopback address")]
+
+
+@pytest.mark.parametrize("addr,why", LB_BAD, ids=[a for a, _ in LB_BAD])
+def test_lab_file_refuses_lb_addresses_that_cannot_work(addr, why):
+    """The lab file uses the same rule as every run-time path (fdirlab.lb_addr, finding 4)."""
+    with pytest.raises(LabConfigError, match=f"laddrs.addrs\\[2\\] = .*: .*{why}"):
+        parse_lab({"laddrs": {"addrs": ["10.0.0.200", "10.0.0.201", addr]},
+                   "services": [{"vip": "10.0.0.100", "vport": 80, "laddrs": ["10.0.0.200"]}]})
+    fam = {"laddrs": ["fd00:fd::200"]} if ":" in addr else {}
+    with pytest.raises(LabConfigError, match=f"services\\[0\\].vip = .*: .*{why}"):
+        parse_lab({"services": [{"vip": addr, "vport": 80, **fam}]})
+
+
+def test_lb_addr_rule_without_a_lab():
+    from fdirlab.lb_addr import lb_addr_problem
+    assert lb_addr_problem("10.1.0.1") is None                    # no lab: no subnet to check
+    assert lb_addr_problem("10.0.0.200", "10.0.0.0/16", "fd00:fd::/64", {"10.0.2.1": "rs1"}) is None
+    assert lb_addr_problem("10.0.2.1", "10.0.0.0/16", None, {"10.0.2.1": "rs1"}) == \
+        "already the address of lab host rs1"
+    assert lb_addr_problem("255.255.255.255") == "the limited broadcast address"
