@@ -182,6 +182,24 @@ def diagnose(st: SwitchState, workers: list[Any], lab: Lab | None = None,
                                    f"time); a reconcile removes it",
                                    f"list it in laddrs.addrs of the lab file, or `fdirctl laddr del {a}`"))
 
+    # 0b. The miss policy decides every new conn: a client's first packet to a VIP matches no
+    # flow-director filter (filters match the replies to local addresses), so it takes the miss
+    # path (p4src lb_miss_policy). drop: no new conn is ever answered; lcore N: all on lcore N.
+    vips = sorted(set(layout.vips) | set(lab.vips if lab is not None else ()))
+    if vips and layout.miss.kind in ("drop", "lcore"):
+        fix = (f"set miss_policy = \"rss\" in the [lab] of the lab file, then `{fl} reconcile`"
+               if lab is not None and lab.miss.kind != "rss" else f"`{fl} reconcile`")
+        if layout.miss.kind == "drop":
+            out.append(Finding("error", "miss-drops-new-conns",
+                               f"miss policy drop: a new conn's first packet to VIP {', '.join(vips)} matches no "
+                               f"filter (filters match replies to local addresses), so every new conn is dropped",
+                               fix))
+        else:
+            out.append(Finding("warning", "miss-pins-new-conns",
+                               f"miss policy lcore {layout.miss.lcore}: a new conn's first packet to VIP "
+                               f"{', '.join(vips)} matches no filter, so every new conn lands on lcore "
+                               f"{layout.miss.lcore} (the others get none)", fix))
+
     # 1. Filter masks that do not fit the lcore count (the NIC has ONE global mask).
     for e in st.hand + [x for ls in st.laddrs.values() for x in ls.entries if x.table.startswith("fdir")]:
         m = e.field("l4_dport")

@@ -108,3 +108,19 @@ def test_overlap_math():
     assert not overlaps(a, rules.hand_filter(LADDR, 1, 0x3, "udp", 3))
     assert overlaps(a, rules.hand_filter("10.0.0.0", 0, 0, "tcp", 3, addr_mask=0xFF000000))
     assert not overlaps(a, rules.hand_filter(OTHER, 1, 0x3, "tcp", 2))
+
+
+def test_miss_policy_that_breaks_new_conns_is_reported_with_the_lab_file_fix():
+    """A lab file that says drop (or lcore N) and a switch that does the same: doctor says new
+    conns to the VIP fail (or pile on one lcore) and that the fix is in the lab file (finding 5)."""
+    import dataclasses
+
+    from fdirlab.lab_config import parse_lab
+    for policy, code, sev in (("drop", "miss-drops-new-conns", "error"), ("lcore 2", "miss-pins-new-conns", "warning")):
+        lab = parse_lab({"lab": {"miss_policy": policy}})
+        lay = dataclasses.replace(rules.Layout.from_lab(lab), wire_ports=(5, 6, 7, 8))
+        found = {f.code: f for f in diagnose(state(lay, laddrs=lab.laddrs), workers(lay, laddrs=lab.laddrs), lab)}
+        assert code in found and found[code].severity == sev, sorted(found)
+        assert "10.0.0.100" in found[code].message and 'miss_policy = "rss"' in found[code].fix
+    lay = dataclasses.replace(layout(), miss=MissPolicy("drop"), vips=())       # no VIP: nothing to say
+    assert "miss-drops-new-conns" not in {f.code for f in diagnose(state(lay), workers(lay))}

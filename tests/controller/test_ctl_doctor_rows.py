@@ -175,6 +175,11 @@ def _miss_drop(rig):
     switch_write(rig, [(MODIFY, Entry("lb_miss_policy", (), "drop_miss", default=True))])
 
 
+def _miss_lcore(rig):       # every new conn to a VIP on lcore 2 (port 3)
+    from controller.entries import Entry
+    switch_write(rig, [(MODIFY, Entry("lb_miss_policy", (), "steer", (("port", 3),), default=True))])
+
+
 def _other_lab(rig):    # another lab's init on this switch: another LB MAC, every entry of ours dropped
     subprocess.run(fix_cmd(rig, "--no-workers", "init", "--force", "--lb-mac", "02:00:00:00:99:99"),
                    check=True, capture_output=True)
@@ -220,6 +225,8 @@ ROWS = [
     ("switch-state", _del_one_entry, ["reconcile"]),
     ("switch-layout-drift", _miss_drop, ["reconcile"]),
     ("switch-other-layout", _other_lab, ["reconcile", "--force"]),
+    ("miss-drops-new-conns", _miss_drop, ["reconcile"]),
+    ("miss-pins-new-conns", _miss_lcore, ["reconcile"]),
     ("laddr-missing-on-switch", lambda r: subprocess.run(fix_cmd(r, "laddr", "del", "10.0.0.201"), check=True),
      ["reconcile"]),
     ("laddr-not-in-lab", lambda r: subprocess.run(fix_cmd(r, "laddr", "add", "10.0.0.210"), check=True),
@@ -264,8 +271,8 @@ ROWS = [
 
 
 SWITCH_ROWS = ("not-initialised", "switch-state", "switch-layout-drift", "switch-other-layout",
-               "mask-mismatch",
-               "equal-priority-overlap", "pool-steered-elsewhere", "worker-unreachable")
+               "miss-drops-new-conns", "miss-pins-new-conns", "mask-mismatch", "equal-priority-overlap",
+               "pool-steered-elsewhere", "worker-unreachable")
 
 
 def test_rig_starts_clean(rig, ctl):
