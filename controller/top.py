@@ -180,8 +180,7 @@ def cmd_top(s: Any) -> tuple[dict[str, Any], str, int]:
                 time.sleep(a.interval)
                 prev, cur = cur, poll(ws.clients)
                 rows = top_rows(prev, cur)
-            return {"refreshes": polls, "lcores": rows, "total": totals(rows),
-                    "mode": st.layout.mode}, "", 0
+            return _result(s, polls, rows, st.layout.mode)
         with Live(render(rows, head), console=console, auto_refresh=False,
                   transient=False) as live:
             while True:
@@ -194,4 +193,17 @@ def cmd_top(s: Any) -> tuple[dict[str, Any], str, int]:
                 live.update(render(rows, f"{head}  #{n + 1}"), refresh=True)
     except KeyboardInterrupt:
         pass
-    return {"refreshes": n, "lcores": rows, "total": totals(rows), "mode": st.layout.mode}, "", 0
+    return _result(s, n, rows, st.layout.mode)
+
+
+def _result(s: Any, refreshes: int, rows: list[dict[str, Any]], mode: str) -> tuple[dict[str, Any], str, int]:
+    """top's answer; exit 6 (EXIT_WORKER) when an lcore is down at the last refresh, as stats."""
+    from controller import errors as E
+
+    down = [r["lcore"] for r in rows if r["down"]]
+    text = ""
+    if down:
+        fl = f"fdirctl --lab {s.args.lab}" if s.args.lab else "fdirctl --lab FILE"
+        text = f"lcores {down} do not answer: `{fl} worker restart N`"
+    return ({"refreshes": refreshes, "lcores": rows, "total": totals(rows), "mode": mode, "down": down}, text,
+            E.EXIT_WORKER if down else 0)

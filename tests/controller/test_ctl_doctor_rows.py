@@ -475,3 +475,20 @@ def test_lb_address_rule_on_every_runtime_path(rig, ctl, addr, why):
         named = addr in p.stderr or str(ipaddress.ip_address(addr)) in p.stderr
         assert p.stderr.count("\n") == 1 and named and why in p.stderr, p.stderr
     assert now() == before
+
+
+def test_top_json_exits_like_stats_when_an_lcore_is_down(rig, ctl):
+    """`top --json` and `stats` agree: exit 6 and the dead lcore named while a worker is down,
+    0 once it is back (finding 10)."""
+    rig.kill_worker(1)
+    try:
+        code, res, err = ctl("stats")
+        assert code == 6 and [d["lcore"] for d in res["dead"]] == [1], (code, err)
+        code, res, err = ctl("top", "--count", "2", "--interval", "0.1")
+        assert code == 6 and res["down"] == [1] and [r["lcore"] for r in res["lcores"] if r["down"]] == [1], res
+    finally:
+        p = subprocess.run(fix_cmd(rig, "worker", "restart", "1"), capture_output=True, text=True, cwd=REPO)
+        assert p.returncode == 0, p.stderr
+    assert ctl("stats")[0] == 0
+    code, res, err = ctl("top", "--count", "2", "--interval", "0.1")
+    assert code == 0 and res["down"] == [], res
