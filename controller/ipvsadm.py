@@ -44,9 +44,9 @@ from controller.dpvs_session import (
 )
 from controller.undo import Undo
 from controller.workers import WorkerSet
+from fdirlab.limits import MAX_WEIGHT, SCHEDULERS
 
 VERSION = "1.9.2"  # the DPVS ipvsadm layout this follows (IP_VS_VERSION_CODE)
-SCHEDULERS = ("rr", "wrr", "wlc")
 DEF_SCHED = "wlc"  # DPVS ipvsadm DEF_SCHED
 
 COMMANDS = {
@@ -486,8 +486,8 @@ def _weight(cmd: Cmd) -> int | None:
     if "weight" not in cmd.opts:
         return None
     w = cmd.opts["weight"]
-    if not w.isdigit() or int(w) > 65535:
-        raise E.BadInput(f"ipvsadm: -w {w!r}: weight is 0..65535")
+    if not w.isdigit() or int(w) > MAX_WEIGHT:
+        raise E.BadInput(f"ipvsadm: -w {w!r}: weight is 0..{MAX_WEIGHT}")
     return int(w)
 
 

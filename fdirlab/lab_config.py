@@ -22,11 +22,11 @@ from typing import Any
 from fdirlab import limits, mask_math
 from fdirlab.errors import FdirlabError
 from fdirlab.lb_addr import lb_addr_problem
+from fdirlab.limits import MAX_WEIGHT, SCHEDULERS
 from fdirlab.partition import SCHEMES, Partition
 
 STEERING_MODES = ("fdir", "rss", "handoff")
 TARGETS = ("auto", "bmv2", "softswitch")
-SCHEDULERS = ("rr", "wrr")
 NIC_FDIR_MODES = ("perfect", "signature", "none")
 NIC_RSS_TYPES = ("all", "ip", "tcp", "udp", "sctp", "ether", "port", "tunnel")   # DPVS rx rss
 NIC_PBALLOC = ("64k", "128k", "256k")
@@ -506,10 +506,10 @@ def parse_lab(data: dict[str, Any], source: str = "<defaults>") -> Lab:
                 raise LabConfigError(f"services[{k}].servers[{j}]: give server = NAME or addr = IP")
             addr = _ip(br.key("addr"), addr, ipaddress.ip_address(vip).version)
             port = _int(br.key("port"), br.get("port", int, vport), 1, 65535)
-            weight = _int(br.key("weight"), br.get("weight", int, 1), 0 if sched == "wrr" else 1, 65535)
+            weight = _int(br.key("weight"), br.get("weight", int, 1), 0, MAX_WEIGHT)   # as ipvsadm -w
             br.done()
             backends.append(Backend(srv, addr, port, weight))
-        if sched == "wrr" and not any(b.weight for b in backends):
+        if not any(b.weight for b in backends):
             raise LabConfigError(f"services[{k}].servers: every weight is 0, nothing can be scheduled")
         fam = ipaddress.ip_address(vip).version
         svc_laddrs = r.get("laddrs", list, [a for a in laddrs if ipaddress.ip_address(a).version == fam])

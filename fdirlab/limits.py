@@ -17,3 +17,9 @@ MAX_UNIX_PATH = 107
 
 # Linux interface names: IFNAMSIZ is 16 including the NUL (linux/if.h)
 MAX_IFNAME = 15
+
+# IPVS schedulers the lcore workers implement (lcore/scheduler.py: DPVS ip_vs_rr.c,
+# ip_vs_wrr.c, ip_vs_wlc.c) and the real-server weight range (ipvsadm -w 0..65535; weight 0
+# quiesces a server: it gets no new conns). The lab file, ipvsadm and the workers use these.
+SCHEDULERS = ("rr", "wrr", "wlc")
+MAX_WEIGHT = 65535

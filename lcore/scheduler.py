@@ -11,10 +11,9 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from fdirlab.limits import MAX_WEIGHT, SCHEDULERS
 from lcore.errors import ConfigError
 
-SCHEDULERS = ("rr", "wrr", "wlc")
-MAX_WEIGHT = 65535
 DEFAULT_MAX_TRAILS = 16     # DPVS dp_vs_laddr_max_trails
 STEP_OVER_PERCENT = 5
 

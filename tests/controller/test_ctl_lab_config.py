@@ -138,3 +138,25 @@ def test_lb_addr_rule_without_a_lab():
     assert lb_addr_problem("10.0.2.1", "10.0.0.0/16", None, {"10.0.2.1": "rs1"}) == \
         "already the address of lab host rs1"
     assert lb_addr_problem("255.255.255.255") == "the limited broadcast address"
+
+
+def test_lab_file_accepts_what_ipvsadm_and_the_workers_accept():
+    """One rule for schedulers and weights (fdirlab.limits, finding 11): wlc, and weight 0 (a
+    quiesced server) under any scheduler, as ipvsadm -s / -w and the workers take them."""
+    from controller import ipvsadm
+    from fdirlab import limits
+    from lcore import scheduler
+    assert ipvsadm.SCHEDULERS is limits.SCHEDULERS is scheduler.SCHEDULERS
+    assert ipvsadm.MAX_WEIGHT == limits.MAX_WEIGHT == scheduler.MAX_WEIGHT
+    for sched in limits.SCHEDULERS:
+        lab = parse_lab({"services": [{"vip": "10.0.0.100", "vport": 80, "sched": sched,
+                                       "servers": [{"server": "rs1", "weight": 0},
+                                                   {"server": "rs2", "weight": limits.MAX_WEIGHT}]}]})
+        spec = lab.services[0].worker_spec()
+        assert scheduler.check_sched(spec["sched"]) == sched
+        assert [scheduler.check_weight(s["weight"]) for s in spec["servers"]] == [0, limits.MAX_WEIGHT]
+    with pytest.raises(LabConfigError, match="weight = 65536"):
+        parse_lab({"services": [{"vip": "10.0.0.100", "vport": 80, "servers": [{"server": "rs1", "weight": 65536}]}]})
+    with pytest.raises(LabConfigError, match="every weight is 0"):       # a service nothing can reach
+        parse_lab({"services": [{"vip": "10.0.0.100", "vport": 80, "sched": "wlc",
+                                 "servers": [{"server": "rs1", "weight": 0}]}]})
