@@ -182,9 +182,11 @@ IDENTITY_FIELDS = ("lcore_ports", "wire_ports", "scheme", "mode", "lb_mac")
 def layout_differences(have: Layout, want: Layout, fields: tuple[str, ...] = IDENTITY_FIELDS) -> list[str]:
     """'name HAVE (lab: WANT)' for every field of `fields` that differs. The default fields say
     which lab a switch was built for (lcore and wire ports, scheme, steering mode, LB MAC): a
-    difference there is another lab's switch (or a lab file changed since init), not drift."""
+    difference there is another lab's switch (or a lab file changed since init), not drift.
+    The switch shows its LB MAC only in its ARP/NS answers: with no LB-owned address yet (a
+    dpvs.conf lab before its runbook) it is unknown, not different."""
     return [f"{n} {getattr(have, n)} (lab: {getattr(want, n)})" for n in fields
-            if getattr(have, n) != getattr(want, n)]
+            if getattr(have, n) != getattr(want, n) and not (n == "lb_mac" and have.lb_mac is None)]
 
 def hand_filter(addr: str, port_value: int, port_mask: int, proto: str, port: int,
                 priority: int = FILTER_PRIORITY, addr_mask: int | None = None) -> Entry:

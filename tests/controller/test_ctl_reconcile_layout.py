@@ -37,3 +37,14 @@ def test_reconcile_repairs_a_changed_miss_policy_without_force(fdirctl, switch, 
     changed = _lab(tmp_path, switch, "mine", 'miss_policy = "lcore 1"\n')
     code, res, err = fdirctl("--lab", changed, "reconcile")
     assert code == 0 and res["modify"] >= 1, err
+
+
+def test_init_then_reconcile_of_a_lab_without_addresses(fdirctl, switch, tmp_path):
+    """A dpvs.conf lab starts with no VIP and no local address: the switch then holds no LB MAC
+    (nothing to answer ARP for), which is not another lab's layout."""
+    lab = tmp_path / "empty.toml"
+    lab.write_text(f'services = []\n[lab]\nname = "empty"\nrun_dir = "{tmp_path}/empty"\n'
+                   f'[laddrs]\naddrs = []\n[switch]\ngrpc_addr = "{switch.addr}"\n')
+    assert fdirctl("--lab", str(lab), "init")[0] == 0
+    code, res, err = fdirctl("--lab", str(lab), "reconcile")
+    assert code == 0, err
