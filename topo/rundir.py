@@ -3,12 +3,12 @@ emptied at start, but only when fdirlab made it, and never while a run record na
 
 fdirlab writes MARKER into every run directory it creates; a directory without it is only
 emptied when it lies under DEFAULT_RUN_ROOT (fdirlab's own scratch root) or is empty, so a
-lab file's `run_dir = "/home/me"` is refused instead of wiped. Every decision is taken on the
-path with symbolic links resolved: a run_dir under DEFAULT_RUN_ROOT must still lie under it
-once resolved (`/tmp/fdirlab/x -> /home/me` is refused), and DEFAULT_RUN_ROOT itself must be a
-real directory owned by root (any user may create /tmp/fdirlab first, as a link or their own). A run record (topo/runstate.py)
-that lists the directory means its workers, sockets or handoff rings may still be there:
-a killed run's are `make clean`'s to remove, a running one's are not ours to touch.
+lab file's `run_dir = "/home/me"` is refused instead of wiped. Every decision is taken on
+the path with symbolic links resolved: a run_dir under DEFAULT_RUN_ROOT must still lie under
+it once resolved (`/tmp/fdirlab/x -> /home/me` is refused), and DEFAULT_RUN_ROOT itself must
+be a real directory owned by root (any user may make /tmp/fdirlab first, as a link or their
+own). A run record (topo/runstate.py) that lists the directory means its workers, sockets
+or handoff rings may still be there: a killed run's are `make clean`'s to remove, a running one's are not ours to touch.
 """
 from __future__ import annotations
 

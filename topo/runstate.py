@@ -23,7 +23,7 @@ import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from fdirlab.run_record import RunRecordError, pid_runs, read_record
 
@@ -189,18 +189,24 @@ def records(state_dir: Path | None = None) -> list[RunRecord]:
     return out
 
 
-def _link_exists(name: str) -> bool:
-    return Path(f"/sys/class/net/{name}").exists()
-
-
-def _gone_after(cmd: list[str], exists: Callable[[], bool], what: str, out: Removed) -> bool:
+def _gone_after(cmd: list[str], path: str, what: str, out: Removed) -> bool:
     """Run the delete command `cmd`; True when the thing is gone afterwards (deleted, or gone
-    already), else its error goes to out.failed."""
+    already: `path`, its /sys or /run entry, is absent), else its error goes to out.failed."""
     r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode == 0 or not exists():
+    if r.returncode == 0 or not os.path.lexists(path):
         return True
     out.failed.append(f"{what}: {r.stderr.strip() or ' '.join(cmd) + ' failed'}")
     return False
+
+
+def _rmtree(d: str) -> list[str]:
+    """shutil.rmtree, going on past errors; the errors ("path: reason"), first first."""
+    errors: list[str] = []
+
+    def note(_fn: object, path: str, ei: tuple) -> None:
+        errors.append(f"{path}: {getattr(ei[1], 'strerror', None) or ei[1]}")
+    shutil.rmtree(d, onerror=note)
+    return errors
 
 
 def remove_run(rec: RunRecord, out: Removed, live: list[RunRecord] | None = None) -> None:
@@ -251,11 +257,10 @@ def remove_run(rec: RunRecord, out: Removed, live: list[RunRecord] | None = None
     # A link, namespace or path already gone when clean-up reaches it (a veth vanishes with
     # its peer's namespace) is removed, not a failure: only one that is still there failed.
     for name in rec.links:
-        if _gone_after(["ip", "link", "del", name], lambda: _link_exists(name), f"link {name}", out):
+        if _gone_after(["ip", "link", "del", name], f"/sys/class/net/{name}", f"link {name}", out):
             out.links.append(name)
     for ns in rec.netns:
-        if _gone_after(["ip", "netns", "del", ns], lambda: Path(f"/run/netns/{ns}").exists(),
-                       f"namespace {ns}", out):
+        if _gone_after(["ip", "netns", "del", ns], f"/run/netns/{ns}", f"namespace {ns}", out):
             out.netns.append(ns)
     for f in rec.files:
         if kept(f):
@@ -271,8 +276,7 @@ def remove_run(rec: RunRecord, out: Removed, live: list[RunRecord] | None = None
     for d in rec.dirs:
         if kept(d):
             continue
-        errors: list[str] = []
-        shutil.rmtree(d, onerror=lambda _fn, path, ei: errors.append(f"{path}: {ei[1].strerror or ei[1]}"))
+        errors = _rmtree(d)
         if os.path.lexists(d):
             out.failed.append(f"{d}: {errors[0] if errors else 'still there'}")
         else:
