@@ -14,6 +14,7 @@ import ipaddress
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -183,7 +184,17 @@ class CaseRun:
         proc = self.lab.net[self.client].popen(with_cpu_times(cmd), stdout=subprocess.PIPE,
                                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                                text=True)
-        out, _ = proc.communicate(timeout=timeout)
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+        except BaseException:
+            # timed out, or SIGTERM/SIGHUP (topo.signals): the tool and its with-cpu shell
+            # (a session of their own, mnexec -d) must not outlive the lab
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+            raise
         return out, parse_cpu_times(out)
 
     def phase(self, cmd: list[str], timeout: float) -> tuple[str, dict[str, Any]]:
@@ -445,6 +456,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"compare: {e}", file=sys.stderr)
         return 2
     out = results_dir(a.quick, a.out)
+    try:
+        check_out_dir(out)             # before the first lab: a run's results must have somewhere to go
+    except ValueError as e:
+        print(f"compare: {e}", file=sys.stderr)
+        return 2
     if os.geteuid() != 0:
         print("compare: needs root (Mininet network namespaces)", file=sys.stderr)
         return 2
@@ -452,6 +468,20 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"compare: {', '.join(missing)} not installed: run `make setup`", file=sys.stderr)
         return 2
+    from topo.signals import Terminated, stop_on_signals
+    try:
+        with stop_on_signals():       # SIGTERM/SIGHUP: the running lab is stopped as after its case
+            return _run(a, targets, plan, out)
+    except Terminated as t:
+        try:
+            print(f"compare: stopped on {signal.Signals(t.signum).name}: the running lab was torn down, "
+                  f"nothing written to {out}", file=sys.stderr)
+        except OSError:               # the terminal is gone (SIGHUP)
+            pass
+        return int(t.code or 1)
+
+
+def _run(a: argparse.Namespace, targets: tuple[str, ...], plan: Plan, out: Path) -> int:
     if a.head_to_head is not None:
         res = head_to_head(targets, a.head_to_head, lock=not a.no_lock)
         if not res["records"]:
@@ -480,6 +510,21 @@ def results_dir(quick: bool, out: str | None) -> Path:
     """--out, else results/compare (results/compare-quick for --quick: a quick run never
     replaces the committed full run's JSON and figures)."""
     return Path(out) if out else (QUICK_RESULTS if quick else RESULTS)
+
+
+def check_out_dir(out: Path) -> None:
+    """ValueError naming --out when the results cannot be written there: it exists and is
+    not a directory, or the directory (or the nearest existing folder above it, where it
+    would be made) is not a writable directory."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {str(out)!r}: exists and is not a directory")
+    base = out
+    while not base.exists():
+        base = base.parent
+    if not base.is_dir():
+        raise ValueError(f"--out {str(out)!r}: {base} is not a directory")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {str(out)!r}: {base} is not writable")
 
 
 def _checked_plan(a: argparse.Namespace) -> tuple[tuple[str, ...], Plan]:

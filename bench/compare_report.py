@@ -13,6 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench.errors import BenchError
+from bench.result_schema import COMPARE_REPORT, load
+
 CSV_FIELDS = ("case", "target", "mode", "lcores", "scheme", "http_server", "phase", "offered_rate",
               "answered", "failed", "conns_per_s", "p50_ms", "p99_ms", "affinity",
               "conns_new", "handoffs_per_conn", "do_handoff", "same_worker", "congestion_drop",
@@ -184,8 +187,17 @@ def main(argv: list[str] | None = None) -> int:
     import sys
     args = sys.argv[1:] if argv is None else argv
     out = Path(args[0] if args else "results/compare")
-    result = json.loads((out / "compare.json").read_text())
-    for p in write_all(result, out):
+    try:
+        result = load(out / "compare.json", COMPARE_REPORT)
+    except BenchError as e:
+        print(f"compare_report: {e}", file=sys.stderr)
+        return 2
+    try:
+        paths = write_all(result, out)
+    except OSError as e:
+        print(f"compare_report: cannot write into {out}: {e.strerror or e} ({e.filename})", file=sys.stderr)
+        return 1
+    for p in paths:
         print(p)
     return 0
 

@@ -9,10 +9,12 @@ Markdown pipe tables are a join of strings; no table library is pulled in for th
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from bench.errors import BenchError
+from bench.result_schema import COMPARE_TABLES, HEAD_TO_HEAD, load
 
 
 def _n(v: Any, digits: int = 0) -> str:
@@ -108,26 +110,26 @@ def detail_lines(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print the tables for a results folder (default results/compare); exit 1 naming a
-    missing or unreadable JSON file."""
+    """Print the tables for a results folder (default results/compare). Exit 2, with one
+    line naming the folder or file, when the folder holds neither result, or a file is
+    unreadable, not JSON, or not what `make compare` writes (bench/result_schema.py)."""
     args = sys.argv[1:] if argv is None else argv
     out = Path(args[0] if args else "results/compare")
-    printed = False
-    for name, render in (("head_to_head.json", lambda d: goal_table(d)),
-                         ("compare.json", lambda d: matrix_table(d) + "\n\n" + detail_lines(d))):
-        path = out / name
-        if not path.exists():
-            continue
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError) as e:
-            print(f"compare_tables: cannot read {path}: {e}", file=sys.stderr)
-            return 1
-        print(f"<!-- {path} -->\n{render(data)}\n")
-        printed = True
-    if not printed:
+    texts = []
+    try:
+        for name, schema, render in (
+                ("head_to_head.json", HEAD_TO_HEAD, lambda d: goal_table(d)),
+                ("compare.json", COMPARE_TABLES, lambda d: matrix_table(d) + "\n\n" + detail_lines(d))):
+            path = out / name
+            if path.exists():
+                texts.append(f"<!-- {path} -->\n{render(load(path, schema))}\n")
+    except BenchError as e:
+        print(f"compare_tables: {e}", file=sys.stderr)
+        return 2
+    if not texts:
         print(f"compare_tables: no head_to_head.json or compare.json in {out}", file=sys.stderr)
-        return 1
+        return 2
+    print("\n".join(texts))
     return 0
 
 

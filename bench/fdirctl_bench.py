@@ -166,6 +166,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds; the best of each is compared")
     args = ap.parse_args(argv)
+    from fdirlab.mask_math import MAX_LCORES
+    # (option, value, lowest, highest): laddrs are 10.1.0.1 onwards, one /16
+    for opt, v, lo, hi in (("--laddrs", args.laddrs, 1, 65534), ("--lcores", args.lcores, 1, MAX_LCORES),
+                           ("--batch", args.batch, 1, None), ("--rounds", args.rounds, 1, None)):
+        if v < lo or (hi is not None and v > hi):
+            print(f"fdirctl_bench: {opt} {v}: must be " + (f"in {lo}..{hi}" if hi is not None else f"at least {lo}"),
+                  file=sys.stderr)
+            return 2
     if args.target == "bmv2" and shutil.which("simple_switch_grpc") is None:
         sys.exit("fdirctl_bench: simple_switch_grpc is not on PATH")
     tmp = Path(tempfile.mkdtemp(prefix="fdirctl-bench-"))

@@ -172,6 +172,25 @@ def measure(kind: str, rates: list[float], duration: float,
     return results
 
 
+def _checked(args: argparse.Namespace) -> list[float]:
+    """The offered rates (frames/s); ValueError naming the first bad argument value."""
+    if not args.duration > 0:
+        raise ValueError(f"--duration {args.duration:g}: must be > 0 seconds")
+    rates = []
+    for r in args.rates.split(","):
+        try:
+            rate = float(r)
+        except ValueError:
+            rate = 0.0
+        if not 0 < rate < float("inf"):
+            raise ValueError(f"--rates {args.rates!r}: {r!r} is not a positive frame rate")
+        rates.append(rate)
+    for t in args.targets.split(","):
+        if t not in ("softswitch", "bmv2"):
+            raise ValueError(f"--targets {args.targets!r}: target {t!r}: use softswitch or bmv2")
+    return rates
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.softswitch_bench", description=__doc__)
     ap.add_argument("--duration", type=float, default=2.0, help="seconds per offered rate")
@@ -184,10 +203,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-flow-cache", action="store_true",
                     help="run softswitch with --no-flow-cache (every frame through the generated pipeline)")
     args = ap.parse_args(argv)
+    try:
+        rates = _checked(args)
+    except ValueError as e:
+        print(f"softswitch_bench: {e}", file=sys.stderr)
+        return 2
     if os.geteuid() != 0:
         print("bench: needs root (veth pairs and raw sockets)", file=sys.stderr)
         return 2
-    rates = [float(r) for r in args.rates.split(",")]
     best = {}
     for kind in args.targets.split(","):
         if kind == "bmv2" and shutil.which("simple_switch_grpc") is None:

@@ -77,10 +77,48 @@ def _read_p4info(path: str) -> p4info_pb2.P4Info:
     return info
 
 
+MAX_DEVICE_ID = 2**64 - 1      # P4Runtime spec: device_id is a uint64
+
+
+def parse_grpc_addr(addr: str) -> tuple[str, int]:
+    """'HOST:PORT' (IPv6 as '[::1]:PORT') -> (host, port). SoftswitchError naming the address
+    unless the host is non-empty and the port a number in 1..65535 (gRPC would bind port 0 or
+    an out-of-range port to some other port and the log would name the wrong one)."""
+    host, sep, port = addr.rpartition(":")
+    if not sep or not host or host in ("[", "[]"):
+        raise SoftswitchError(f"--grpc-server-addr {addr!r}: give HOST:PORT (e.g. 127.0.0.1:9559)")
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise SoftswitchError(f"--grpc-server-addr {addr!r}: port {port!r} is not a number in 1..65535")
+    return host, int(port)
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """SoftswitchError naming the first bad value among the parsed arguments."""
+    if args.no_p4 and args.json:
+        raise SoftswitchError(f"--no-p4 and a JSON ('{args.json}') were both given")
+    if not args.no_p4 and not args.json:
+        raise SoftswitchError("give a BMv2 JSON to load, or --no-p4 to wait for P4Runtime")
+    if not 0 <= args.device_id <= MAX_DEVICE_ID:
+        raise SoftswitchError(f"--device-id {args.device_id}: must be in 0..{MAX_DEVICE_ID} (P4Runtime uint64)")
+    parse_grpc_addr(args.grpc_server_addr)
+    if args.max_streams < 1:
+        raise SoftswitchError(f"--max-streams {args.max_streams}: must be at least 1")
+    if args.cpu_port is not None and not 0 <= args.cpu_port < 511:
+        raise SoftswitchError(f"bad --cpu-port {args.cpu_port}: must be in 0..510")
+
+
 def run(argv: list[str]) -> int:
     # simple_switch_grpc takes target options after a lone `--`; accept both forms.
     argv = [a for a in argv if a != "--"]
     args = build_parser().parse_args(argv)
+    # Every argument is checked before anything is opened, written or started.
+    check_args(args)
+    ifaces: dict[int, str] = {}
+    for spec in args.interface:
+        port, iface = parse_spec(spec)
+        if port in ifaces:
+            raise SoftswitchError(f"port {port} is already used (by '{ifaces[port]}'), cannot attach '{iface}'")
+        ifaces[port] = iface
     handlers: list[logging.Handler] = []
     if args.log_console or not args.log_file:
         handlers.append(logging.StreamHandler(sys.stderr))
@@ -93,20 +131,6 @@ def run(argv: list[str]) -> int:
         max(LEVELS[args.log_level], logging.WARNING)
     logging.basicConfig(level=level, handlers=handlers,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ifaces: dict[int, str] = {}
-    for spec in args.interface:
-        port, iface = parse_spec(spec)
-        if port in ifaces:
-            raise SoftswitchError(f"port {port} is already used (by '{ifaces[port]}'), cannot attach '{iface}'")
-        ifaces[port] = iface
-    if args.no_p4 and args.json:
-        raise SoftswitchError(f"--no-p4 and a JSON ('{args.json}') were both given")
-    if not args.no_p4 and not args.json:
-        raise SoftswitchError("give a BMv2 JSON to load, or --no-p4 to wait for P4Runtime")
-    if args.max_streams < 1:
-        raise SoftswitchError(f"--max-streams {args.max_streams}: must be at least 1")
-    if args.cpu_port is not None and not 0 <= args.cpu_port < 511:
-        raise SoftswitchError(f"bad --cpu-port {args.cpu_port}: must be in 0..510")
     # Handlers first: a signal that arrives while the server starts must still stop it cleanly.
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -225,7 +225,10 @@ def serve(device: Device, address: str, inject: Callable[[bytes], None],
         port = server.add_insecure_port(address)
     except RuntimeError:
         port = 0
-    if port == 0:
+    asked = address.rpartition(":")[2]
+    if port == 0 or (asked.isdigit() and int(asked) != 0 and port != int(asked)):
+        # gRPC binds some other port for an out-of-range one: never serve where nobody looks
+        server.stop(None)
         raise SoftswitchError(f"cannot listen on gRPC address {address} (in use or invalid)")
     server.start()
     return server, service

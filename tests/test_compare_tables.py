@@ -2,9 +2,17 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 
 from bench.compare import head_to_head_summary
 from bench.compare_tables import detail_lines, goal_table, main, matrix_table
+from bench.result_schema import COMPARE_REPORT, COMPARE_TABLES, HEAD_TO_HEAD, load
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _phase(conns_per_s, p99, workers_1k, switch_1k, **lb):
@@ -70,11 +78,40 @@ def test_matrix_table_one_row_per_case_and_stalled_rss():
 
 
 def test_main_names_a_folder_without_results(tmp_path, capsys):
-    assert main([str(tmp_path)]) == 1
+    assert main([str(tmp_path)]) == 2
     assert str(tmp_path) in capsys.readouterr().err
     (tmp_path / "compare.json").write_text("{not json")
-    assert main([str(tmp_path)]) == 1
+    assert main([str(tmp_path)]) == 2
     assert "compare.json" in capsys.readouterr().err
     (tmp_path / "compare.json").write_text(json.dumps({"records": [_rec("softswitch", "fdir", 10.0)]}))
     assert main([str(tmp_path)]) == 0
     assert "| softswitch-fdir-4-lsb | 10 |" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("reader,name,data,needle", [
+    (r, "compare.json", {}, "compare.json: not a `make compare` result: at top level: '")
+    for r in ("compare_tables", "compare_report")] + [
+    (r, "compare.json", [], "compare.json: not a `make compare` result: at top level: [] is not of type 'object'")
+    for r in ("compare_tables", "compare_report")] + [
+    (r, "compare.json", {"plan": {"rate": 1, "laddrs": 2}, "usable_ports": [], "records": [{"case": "c"}]},
+     "at records/0: ") for r in ("compare_tables", "compare_report")] + [
+    ("compare_tables", "head_to_head.json", {"summary": {"medians": {}}},
+     "at summary: 'ratios' is a required property"),
+])
+def test_a_json_that_is_not_a_result_is_one_line_exit_2_and_nothing_written(reader, name, data, needle, tmp_path):
+    """Break-it finding 9: a compare.json of `{}` was a KeyError traceback (compare_tables.py,
+    compare_report.py). Both readers check the file against bench/result_schema.py first."""
+    (tmp_path / name).write_text(json.dumps(data))
+    res = subprocess.run([sys.executable, "-m", f"bench.{reader}", str(tmp_path)], capture_output=True,
+                         text=True, cwd=ROOT, timeout=60)
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.count("\n") == 1 and res.stderr.startswith(f"{reader}: {tmp_path / name}: "), res.stderr
+    assert needle in res.stderr and "Traceback" not in res.stderr
+    assert res.stdout == "" and [p.name for p in tmp_path.iterdir()] == [name]
+
+
+def test_the_committed_results_pass_their_schemas():
+    """The schemas require only what `make compare` writes: its committed output passes."""
+    res = ROOT / "results" / "compare"
+    assert load(res / "compare.json", COMPARE_TABLES) and load(res / "compare.json", COMPARE_REPORT)
+    assert load(res / "head_to_head.json", HEAD_TO_HEAD)

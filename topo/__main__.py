@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -40,33 +41,50 @@ def main(argv: list[str] | None = None) -> int:
     from topo.lab import LabRun
     # fdirctl typed at the Mininet prompt (`sh fdirctl ...`) is the venv's.
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+    from topo.signals import Terminated, stop_on_signals
+    lab: LabRun | None = None
+    code, up, how = 0, False, ""
+    with stop_on_signals():          # SIGTERM/SIGHUP: the same teardown as `exit`
+        try:
+            try:
+                data = None
+                if args.dpvs_conf:
+                    if args.lab:
+                        print("run: give --lab or --dpvs-conf, not both", file=sys.stderr)
+                        return 2
+                    from fdirlab import dpvs_conf
+                    d = dpvs_conf.load(args.dpvs_conf)
+                    data = d.lab
+                    print(f"{args.dpvs_conf}: " + "; ".join(d.notes), flush=True)
+                    if d.warning():
+                        print(f"warning: {d.warning()}", flush=True)
+                lab = LabRun(args.lab, target=args.target, steering=args.mode, pcap=args.pcap, data=data)
+                lab.start()
+            except FdirlabError as e:
+                print(f"run: {e}", file=sys.stderr)
+                return 1
+            up = True
+            os.environ["FDIRLAB_LAB"] = str(lab.run_dir / "lab.toml")    # `sh ipvsadm -ln` at the prompt
+            print(lab.guide(), flush=True)
+            if not args.no_cli:
+                from topo.cli import LabCLI
+                LabCLI(lab.net, str(lab.run_dir / "lab.toml"), lab._env())
+        except Terminated as t:
+            code, how = int(t.code or 1), f" on {signal.Signals(t.signum).name}"
+        finally:
+            if lab is not None:
+                lab.stop()           # idempotent: after a failed start there is nothing left to stop
+            if up or how:
+                _say(f"lab stopped{how}: switch, workers, servers, hosts and links are gone")
+    return code
+
+
+def _say(line: str) -> None:
+    """Print, unless the terminal is gone (SIGHUP after an ssh disconnect: EIO)."""
     try:
-        data = None
-        if args.dpvs_conf:
-            if args.lab:
-                print("run: give --lab or --dpvs-conf, not both", file=sys.stderr)
-                return 2
-            from fdirlab import dpvs_conf
-            d = dpvs_conf.load(args.dpvs_conf)
-            data = d.lab
-            print(f"{args.dpvs_conf}: " + "; ".join(d.notes), flush=True)
-            if d.warning():
-                print(f"warning: {d.warning()}", flush=True)
-        lab = LabRun(args.lab, target=args.target, steering=args.mode, pcap=args.pcap, data=data)
-        lab.start()
-    except FdirlabError as e:
-        print(f"run: {e}", file=sys.stderr)
-        return 1
-    os.environ["FDIRLAB_LAB"] = str(lab.run_dir / "lab.toml")    # `sh ipvsadm -ln` at the prompt
-    try:
-        print(lab.guide(), flush=True)
-        if not args.no_cli:
-            from topo.cli import LabCLI
-            LabCLI(lab.net, str(lab.run_dir / "lab.toml"), lab._env())
-    finally:
-        lab.stop()
-        print("lab stopped: switch, workers, servers, hosts and links are gone")
-    return 0
+        print(line, flush=True)
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":

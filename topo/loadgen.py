@@ -47,7 +47,9 @@ def wrk_command(url: str, script: Path, conns: int = 32, seconds: float = 5.0,
     secs = max(1, round(seconds))
     # wrk can stay stuck in its event loop after -d when every conn stalls in connect (lost
     # SYNs in rss mode): SIGINT then makes it stop and report like at the end of -d.
-    return ["timeout", "-s", "INT", "-k", "2", str(secs + 2),
+    # --foreground: timeout stays in the caller's process group, so killing that group (a
+    # bench run stopped by SIGTERM, bench/compare.py) takes wrk with it.
+    return ["timeout", "--foreground", "-s", "INT", "-k", "2", str(secs + 2),
             "wrk", "-t", str(threads), "-c", str(conns), "-d", f"{secs}s",
             "--timeout", f"{timeout_s:g}s", "-s", str(script), url]
 
@@ -147,7 +149,7 @@ def _ms(text: str) -> float | None:
 def iperf3_command(server: str, seconds: float = 3.0, udp: bool = False,
                    bitrate: str = "50M") -> list[str]:
     secs = max(1, round(seconds))
-    cmd = ["timeout", "-k", "2", str(secs + 10), "iperf3", "-c", server, "-t", str(secs), "-J",
+    cmd = ["timeout", "--foreground", "-k", "2", str(secs + 10), "iperf3", "-c", server, "-t", str(secs), "-J",
            "--connect-timeout", "3000"]
     return cmd + (["-u", "-b", bitrate] if udp else [])
 

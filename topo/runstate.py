@@ -189,8 +189,24 @@ def records(state_dir: Path | None = None) -> list[RunRecord]:
     return out
 
 
-def _link_exists(name: str) -> bool:
-    return Path(f"/sys/class/net/{name}").exists()
+def _gone_after(cmd: list[str], path: str, what: str, out: Removed) -> bool:
+    """Run the delete command `cmd`; True when the thing is gone afterwards (deleted, or gone
+    already: `path`, its /sys or /run entry, is absent), else its error goes to out.failed."""
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode == 0 or not os.path.lexists(path):
+        return True
+    out.failed.append(f"{what}: {r.stderr.strip() or ' '.join(cmd) + ' failed'}")
+    return False
+
+
+def _rmtree(d: str) -> list[str]:
+    """shutil.rmtree, going on past errors; the errors ("path: reason"), first first."""
+    errors: list[str] = []
+
+    def note(_fn: object, path: str, ei: tuple) -> None:
+        errors.append(f"{path}: {getattr(ei[1], 'strerror', None) or ei[1]}")
+    shutil.rmtree(d, onerror=note)
+    return errors
 
 
 def remove_run(rec: RunRecord, out: Removed, live: list[RunRecord] | None = None) -> None:
@@ -238,33 +254,32 @@ def remove_run(rec: RunRecord, out: Removed, live: list[RunRecord] | None = None
                 continue
             if w.pid not in own and pid_runs(w.pid, w.argv):   # the recorded command: not a reused pid
                 kill(w.pid, f"lcore worker {w.lcore} (pid {w.pid}, from its start record)")
+    # A link, namespace or path already gone when clean-up reaches it (a veth vanishes with
+    # its peer's namespace) is removed, not a failure: only one that is still there failed.
     for name in rec.links:
-        if _link_exists(name):
-            r = subprocess.run(["ip", "link", "del", name], capture_output=True, text=True)
-            if r.returncode == 0:
-                out.links.append(name)
-            else:
-                out.failed.append(f"link {name}: {r.stderr.strip() or 'ip link del failed'}")
+        if _gone_after(["ip", "link", "del", name], f"/sys/class/net/{name}", f"link {name}", out):
+            out.links.append(name)
     for ns in rec.netns:
-        if Path(f"/run/netns/{ns}").exists():
-            r = subprocess.run(["ip", "netns", "del", ns], capture_output=True, text=True)
-            if r.returncode == 0:
-                out.netns.append(ns)
-            else:
-                out.failed.append(f"namespace {ns}: {r.stderr.strip() or 'ip netns del failed'}")
+        if _gone_after(["ip", "netns", "del", ns], f"/run/netns/{ns}", f"namespace {ns}", out):
+            out.netns.append(ns)
     for f in rec.files:
         if kept(f):
             continue
         try:
             os.unlink(f)
-            out.paths.append(f)
         except FileNotFoundError:
             pass
         except OSError as e:
             out.failed.append(f"{f}: {e.strerror or e}")
+            continue
+        out.paths.append(f)
     for d in rec.dirs:
-        if Path(d).is_dir() and not kept(d):
-            shutil.rmtree(d, ignore_errors=True)
+        if kept(d):
+            continue
+        errors = _rmtree(d)
+        if os.path.lexists(d):
+            out.failed.append(f"{d}: {errors[0] if errors else 'still there'}")
+        else:
             out.paths.append(d)
     try:
         rec.close()

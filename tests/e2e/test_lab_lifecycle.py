@@ -112,3 +112,73 @@ def test_make_clean_recovers_after_a_killed_run_and_touches_nothing_else():
         for p in foreign:
             p.kill()
             p.wait()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_or_sighup_to_a_running_lab_tears_it_down_as_exit_does(sig):
+    """Break-it finding 3: `kill` (SIGTERM) or an ssh disconnect (SIGHUP) to `python -m topo
+    run` at the Mininet prompt used to leave the run record, every process and the switch's
+    links behind (the next lab refused until `make clean`). Now the same teardown as `exit`."""
+    assert_nothing_left()
+    term = pexpect.spawn(sys.executable, ["-m", "topo", "run", "--target", "softswitch"], cwd=str(REPO),
+                         encoding="utf-8", timeout=240)
+    try:
+        term.expect("mininet> ")
+        (rec,) = lab_records()
+        assert rec.owner.pid == term.pid and len(rec.procs) >= 9
+        os.kill(term.pid, sig)
+        term.expect(f"lab stopped on {signal.Signals(sig).name}: switch, workers, servers, hosts and links "
+                    f"are gone", timeout=60)
+        term.expect(pexpect.EOF, timeout=30)
+    finally:
+        term.close(force=True)
+    assert term.exitstatus == 128 + sig, term.before
+    assert_nothing_left([rec])
+
+
+def _tool_procs(marker: str) -> list[str]:
+    """Live (not zombie) processes whose command line holds `marker`."""
+    found = []
+    for d in Path("/proc").iterdir():
+        try:
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (d / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if marker in cmd and state != "Z" and "pytest" not in cmd:
+            found.append(f"{d.name} {cmd[:80]}")
+    return found
+
+
+def test_sigterm_to_bench_compare_tears_its_lab_and_load_tools_down(tmp_path):
+    """Finding 3 for `python -m bench.compare` (`timeout 4 python -m bench.compare --quick`):
+    SIGTERM while h2load (the fixed-rate phase) runs in the client host stops the lab and the
+    load tool with its with-cpu shell (h2load used to run on for long after), and writes no
+    results."""
+    assert_nothing_left()
+    out = tmp_path / "res"
+    proc = subprocess.Popen([sys.executable, "-m", "bench.compare", "--quick", "--targets", "softswitch",
+                             "--lcores", "1", "--modes", "fdir", "--no-lock", "--out", str(out)], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        tools = "/cmp-softswitch-fdir-1-lsb/load/"          # wrk's script, h2load's log: the load tools
+        while not (lab_records() and _tool_procs(tools + "h2load")):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        recorded = lab_records()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 128 + signal.SIGTERM, err
+        assert err.splitlines()[-1] == (f"compare: stopped on SIGTERM: the running lab was torn down, "
+                                        f"nothing written to {out}")
+        assert_nothing_left(recorded)
+        deadline = time.monotonic() + 10                # SIGKILLed tools finish exiting
+        while _tool_procs(tools) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _tool_procs(tools) == [], "the load tool outlived the lab"
+        assert not out.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -70,3 +70,22 @@ def test_clean_shutdown_on_signal(sig):
     proc.send_signal(sig)
     assert proc.wait(timeout=15) == 0
     assert "Traceback" not in proc.stderr.read()
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--grpc-server-addr", "127.0.0.1:99999"], "--grpc-server-addr '127.0.0.1:99999': port '99999'"),
+    (["--grpc-server-addr", "127.0.0.1:0"], "--grpc-server-addr '127.0.0.1:0': port '0'"),
+    (["--grpc-server-addr", "127.0.0.1"], "--grpc-server-addr '127.0.0.1': give HOST:PORT"),
+    (["--grpc-server-addr", ":9559"], "--grpc-server-addr ':9559'"),
+    (["--device-id", "-1"], "--device-id -1: must be in 0..18446744073709551615"),
+    (["--device-id", str(2**64)], f"--device-id {2**64}:"),
+])
+def test_out_of_range_numbers_are_refused_before_anything_starts(args, needle, tmp_path):
+    """Break-it finding 8: these used to start (listening on a random port, or as device -1)
+    and log the bad value as if it held. Exit 2, one line, and no log file written."""
+    log = tmp_path / "ss.log"
+    res = subprocess.run([sys.executable, "-m", "softswitch", "--no-p4", "--log-file", str(log), *args],
+                         cwd=REPO, capture_output=True, text=True, timeout=10)
+    assert res.returncode == 2 and res.stderr.startswith("softswitch: error: ")
+    assert res.stderr.count("\n") == 1 and needle in res.stderr, res.stderr
+    assert not log.exists()

@@ -105,3 +105,30 @@ def test_clean_without_permission_reports_what_it_could_not_remove():
         victim.kill()
         victim.wait()
         shutil.rmtree(state)
+
+
+@pytest.mark.root
+def test_what_is_already_gone_counts_as_removed_and_only_what_stays_failed(tmp_path):
+    """Break-it finding 7: a veth vanishes with its peer's namespace while `make clean` runs
+    ("could not remove link s1-eth37: Cannot find device", exit 1). A recorded link,
+    namespace, file or directory already gone is removed; one still there after its delete
+    (lo cannot be deleted) is the only failure."""
+    tag = f"t7{os.getpid() % 100000}"
+    subprocess.run(["ip", "link", "add", f"{tag}a", "type", "veth", "peer", "name", f"{tag}b"], check=True)
+    subprocess.run(["ip", "netns", "add", f"{tag}ns"], check=True)
+    try:
+        dead = RunRecord("lab", "killed", tmp_path / "lab-1.json", Proc(dead_pid(), 1, "gone"))
+        dead.save()
+        dead.add_link(f"{tag}a", f"{tag}gone", "lo")
+        dead.add_netns(f"{tag}ns")
+        dead.add_netns(f"{tag}nsgone")
+        dead.add_file(tmp_path / "lcore-0.sock")            # never made: gone already
+        dead.add_dir(tmp_path / "handoff")                    # likewise
+        out = clean_dead_runs(tmp_path)
+        assert out.links == [f"{tag}a", f"{tag}gone"] and out.netns == [f"{tag}ns", f"{tag}nsgone"]
+        assert out.paths == [str(tmp_path / "lcore-0.sock"), str(tmp_path / "handoff")]
+        assert len(out.failed) == 1 and out.failed[0].startswith("link lo: "), out.failed
+        assert not Path(f"/sys/class/net/{tag}a").exists() and not Path(f"/run/netns/{tag}ns").exists()
+    finally:
+        subprocess.run(["ip", "link", "del", f"{tag}a"], capture_output=True)
+        subprocess.run(["ip", "netns", "del", f"{tag}ns"], capture_output=True)

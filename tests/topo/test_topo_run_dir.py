@@ -129,3 +129,51 @@ def test_lab_start_refuses_an_unmarked_run_dir_and_changes_nothing(tmp_path):
     with pytest.raises(LabError, match=f"run directory {victim}: not made by fdirlab"):
         lab.start()
     assert (victim / "notes.txt").read_text() == "keep me" and lab.net is None and lab.record is None
+
+
+def _victim(tmp_path):
+    victim = tmp_path / "victim" / "default"
+    victim.mkdir(parents=True)
+    (victim / "important.txt").write_text("precious")
+    return victim
+
+
+@pytest.mark.root
+def test_a_run_dir_under_the_scratch_root_that_a_symlink_leads_out_of_is_refused(tmp_path):
+    """Break-it finding 2: <root>/bklink -> victim; <root>/bklink/default used to be wiped
+    because it lies under the scratch root by name. Decided on the resolved path now."""
+    root = tmp_path / "fdirlab"
+    root.mkdir()
+    victim = _victim(tmp_path)
+    (root / "bklink").symlink_to(victim.parent)
+    run = root / "bklink" / "default"
+    with pytest.raises(LabError) as e:
+        prepare_run_dir(run, state_dir=tmp_path / "state", root=root)
+    assert str(e.value) == (f"run directory {run}: resolves to {victim}, outside {root} (a symbolic link "
+                            f"on the way); refused")
+    assert (victim / "important.txt").read_text() == "precious" and not (victim / MARKER).exists()
+    prepare_run_dir(root / "real", state_dir=tmp_path / "state", root=root)   # a real one still works
+    assert (root / "real" / MARKER).is_file()
+
+
+@pytest.mark.root
+def test_a_scratch_root_that_is_a_symlink_or_someone_elses_is_refused(tmp_path):
+    victim = _victim(tmp_path)
+    root = tmp_path / "fdirlab"
+    root.symlink_to(victim.parent)                    # any user may make /tmp/fdirlab first
+    with pytest.raises(LabError) as e:
+        prepare_run_dir(root / "default", state_dir=tmp_path / "state", root=root)
+    assert str(e.value).startswith(f"run directory {root / 'default'}: {root} is a symbolic link") \
+        and "\n" not in str(e.value)
+    assert (victim / "important.txt").read_text() == "precious" and not (victim / MARKER).exists()
+    root.unlink()
+    root.mkdir()
+    (root / "default").mkdir()
+    (root / "default" / "theirs.txt").write_text("x")
+    os.chown(root, 65534, 65534)                      # nobody's
+    with pytest.raises(LabError, match=rf"run directory {root / 'default'}: {root} belongs to uid 65534, "
+                                       rf"not root; refused"):
+        prepare_run_dir(root / "default", state_dir=tmp_path / "state", root=root)
+    with pytest.raises(LabError, match="belongs to uid 65534"):      # nothing made in it either
+        prepare_run_dir(root / "new", state_dir=tmp_path / "state", root=root)
+    assert (root / "default" / "theirs.txt").exists() and not (root / "new").exists()
