@@ -17,6 +17,7 @@ from p4.v1 import p4runtime_pb2
 
 from softswitch.device import Device
 from topo.rig.p4rt import Names, free_port, load_p4info
+from topo.rig.record import forget, record_proc
 from topo.rig.veth import VethSet
 
 REPO = Path(__file__).resolve().parents[2]
@@ -75,6 +76,7 @@ class SwitchProc:
     def start(self) -> None:
         with open(self.log, "ab") as logf:
             self.proc = subprocess.Popen(self.cmd(), stdout=logf, stderr=subprocess.STDOUT, cwd=REPO)
+        record_proc(self.proc.pid, f"{self.target} (rig, {self.addr})")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -95,6 +97,8 @@ class SwitchProc:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.proc is not None:
+            forget(pid=self.proc.pid)
         self.proc = None
 
     def restart(self) -> None:
@@ -124,6 +128,7 @@ class Target:
         cmd += extra or []
         self.log = open(f"/tmp/ss-test-{kind}-{self.grpc_port}.log", "wb")  # noqa: SIM115 - closed by stop()
         self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT)
+        record_proc(self.proc.pid, f"{kind} (rig, {self.addr})")
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -148,6 +153,7 @@ class Target:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        forget(pid=self.proc.pid)
         self.log.close()
         return self.proc.returncode
 

@@ -10,6 +10,8 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
+from topo.rig.record import forget, record_links
+
 _counter = itertools.count()
 MAX_IFNAME = 15          # IFNAMSIZ (16, linux/if.h) less the terminating NUL
 _DIGITS36 = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -58,6 +60,7 @@ class VethSet:
                 s, t = veth_names(self.tag, i)
                 sh("ip", "link", "add", s, "type", "veth", "peer", "name", t)
                 self.sw[i], self.host[i] = s, t
+                record_links(s)
                 for name in (s, t):
                     # No IPv6 on the test links: router/neighbour solicitations would be stray frames.
                     subprocess.run(["sysctl", "-qw", f"net.ipv6.conf.{name}.disable_ipv6=1"],
@@ -70,6 +73,7 @@ class VethSet:
     def close(self) -> None:
         for name in self.sw.values():
             subprocess.run(["ip", "link", "del", name], capture_output=True)
+        forget(links=list(self.sw.values()))
 
 
 class HostPort:

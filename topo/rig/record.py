@@ -1,0 +1,59 @@
+"""What the test and benchmark rigs start, recorded like a lab's (topo/runstate.py): one
+`rig-<pid>.json` per process while it holds veths or switch processes, so that `make clean`
+after a killed pytest or benchmark removes exactly those, and nothing else.
+
+Recording is best effort: without write access to the state directory (not root) the rig
+runs unrecorded, as before.
+"""
+from __future__ import annotations
+
+import threading
+
+from topo.runstate import RunRecord
+
+_lock = threading.Lock()
+_record: RunRecord | None = None
+
+
+def _get() -> RunRecord | None:
+    global _record
+    if _record is None:
+        try:
+            _record = RunRecord.create("rig", "test/benchmark rig")
+        except OSError:
+            return None
+    return _record
+
+
+def record_links(*names: str) -> None:
+    """Switch-side veth names (deleting one deletes its peer)."""
+    with _lock:
+        rec = _get()
+        if rec is not None:
+            rec.add_link(*names)
+
+
+def record_proc(pid: int, what: str) -> None:
+    with _lock:
+        rec = _get()
+        if rec is not None:
+            rec.add_proc(pid, what)
+
+
+def forget(links: list[str] | tuple[str, ...] = (), pid: int | None = None) -> None:
+    """The rig removed these itself; the record goes once it holds nothing."""
+    global _record
+    with _lock:
+        rec = _record
+        if rec is None:
+            return
+        rec.links = [n for n in rec.links if n not in links]
+        rec.procs = [p for p in rec.procs if p.pid != pid]
+        if rec.links or rec.procs:
+            rec.save()
+        else:
+            try:
+                rec.close()
+            except OSError:
+                pass
+            _record = None
