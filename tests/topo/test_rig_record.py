@@ -73,3 +73,14 @@ def test_an_orderly_rig_leaves_no_record():
     assert not [r for r in after if v.sw[1] in r.links or t.proc.pid in [x.pid for x in r.procs]]
     if not before:             # nothing else of this process's rigs open: the record is gone
         assert after == []
+
+
+def test_a_rig_whose_switch_a_test_killed_leaves_no_record_at_exit():
+    """Tests kill switches on purpose (crash recovery); once dead they are nothing to clean."""
+    code = ("import os, signal\nfrom topo.rig.veth import VethSet\nfrom topo.rig.switches import Target\n"
+            "v = VethSet(1)\nt = Target('softswitch', v)\nos.kill(t.proc.pid, signal.SIGKILL)\n"
+            "t.proc.wait()\nv.close()\nprint(os.getpid())\n")
+    res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    pid = int(res.stdout.split()[-1])
+    assert not [r for r in records() if r.kind == "rig" and r.owner.pid == pid]
