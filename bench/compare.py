@@ -333,14 +333,22 @@ def run_plan(plan: Plan, lock: bool = True, log=print) -> dict[str, Any]:
             "records": records, "failed_cases": failed, "usable_ports": schemes}
 
 
+def _try_case(case: Case, plan: Plan, grpc_port: int, failed: list[dict[str, str]], log,
+              prefix: str) -> dict[str, Any] | None:
+    """One lab's record, or None after listing the case in `failed` with its error: one
+    broken lab does not lose the others' results."""
+    try:
+        return CaseRun(case, plan, grpc_port).run()
+    except Exception as e:
+        failed.append({"case": case.name, "error": f"{type(e).__name__}: {e}"})
+        log(f"{prefix} {case.name:28} FAILED: {failed[-1]['error']}")
+        return None
+
+
 def _run_case(i: int, case: Case, plan: Plan, grpc_port: int, total: int,
               failed: list[dict[str, str]], log) -> dict[str, Any] | None:
-    try:
-        rec = CaseRun(case, plan, grpc_port).run()
-    except Exception as e:
-        # one broken lab does not lose the others' results; it is listed with its error
-        failed.append({"case": case.name, "error": f"{type(e).__name__}: {e}"})
-        log(f"[{i + 1}/{total}] {case.name:28} FAILED: {failed[-1]['error']}")
+    rec = _try_case(case, plan, grpc_port, failed, log, f"[{i + 1}/{total}]")
+    if rec is None:
         return None
     s, f = rec["saturation"], rec["fixed_rate"]
     log(f"[{i + 1}/{total}] {case.name:28} {s['conns_per_s'] or 0:8.1f} conns/s "
@@ -360,12 +368,13 @@ def head_to_head(targets: tuple[str, ...], repeats: int, lock: bool = True,
     plan = full_plan(targets)
     rounds: list[dict[str, Any]] = []
     failed: list[dict[str, str]] = []
+    n = 0
     for rep in range(repeats):
         for target in targets:
             with root_lock(lock):     # one batch: fdir and handoff on this target
                 for mode in ("fdir", "handoff"):
-                    rec = _h2h_case(Case(target, mode, 4), plan, 9660 + len(rounds) % 20,
-                                    rep + 1, failed, log)
+                    n += 1            # a port of its own per lab, failed ones included
+                    rec = _h2h_case(Case(target, mode, 4), plan, 9660 + n % 20, rep + 1, failed, log)
                     if rec is not None:
                         rounds.append(rec)
     return {"plan": {k: v for k, v in vars(plan).items() if k != "notes"},
@@ -375,11 +384,8 @@ def head_to_head(targets: tuple[str, ...], repeats: int, lock: bool = True,
 
 def _h2h_case(case: Case, plan: Plan, grpc_port: int, rnd: int, failed: list[dict[str, str]],
               log) -> dict[str, Any] | None:
-    try:
-        rec = CaseRun(case, plan, grpc_port).run()
-    except Exception as e:
-        failed.append({"case": case.name, "error": f"{type(e).__name__}: {e}"})
-        log(f"round {rnd} {case.name} FAILED: {failed[-1]['error']}")
+    rec = _try_case(case, plan, grpc_port, failed, log, f"round {rnd}")
+    if rec is None:
         return None
     rec["round"] = rnd
     s = rec["saturation"]
