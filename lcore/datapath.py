@@ -21,7 +21,7 @@ from lcore.neighbours import Neighbours, parse_addr
 from lcore.sa_pool import DEFAULT_POOL_HASH_SIZE, SaPool
 from lcore.scheduler import DEFAULT_MAX_TRAILS, Dest, Service, check_sched, check_weight
 from lcore.stats import Stats
-from lcore.tcp_state import ACK, CLIENT_SIDE, RS_SIDE, RST, SYN, Timeouts
+from lcore.tcp_state import ACK, CLIENT_SIDE, RS_SIDE, RST, SYN, TcpState, Timeouts
 
 PROTOS = {"tcp": F.PROTO_TCP, "udp": F.PROTO_UDP}
 PROTO_NAMES = {v: k for k, v in PROTOS.items()}
@@ -40,6 +40,10 @@ R_REPLY_NO_CONN = "reply_no_conn"          # our port, no conn (expired, or neve
 R_REPLY_OTHER = "reply_other_lcore"        # the partition gives this lport to another lcore
 R_REPLY_UNOWNED = "reply_unowned_port"     # no lcore owns this lport (n not a power of 2 ...)
 R_REPLY_NO_POOL = "reply_no_pool"          # a service laddr with no pool on this lcore
+
+# states in which a client SYN on the conn's tuple opens a new connection (the port was reused)
+CLOSING = frozenset({TcpState.FIN_WAIT, TcpState.TIME_WAIT, TcpState.CLOSE, TcpState.CLOSE_WAIT,
+                     TcpState.LAST_ACK})
 
 
 class HandoffPort(Protocol):
@@ -257,6 +261,11 @@ class Datapath:
         conns = self.conns
         conn = conns.by_in.get(key)
         if conn is not None:
+            if p.flags & (SYN | ACK) == SYN and conn.state in CLOSING:
+                # A client reused its source port while the old conn is still closing. DPVS
+                # (dp_vs_in, no synproxy) keeps that conn, its RS and its lport: no new conn
+                # is counted. Linux IPVS's conn_reuse_mode would reschedule instead.
+                self.stats.conns_reused += 1
             self._inbound(frame, p, conn, now)
             return
         conn = conns.by_out.get(key)

@@ -21,6 +21,7 @@ class Stats:
     reply_hits: int = 0          # RS -> laddr:lport frames that found their conn here
     reply_misses: int = 0        # RS -> laddr:lport frames with no conn here
     conns_new: int = 0
+    conns_reused: int = 0        # a client SYN found its tuple's conn closing (TIME_WAIT ...)
     conns_expired: int = 0
     conns_dropped: int = 0       # removed by pool_del force / service_del
     no_local_port: int = 0       # every laddr's pool was empty for a new conn
@@ -47,6 +48,7 @@ class Stats:
             "handoff": {"same_worker": self.same_worker, "do_handoff": self.do_handoff,
                         "congestion_drop": self.congestion_drop, "handoff_in": self.handoff_in},
             "no_local_port": self.no_local_port, "no_dest": self.no_dest,
-            "conns_new": self.conns_new, "conns_expired": self.conns_expired,
+            "conns_new": self.conns_new, "conns_reused": self.conns_reused,
+            "conns_expired": self.conns_expired,
             "conns_dropped": self.conns_dropped,
         }

@@ -47,7 +47,8 @@ def run(s: Session) -> Result:
                      "congestion_drop": ho.get("congestion_drop", 0),
                      "sa_used": sum(int(p.get("sa_used", 0)) for p in pools),
                      "sa_miss": sum(int(p.get("sa_miss", 0)) for p in pools),
-                     "no_local_port": d.get("no_local_port", 0)})
+                     "no_local_port": d.get("no_local_port", 0),
+                     "conns_new": d.get("conns_new", 0), "conns_reused": d.get("conns_reused", 0)})
     cols = [("lcore", 5), ("conns", 6), ("packets_in", 10), ("packets_out", 11), ("dropped", 7),
             ("reply_hits", 10), ("reply_misses", 12), ("affinity", 8), ("do_handoff", 10),
             ("handoff_in", 10), ("congestion_drop", 15), ("sa_used", 7), ("sa_miss", 7)]
