@@ -6,11 +6,16 @@ has read or written anything; readers never take it.
 The lock is a file per (switch, device id) in FDIRCTL_LOCK_DIR (default
 /tmp/fdirctl-locks). The switch is named canonically (`canonical_addr`): the host resolved to
 an IP address, loopback names all as 127.0.0.1, so 127.0.0.1:9559, localhost:9559 and
-[::1]:9559 share one lock. Lock files are never removed (removing a flock file races with a
-waiter that has it open); there is one per switch and device, so their number stays bounded
-by the switches this machine has talked to. flock is released by the kernel when the holder exits, even after
+[::1]:9559 share one lock. flock is released by the kernel when the holder exits, even after
 kill -9, so a dead writer never blocks the next one. The file names the holder (pid,
 command) for the waiting writer's message.
+
+The last holder removes the file: a writer unlinks it while it still holds the lock (a
+reader that ends holding it alone does the same), then unlocks. A waiter that had the old
+file open gets the lock on a file no longer at the path; it sees that (the path is gone or
+is another inode), and opens the path again. So a lock held is always the one at the path,
+and nothing is left in the lock directory once no fdirctl runs. (Test switches on random
+ports used to leave a lock file each.)
 """
 from __future__ import annotations
 
@@ -77,13 +82,11 @@ class WriteLock:
         still holds it then: nothing has been read or written by this command."""
         if self._fd is not None:
             return self
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + max(0.0, self.wait)
+        fd = self._open()
         while True:
             try:
                 fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
-                break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     holder = _holder(fd)
@@ -93,27 +96,56 @@ class WriteLock:
                                    + ("" if self.shared else ", nothing written")
                                    + " (retry, or raise --lock-wait)", lock=str(self.path)) from None
                 time.sleep(POLL_S)
+                continue
+            if _same_file(fd, self.path):
+                break
+            os.close(fd)            # its last holder removed it: the lock is the file at the path
+            fd = self._open()
         if not self.shared:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"pid {os.getpid()}: {self.what}\n".encode(), 0)
         self._fd = fd
         return self
 
+    def _open(self) -> int:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+        return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+
     def release(self) -> None:
-        if self._fd is not None:
-            try:
-                if not self.shared:
-                    os.ftruncate(self._fd, 0)
-            finally:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-                os.close(self._fd)
-                self._fd = None
+        """Unlock; the last holder removes the lock file first (see the module's text)."""
+        fd = self._fd
+        if fd is None:
+            return
+        self._fd = None
+        try:
+            if self.shared:
+                # alone? flock converts SH to EX only if no one else holds the file
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return              # another reader still holds it: the last one removes it
+            os.ftruncate(fd, 0)
+            if _same_file(fd, self.path):
+                self.path.unlink(missing_ok=True)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
     def __enter__(self) -> WriteLock:
         return self.acquire()
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """True if `path` still names the file open as `fd` (not removed, not replaced)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
 
 
 def _holder(fd: int) -> str:

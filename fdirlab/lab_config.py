@@ -41,6 +41,22 @@ DEFAULT_SUBNET = "10.0.0.0/16"
 DEFAULT_SUBNET6 = "fd00:fd::/64"
 DEFAULT_RUN_ROOT = "/tmp/fdirlab"
 MAX_HOST_NAME = limits.MAX_IFNAME - len("-eth0")     # Mininet's interface name <host>-eth0
+SWITCH_NODE = "s1"           # the lab's P4 NIC, a Mininet node (topo/lab.py)
+# The Mininet prompt reads a line's first word as one of its commands before a node name, so
+# a host named like one could not be reached there: Mininet's CLI do_* commands, then the
+# lab's own (topo/cli.LabCLI). tests/topo checks this list against both classes.
+PROMPT_COMMANDS = frozenset({
+    "EOF", "dpctl", "dump", "exit", "gterm", "help", "intfs", "iperf", "iperfudp", "link", "links",
+    "net", "nodes", "noecho", "pingall", "pingallfull", "pingpair", "pingpairfull", "ports", "px",
+    "py", "quit", "sh", "source", "switch", "time", "wait", "x", "xterm",
+    "ipvsadm", "dpip", "fdirctl"})
+
+
+def lcore_node(i: int) -> str:
+    """Mininet node name of lcore i's worker host."""
+    return f"l{i}"
+
+
 _MAC_RE = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
 
@@ -569,8 +585,14 @@ def _check_unique(lab: Lab, subnet4: ipaddress.IPv4Network, subnet6: ipaddress.I
             raise LabConfigError(f"{key} = {value!r}: already used by {seen[tag]}")
         seen.setdefault(tag, key)
 
+    claim(SWITCH_NODE, "the lab's switch", "name")
+    for i in range(lab.n_lcores):
+        claim(lcore_node(i), f"lcore {i}'s worker host", "name")
     for group, hosts in (("clients", lab.clients), ("servers", lab.servers)):
         for k, h in enumerate(hosts):
+            if h.name in PROMPT_COMMANDS:
+                raise LabConfigError(f"{group}[{k}].name = {h.name!r}: a Mininet prompt command, "
+                                     "so the prompt could not reach the host by name")
             claim(h.name, f"{group}[{k}].name", "name")
             claim(h.mac, f"{group}[{k}].mac", "mac")
             claim(h.ip, f"{group}[{k}].ip", "ip")

@@ -122,6 +122,28 @@ def test_host_names_fit_mininet_interface_names():
         parse_lab({"servers": [{"name": "rs1"}, {"name": "realserver-2"}]})
 
 
+@pytest.mark.parametrize("group, name, why", [
+    ("clients", "s1", "already used by the lab's switch"),
+    ("servers", "l3", "already used by lcore 3's worker host"),
+    ("clients", "l0", "already used by lcore 0's worker host"),
+    ("servers", "sh", "a Mininet prompt command"),
+    ("clients", "ipvsadm", "a Mininet prompt command"),
+])
+def test_host_names_that_the_lab_or_its_prompt_already_use_are_refused(group, name, why):
+    """s1 and l0..l{n-1} are the lab's own Mininet nodes: a host of one of those names would
+    be a second node of one name. A host named like a prompt command is unreachable there."""
+    with pytest.raises(LabConfigError, match=rf"^{group}\[0\].name = '{name}': .*{why}"):
+        parse_lab({group: [{"name": name}]})
+    assert parse_lab({"lcores": {"count": 2}, "clients": [{"name": "l2"}]}).clients[0].name == "l2"
+
+
+def test_prompt_commands_are_the_prompts_own():
+    """PROMPT_COMMANDS is every do_* command of Mininet's CLI and of the lab's, no more."""
+    from fdirlab.lab_config import PROMPT_COMMANDS
+    from topo.cli import LabCLI  # Mininet's import: only where needed
+    assert PROMPT_COMMANDS == {n[3:] for n in dir(LabCLI) if n.startswith("do_")}
+
+
 def test_worker_restart_applies_every_flag_the_lab_starts_workers_with(tmp_path):
     """`fdirctl worker restart` re-applies the lab file's settings to a recorded command; a
     lab file changed since (every lab-decided flag, handoff depth included) must give exactly

@@ -16,7 +16,7 @@ import tomli_w
 from mininet.log import setLogLevel
 from mininet.net import Mininet
 
-from fdirlab.lab_config import Lab, parse_lab
+from fdirlab.lab_config import SWITCH_NODE, Lab, lcore_node, parse_lab
 from fdirlab.run_record import RunRecordError, WorkerRecord, pid_runs, read_record, write_record
 from topo.cleanup import dead_runs, lab_links
 from topo.errors import LabError
@@ -26,13 +26,12 @@ from topo.rundir import prepare_run_dir
 from topo.runstate import RunRecord
 from topo.switch import check_grpc_addr, resolve_target
 
-SWITCH_NAME = "s1"
+SWITCH_NAME = SWITCH_NODE
 STEERING_MODES = ("fdir", "rss", "handoff")
 IPERF3_PORT = 5201          # every real server runs `iperf3 -s`; a service may point at it
 
 
-def lcore_host(i: int) -> str:
-    return f"l{i}"
+lcore_host = lcore_node
 
 
 def worker_argv(lab: Lab, i: int, iface: str, handoff_dir: Path) -> list[str]:

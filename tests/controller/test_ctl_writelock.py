@@ -1,0 +1,90 @@
+"""The writer lock file is removed by its last holder, and removing it never lets two
+writers in at once: processes that write, read with the shared lock and wait on a file
+that is being removed keep exact mutual exclusion (a read-modify-write counter loses no
+update), and the lock directory is empty afterwards."""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from controller.errors import Conflict
+from controller.writelock import WriteLock, lock_path
+
+ADDR = "127.0.0.1:50999"
+
+
+def _hammer(lock_dir: str, counter: str, rounds: int, shared_every: int) -> None:
+    os.environ["FDIRCTL_LOCK_DIR"] = lock_dir
+    for i in range(rounds):
+        if shared_every and i % shared_every == 0:
+            with WriteLock(ADDR, 1, 30, "reader", shared=True):
+                int(Path(counter).read_text())
+            continue
+        with WriteLock(ADDR, 1, 30, f"writer {os.getpid()}"):
+            n = int(Path(counter).read_text())
+            time.sleep(0)                       # give the others a chance to interleave
+            Path(counter).write_text(str(n + 1))
+
+
+def test_release_removes_the_lock_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("FDIRCTL_LOCK_DIR", str(tmp_path))
+    with WriteLock(ADDR, 1, 0, "one writer") as lk:
+        assert lk.path.exists() and "one writer" in lk.path.read_text()
+    assert list(tmp_path.iterdir()) == []
+    with WriteLock(ADDR, 1, 0, shared=True), WriteLock(ADDR, 1, 0, shared=True) as second:
+        pass
+    assert not second.held and list(tmp_path.iterdir()) == []
+
+
+def test_a_reader_leaves_the_file_while_another_reader_holds_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("FDIRCTL_LOCK_DIR", str(tmp_path))
+    first = WriteLock(ADDR, 1, 0, shared=True).acquire()
+    with WriteLock(ADDR, 1, 0, shared=True):
+        pass
+    assert first.path.exists()
+    with pytest.raises(Conflict):               # the remaining reader still keeps writers out
+        WriteLock(ADDR, 1, 0, "writer").acquire()
+    first.release()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_waiter_on_the_removed_file_takes_the_new_one(tmp_path, monkeypatch):
+    """The waiter opened the file before the holder removed it; it must end up holding the
+    lock at the path (so a third writer cannot get in beside it)."""
+    monkeypatch.setenv("FDIRCTL_LOCK_DIR", str(tmp_path))
+    holder = WriteLock(ADDR, 1, 0, "holder").acquire()
+    waiter = WriteLock(ADDR, 1, 10, "waiter")
+    t = threading.Thread(target=waiter.acquire)
+    t.start()
+    time.sleep(0.3)                              # the waiter has the file open and polls
+    holder.release()
+    t.join(10)
+    assert waiter.held
+    st, mine = os.stat(lock_path(ADDR, 1)), os.fstat(waiter._fd)  # type: ignore[arg-type]
+    assert (st.st_ino, st.st_dev) == (mine.st_ino, mine.st_dev)
+    with pytest.raises(Conflict, match=r"another fdirctl \(pid \d+: waiter\)"):
+        WriteLock(ADDR, 1, 0, "third").acquire()
+    waiter.release()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_processes_never_hold_it_together(tmp_path):
+    counter = tmp_path / "counter"
+    counter.write_text("0")
+    locks = tmp_path / "locks"
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_hammer, args=(str(locks), str(counter), 150, 4 if k % 2 else 0))
+             for k in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    writes = 150 * 2 + (150 - len(range(0, 150, 4))) * 2
+    assert int(counter.read_text()) == writes
+    assert list(locks.iterdir()) == []
