@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from topo.errors import SwitchStartError
+from topo.pcap_files import complete_empty_pcaps
 from topo.portowner import port_holders
 from topo.runstate import RunRecord, recorded_owner_of
 
@@ -172,3 +173,5 @@ class SwitchProcess:
             except ProcessLookupError:
                 pass
         self.proc = None
+        if self.pcap_dir:
+            complete_empty_pcaps(self.pcap_dir, self.ports.values())
