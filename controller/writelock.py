@@ -58,7 +58,7 @@ def canonical_addr(grpc_addr: str) -> str:
 def lock_path(grpc_addr: str, device_id: int) -> Path:
     """The lock file of one switch device, keyed by `canonical_addr` made file-name safe."""
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", canonical_addr(grpc_addr))
-    return Path(os.environ.get(LOCK_DIR_ENV, DEFAULT_LOCK_DIR)) / f"{safe}-dev{device_id}.lock"
+    return lock_dir() / f"{safe}-dev{device_id}.lock"
 
 
 class WriteLock:
@@ -136,6 +136,36 @@ class WriteLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def lock_dir() -> Path:
+    """Where the lock files are: $FDIRCTL_LOCK_DIR, else /tmp/fdirctl-locks."""
+    return Path(os.environ.get(LOCK_DIR_ENV, DEFAULT_LOCK_DIR))
+
+
+def remove_unused_locks(directory: Path | None = None) -> int:
+    """Remove the lock files no fdirctl holds now (fdirctl before this version left one per
+    switch it wrote to; `make clean` calls this). A file is removed only while this process
+    holds its lock, as a releasing writer does, so a writer is never left on a removed file.
+    Returns how many were removed."""
+    d = directory or lock_dir()
+    removed = 0
+    for path in sorted(d.glob("*.lock")) if d.is_dir() else []:
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except FileNotFoundError:
+            continue                    # its holder removed it meanwhile
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue                # held: a writer or a reader is running
+            if _same_file(fd, path):
+                path.unlink(missing_ok=True)
+                removed += 1
+        finally:
+            os.close(fd)                # closing releases the lock
+    return removed
 
 
 def _same_file(fd: int, path: Path) -> bool:

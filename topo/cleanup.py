@@ -2,11 +2,13 @@
 what each recorded when it started it (topo/runstate.py): its processes, links, network
 namespaces, sockets and scratch directories. Nothing is chosen by process name, so a
 user's own `iperf3 -s` or another Mininet experiment's hosts are never touched, and logs
-stay for reading. Runs that are still running are left alone and named."""
+stay for reading. Runs that are still running are left alone and named. fdirctl writer lock
+files no one holds are removed too (controller/writelock.py)."""
 from __future__ import annotations
 
 from pathlib import Path
 
+from controller.writelock import remove_unused_locks
 from topo.runstate import Removed, clean_dead_runs, records
 
 SWITCH_LINK_PREFIX = "s1-eth"
@@ -25,6 +27,7 @@ def dead_runs() -> list[str]:
 
 def cleanup(verbose: bool = True, state_dir: Path | None = None) -> Removed:
     out = clean_dead_runs(state_dir)
+    locks = remove_unused_locks()
     if verbose:
         print(f"clean: {out.runs} killed run(s) cleaned up: {len(out.killed)} process(es) killed, "
               f"{len(out.links)} link(s), {len(out.netns)} namespace(s) and {len(out.paths)} "
@@ -39,4 +42,6 @@ def cleanup(verbose: bool = True, state_dir: Path | None = None) -> Removed:
             print(f"  could not remove {what}")
         for path in out.broken:
             print(f"  unreadable run record {path}: left in place")
+        if locks:
+            print(f"clean: {locks} unused fdirctl writer lock file(s) removed")
     return out

@@ -88,3 +88,20 @@ def test_processes_never_hold_it_together(tmp_path):
     writes = 150 * 2 + (150 - len(range(0, 150, 4))) * 2
     assert int(counter.read_text()) == writes
     assert list(locks.iterdir()) == []
+
+
+def test_remove_unused_locks_keeps_held_ones(tmp_path, monkeypatch):
+    """`make clean` removes lock files an older fdirctl left, never one that is held."""
+    from controller.writelock import remove_unused_locks
+    monkeypatch.setenv("FDIRCTL_LOCK_DIR", str(tmp_path))
+    for k in range(3):
+        (tmp_path / f"10.0.0.{k}_9559-dev1.lock").write_text("pid 1: old fdirctl\n")
+    held = WriteLock(ADDR, 1, 0, "running writer").acquire()
+    reader = WriteLock("127.0.0.1:50998", 1, 0, shared=True).acquire()
+    assert remove_unused_locks() == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([held.path.name, reader.path.name])
+    with pytest.raises(Conflict):
+        WriteLock(ADDR, 1, 0, "second").acquire()
+    held.release()
+    reader.release()
+    assert remove_unused_locks() == 0 and list(tmp_path.iterdir()) == []
