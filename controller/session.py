@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,10 @@ class Session:
                 raise E.BadInput(f"--lock-wait {a.lock_wait:g}: must be >= 0")
             what = " ".join(x for x in (a.cmd, getattr(a, "sub", None)) if x)
             self.lock = WriteLock(self.grpc_addr, self.device_id, a.lock_wait, what).acquire()
+            if self.lock.interrupted and a.cmd != "reconcile":
+                print(f"fdirctl: warning: the last writer of {self.grpc_addr} ({self.lock.interrupted}) was "
+                      "killed mid-write; `fdirctl doctor` shows what it left, `fdirctl reconcile` repairs it",
+                      file=sys.stderr)
         self.client = P4RTClient(self.grpc_addr, self.device_id, timeout=a.timeout).connect(arbitrate=write)
         p4info_path = a.p4info or DEFAULT_P4INFO
         p4info = None

@@ -72,6 +72,9 @@ class WriteLock:
         self.grpc_addr, self.device_id, self.wait, self.what = grpc_addr, device_id, wait, what
         self.shared = shared
         self._fd: int | None = None
+        # what the lock file still named when we got the lock: the writer before us ended
+        # without releasing it (killed mid-write); None when it ended normally
+        self.interrupted: str | None = None
 
     @property
     def held(self) -> bool:
@@ -101,6 +104,9 @@ class WriteLock:
                 break
             os.close(fd)            # its last holder removed it: the lock is the file at the path
             fd = self._open()
+        # a writer truncates the file before it unlocks, so a name left in it is a writer's
+        # that was killed holding the lock (the kernel dropped the lock, not the file)
+        self.interrupted = _holder(fd) if os.fstat(fd).st_size else None
         if not self.shared:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"pid {os.getpid()}: {self.what}\n".encode(), 0)
@@ -124,6 +130,8 @@ class WriteLock:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
                     return              # another reader still holds it: the last one removes it
+                if os.fstat(fd).st_size:
+                    return              # a killed writer's name: kept for the next writer to see
             os.ftruncate(fd, 0)
             if _same_file(fd, self.path):
                 self.path.unlink(missing_ok=True)
@@ -143,13 +151,14 @@ def lock_dir() -> Path:
     return Path(os.environ.get(LOCK_DIR_ENV, DEFAULT_LOCK_DIR))
 
 
-def remove_unused_locks(directory: Path | None = None) -> int:
+def remove_unused_locks(directory: Path | None = None) -> tuple[int, list[str]]:
     """Remove the lock files no fdirctl holds now (fdirctl before this version left one per
     switch it wrote to; `make clean` calls this). A file is removed only while this process
     holds its lock, as a releasing writer does, so a writer is never left on a removed file.
-    Returns how many were removed."""
+    A file that still names a writer was left by one killed mid-write: it is kept (doctor
+    reports it; the next writer clears it). Returns (files removed, "path: holder" kept)."""
     d = directory or lock_dir()
-    removed = 0
+    removed, killed = 0, []
     for path in sorted(d.glob("*.lock")) if d.is_dir() else []:
         try:
             fd = os.open(path, os.O_RDWR)
@@ -160,12 +169,16 @@ def remove_unused_locks(directory: Path | None = None) -> int:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue                # held: a writer or a reader is running
-            if _same_file(fd, path):
-                path.unlink(missing_ok=True)
-                removed += 1
+            if not _same_file(fd, path):
+                continue
+            if os.fstat(fd).st_size:
+                killed.append(f"{path}: {_holder(fd)}")
+                continue
+            path.unlink(missing_ok=True)
+            removed += 1
         finally:
             os.close(fd)                # closing releases the lock
-    return removed
+    return removed, killed
 
 
 def _same_file(fd: int, path: Path) -> bool:

@@ -27,7 +27,7 @@ def dead_runs() -> list[str]:
 
 def cleanup(verbose: bool = True, state_dir: Path | None = None) -> Removed:
     out = clean_dead_runs(state_dir)
-    locks = remove_unused_locks()
+    locks, killed_writers = remove_unused_locks()
     if verbose:
         print(f"clean: {out.runs} killed run(s) cleaned up: {len(out.killed)} process(es) killed, "
               f"{len(out.links)} link(s), {len(out.netns)} namespace(s) and {len(out.paths)} "
@@ -44,4 +44,7 @@ def cleanup(verbose: bool = True, state_dir: Path | None = None) -> Removed:
             print(f"  unreadable run record {path}: left in place")
         if locks:
             print(f"clean: {locks} unused fdirctl writer lock file(s) removed")
+        for what in killed_writers:
+            print(f"  left alone: {what} (an fdirctl killed mid-write: `fdirctl doctor` shows what it left, "
+                  "`fdirctl reconcile` repairs it)")
     return out

@@ -176,4 +176,6 @@ def test_two_spellings_of_one_switch_share_the_writer_lock(fdirctl, switch, tmp_
     assert all(c == 0 for c, _ in codes.values()), codes
     got = _laddrs(fdirctl)
     assert set(got) == set(sets["ip"]) | set(sets["name"]) and all(got.values())
-    assert len(os.listdir(locks)) == 1        # one lock file for the one switch
+    from controller.writelock import lock_path
+    assert lock_path(spelling["ip"], 1) == lock_path(spelling["name"], 1)   # one lock for the one switch
+    assert os.listdir(locks) == []            # and its last holder removed it

@@ -191,6 +191,13 @@ def _overlap(rig):      # another controller writes a hand-marked filter at the 
     switch_write(rig, [(INSERT, e)])
 
 
+def _kill_writer(rig):         # an fdirctl killed while it held the writer lock (kill -9, OOM)
+    code = ("import os, signal, sys; from controller.writelock import WriteLock; "
+            "WriteLock(sys.argv[1], 1, 30, 'laddr add 10.0.0.99').acquire(); os.kill(os.getpid(), signal.SIGKILL)")
+    p = subprocess.run([sys.executable, "-c", code, rig.sw.addr], cwd=REPO, timeout=60)
+    assert p.returncode == -signal.SIGKILL
+
+
 def _del_all_laddrs(rig):      # another controller removes every local address from the switch
     st = switch_state(rig)
     ents = [e for ls in st.laddrs.values() for e in ls.entries]
@@ -222,6 +229,7 @@ WEB = dict(vip="10.0.0.100", vport=80, proto="tcp")
 # (finding, how to create it, the fix's command as doctor prints it)
 ROWS = [
     ("not-initialised", _restart_switch, ["reconcile"]),
+    ("writer-killed", _kill_writer, ["reconcile"]),
     ("switch-state", _del_one_entry, ["reconcile"]),
     ("switch-layout-drift", _miss_drop, ["reconcile"]),
     ("switch-other-layout", _other_lab, ["reconcile", "--force"]),
@@ -435,6 +443,7 @@ def test_writer_killed_mid_write_is_found_and_repaired(rig, ctl, tmp_path):
     assert half and half < set(addrs)
     code, found = doctor_codes(ctl)
     assert code == 7 and "laddr-not-in-lab" in found
+    assert "laddr add" in found["writer-killed"]["message"], found["writer-killed"]
     code, res, err = ctl("--lock-wait", "5", "reconcile")
     assert code == 0, err
     assert set(switch_state(rig).laddrs) == BASE

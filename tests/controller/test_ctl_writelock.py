@@ -95,13 +95,39 @@ def test_remove_unused_locks_keeps_held_ones(tmp_path, monkeypatch):
     from controller.writelock import remove_unused_locks
     monkeypatch.setenv("FDIRCTL_LOCK_DIR", str(tmp_path))
     for k in range(3):
-        (tmp_path / f"10.0.0.{k}_9559-dev1.lock").write_text("pid 1: old fdirctl\n")
+        (tmp_path / f"10.0.0.{k}_9559-dev1.lock").write_text("")    # released: emptied
     held = WriteLock(ADDR, 1, 0, "running writer").acquire()
     reader = WriteLock("127.0.0.1:50998", 1, 0, shared=True).acquire()
-    assert remove_unused_locks() == 3
+    assert remove_unused_locks() == (3, [])
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([held.path.name, reader.path.name])
     with pytest.raises(Conflict):
         WriteLock(ADDR, 1, 0, "second").acquire()
     held.release()
     reader.release()
-    assert remove_unused_locks() == 0 and list(tmp_path.iterdir()) == []
+    assert remove_unused_locks() == (0, []) and list(tmp_path.iterdir()) == []
+
+
+def _die_holding(lock_dir: str) -> None:
+    import signal
+    os.environ["FDIRCTL_LOCK_DIR"] = lock_dir
+    WriteLock(ADDR, 1, 0, "laddr add 10.0.0.9").acquire()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_writer_killed_holding_the_lock_is_named_until_a_writer_completes(tmp_path, monkeypatch):
+    """kill -9 frees the lock but leaves the file naming the writer: readers (doctor) and
+    make clean see it and keep it; the next writer sees it, and clears it when it is done."""
+    from controller.writelock import remove_unused_locks
+    monkeypatch.setenv("FDIRCTL_LOCK_DIR", str(tmp_path))
+    p = mp.get_context("spawn").Process(target=_die_holding, args=(str(tmp_path),))
+    p.start()
+    p.join(60)
+    assert p.exitcode == -9
+    with WriteLock(ADDR, 1, 0, shared=True) as reader:
+        assert reader.interrupted == f"pid {p.pid}: laddr add 10.0.0.9"
+    assert remove_unused_locks() == (0, [f"{lock_path(ADDR, 1)}: pid {p.pid}: laddr add 10.0.0.9"])
+    with WriteLock(ADDR, 1, 0, "reconcile") as writer:
+        assert writer.interrupted == f"pid {p.pid}: laddr add 10.0.0.9"
+    assert list(tmp_path.iterdir()) == []
+    with WriteLock(ADDR, 1, 0, "next") as nxt:
+        assert nxt.interrupted is None
