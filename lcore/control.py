@@ -33,8 +33,8 @@ value>"}`; a bad request never changes anything. Unknown ops and unknown fields 
       -> conns {total, by_state}, pools [...], packets {in, out, dropped, bytes_in,
          bytes_out}, drops {reason: count}, reply_hits, reply_misses,
          handoff {same_worker, do_handoff, congestion_drop, handoff_in}, no_local_port,
-         no_dest, conns_new, conns_reused (a client SYN on a closing conn's tuple: DPVS
-         keeps that conn), conns_expired, conns_dropped
+         no_dest, conns_new, conns_reused (a client SYN on the tuple of a conn past its
+         handshake: the client reused a port, DPVS keeps that conn), conns_expired, conns_dropped
   {"op":"conns","limit":100}       -> {"total": N, "conns": [{proto, client, vip, local, rs,
                                        state, expires_in, index, pkts_in, pkts_out}]}
   {"op":"set_timeouts","established":90,"udp":300,...}

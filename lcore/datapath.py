@@ -41,9 +41,10 @@ R_REPLY_OTHER = "reply_other_lcore"        # the partition gives this lport to a
 R_REPLY_UNOWNED = "reply_unowned_port"     # no lcore owns this lport (n not a power of 2 ...)
 R_REPLY_NO_POOL = "reply_no_pool"          # a service laddr with no pool on this lcore
 
-# states in which a client SYN on the conn's tuple opens a new connection (the port was reused)
-CLOSING = frozenset({TcpState.FIN_WAIT, TcpState.TIME_WAIT, TcpState.CLOSE, TcpState.CLOSE_WAIT,
-                     TcpState.LAST_ACK})
+# A client SYN on a conn in one of these states (past the handshake) opens a new connection
+# on the same tuple: the client reused its source port. In SYN_RECV it is a retransmission.
+REUSED_IN = frozenset({TcpState.ESTABLISHED, TcpState.FIN_WAIT, TcpState.TIME_WAIT, TcpState.CLOSE,
+                       TcpState.CLOSE_WAIT, TcpState.LAST_ACK})
 
 
 class HandoffPort(Protocol):
@@ -261,10 +262,11 @@ class Datapath:
         conns = self.conns
         conn = conns.by_in.get(key)
         if conn is not None:
-            if p.flags & (SYN | ACK) == SYN and conn.state in CLOSING:
-                # A client reused its source port while the old conn is still closing. DPVS
-                # (dp_vs_in, no synproxy) keeps that conn, its RS and its lport: no new conn
-                # is counted. Linux IPVS's conn_reuse_mode would reschedule instead.
+            if p.flags & (SYN | ACK) == SYN and conn.state in REUSED_IN:
+                # A client reused its source port while the LB still holds the old conn
+                # (closing, or never seen to close). DPVS (dp_vs_in, no synproxy) keeps that
+                # conn, its RS and its lport: no new conn is counted. Linux IPVS's
+                # conn_reuse_mode would expire it and schedule a new one instead.
                 self.stats.conns_reused += 1
             self._inbound(frame, p, conn, now)
             return

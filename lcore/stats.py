@@ -21,7 +21,7 @@ class Stats:
     reply_hits: int = 0          # RS -> laddr:lport frames that found their conn here
     reply_misses: int = 0        # RS -> laddr:lport frames with no conn here
     conns_new: int = 0
-    conns_reused: int = 0        # a client SYN found its tuple's conn closing (TIME_WAIT ...)
+    conns_reused: int = 0        # a client SYN found its tuple's conn past the handshake
     conns_expired: int = 0
     conns_dropped: int = 0       # removed by pool_del force / service_del
     no_local_port: int = 0       # every laddr's pool was empty for a new conn

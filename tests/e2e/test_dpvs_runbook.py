@@ -77,7 +77,7 @@ def test_dpvs_fullnat_runbook_at_the_prompt():
     assert set(during["via"]) <= {"10.0.0.200", "10.0.0.201", "10.0.0.202"}
     # ipvsadm -ln --stats in DPVS's layout: Conns is the workers' new conns, split by rr.
     # Every request was one conn, except where a client reused its source port while the
-    # LB's conn for it was still in TIME_WAIT: DPVS reuses that conn (counted as conns_reused).
+    # LB still held the old conn: DPVS reuses that conn (counted as conns_reused).
     new = sum(r["conns_new"] for r in per_lcore)
     reused = sum(r["conns_reused"] for r in per_lcore)
     m = re.search(r"^TCP  10\.0\.0\.100:80\s+(\d+)\s+(\d+)\s+(\d+)", stats, re.M)

@@ -144,11 +144,12 @@ def test_shorter_timeout_after_a_long_one_expires_on_time():
     assert len(dp.conns) == 0
 
 
-@pytest.mark.parametrize("closing", ["TIME_WAIT", "CLOSE"])
+@pytest.mark.parametrize("closing", ["TIME_WAIT", "CLOSE", "ESTABLISHED"])
 def test_syn_on_a_closing_conn_reuses_it_and_is_counted(closing):
-    """A client that reuses its source port while the LB's conn for that tuple is still
-    closing gets the old conn back (DPVS dp_vs_in finds it; no new conn, same RS and lport):
-    conns_new stays 1, conns_reused counts it, and the SYN goes out to the same RS."""
+    """A client that reuses its source port while the LB still holds a conn for that tuple
+    (closing, or never seen to close) gets the old conn back (DPVS dp_vs_in finds it; no new
+    conn, same RS and lport): conns_new stays 1, conns_reused counts it, and the SYN goes out
+    to the same RS."""
     dp = make_dp()
     dp.rx(frame(CLIENT, VIP, 40000, 80, flags="S"), now=0)
     c = only_conn(dp)
@@ -157,14 +158,22 @@ def test_syn_on_a_closing_conn_reuses_it_and_is_counted(closing):
     if closing == "TIME_WAIT":
         dp.rx(frame(CLIENT, VIP, 40000, 80, flags="FA"), now=3)
         reply(dp, c.lport, "FA", 4)
-    else:
+    elif closing == "CLOSE":
         dp.rx(frame(CLIENT, VIP, 40000, 80, flags="R"), now=3)
     assert c.state.name == closing
     dp.rx(frame(CLIENT, VIP, 40000, 80, flags="S"), now=5)
     assert (dp.stats.conns_new, dp.stats.conns_reused) == (1, 1)
-    assert only_conn(dp) is c and c.state == TcpState.SYN_RECV and c.dest.total_conns == 1
+    # IPVS's state table: a SYN moves TIME_WAIT/CLOSE to SYN_RECV, and keeps ESTABLISHED
+    assert only_conn(dp) is c and c.dest.total_conns == 1
+    assert c.state == (TcpState.ESTABLISHED if closing == "ESTABLISHED" else TcpState.SYN_RECV)
     out = dp.tx[-1]
     assert out[30:34] == bytes([10, 0, 2, 1]) and int.from_bytes(out[36:38], "big") == 8080
-    # a SYN retransmitted during the handshake is not a reuse
-    dp.rx(frame(CLIENT, VIP, 40000, 80, flags="S"), now=6)
-    assert dp.stats.conns_reused == 1 and dp.stats.as_dict()["conns_reused"] == 1
+    assert dp.stats.as_dict()["conns_reused"] == 1
+
+
+def test_a_syn_retransmitted_in_the_handshake_is_not_a_reuse():
+    dp = make_dp()
+    dp.rx(frame(CLIENT, VIP, 40000, 80, flags="S"), now=0)
+    reply(dp, only_conn(dp).lport, "SA", 0.5)
+    dp.rx(frame(CLIENT, VIP, 40000, 80, flags="S"), now=1)
+    assert (dp.stats.conns_new, dp.stats.conns_reused, len(dp.tx)) == (1, 0, 3)
