@@ -172,3 +172,45 @@ def usable_ports(scheme: str, n_lcores: int, n_laddrs: int,
 def cpu_per_1k(cpu_s: float, conns: int) -> float | None:
     """CPU seconds per 1,000 answered conns."""
     return round(1000.0 * cpu_s / conns, 4) if conns else None
+
+
+# --- which figures a phase may show ----------------------------------------------------------
+
+#: The fewest answered conns a phase needs before its per-conn figures are shown. Two reasons:
+#: a p99 of fewer than 100 requests is just their largest value (no 1% lies above it), and
+#: the CPU times come from /proc/<pid>/stat in clock ticks (USER_HZ = 100: 10 ms), so one tick
+#: moves a per-1,000-conn figure by 10 / n CPU s: at n < 100 that is more than 0.1 CPU s, the
+#: size of the workers' whole figure in the matrix (0.09-0.35), i.e. the figure is tick noise.
+#: A phase that works answers far more (the plans' smallest: 120/s for 2 s = 240 conns; wrk at
+#: saturation thousands); rss under wrk answered 0-9 before its closed loop stalled.
+MIN_CONNS = 100
+
+#: per-conn figures of a phase (top level, then under "lb" and "cpu_s_per_1k_conns")
+PER_CONN = ("conns_per_s", "p50_ms", "p90_ms", "p99_ms", "max_ms", "mean_ms", "load_tool_vs_lb_cpu")
+
+
+def answered(phase: dict) -> int:
+    """Conns a phase answered: wrk's `ok`, h2load's `succeeded` (0 when neither)."""
+    return int(phase.get("ok", phase.get("succeeded", 0)) or 0)
+
+
+def too_few(phase: dict) -> bool:
+    """True when the phase answered fewer than MIN_CONNS conns (see there): its rates,
+    percentiles and CPU per conn are not measurements."""
+    return answered(phase) < MIN_CONNS
+
+
+def shown(phase: dict) -> dict:
+    """The phase as tables, CSV and figures show it: unchanged when it answered at least
+    MIN_CONNS conns; else a copy whose per-conn figures (PER_CONN, CPU s per 1k conns,
+    handoffs per conn) are None and with `too_few_conns: True`. Counts (answered, total,
+    drops, affinity of the replies seen) are kept. compare.json keeps the raw phase."""
+    if not too_few(phase):
+        return phase
+    out = {k: (None if k in PER_CONN else v) for k, v in phase.items()}
+    if isinstance(phase.get("cpu_s_per_1k_conns"), dict):
+        out["cpu_s_per_1k_conns"] = {k: None for k in phase["cpu_s_per_1k_conns"]}
+    if isinstance(phase.get("lb"), dict):
+        out["lb"] = {**phase["lb"], "handoffs_per_conn": None}
+    out["too_few_conns"] = True
+    return out

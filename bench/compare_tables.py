@@ -1,20 +1,24 @@
 """The README's comparison tables, rendered from the JSON that `make compare` wrote, so the
-README quotes exactly what a run measured: `python -m bench.compare_tables [DIR]`.
+README quotes exactly what a run measured: `python -m bench.compare_tables [DIR | FILE]`.
 
   goal_table(head_to_head)   the goal check: medians per (target, mode), each round, ratios
   matrix_table(compare)      one row per case of the full matrix
   detail_lines(compare)      the offered-load sweeps and the extras (iperf3, UDP req/resp)
 
 Markdown pipe tables are a join of strings; no table library is pulled in for that.
+A phase that answered fewer than MIN_CONNS conns (bench/compare_plan.py) shows no rate,
+percentile or CPU per conn: its saturation cell says `stalled (N conns)`, its other cells `-`.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 from typing import Any
 
+from bench.compare_plan import answered, shown, too_few
 from bench.errors import BenchError
-from bench.result_schema import COMPARE_TABLES, HEAD_TO_HEAD, load
+from bench.result_schema import COMPARE_TABLES, HEAD_TO_HEAD, load, result_files
 
 
 def _n(v: Any, digits: int = 0) -> str:
@@ -24,6 +28,11 @@ def _n(v: Any, digits: int = 0) -> str:
     if isinstance(v, (int, float)):
         return f"{v:,.{digits}f}" if digits or isinstance(v, float) else f"{v:,}"
     return str(v)
+
+
+def _raw(v: Any) -> str:
+    """A number as the JSON has it, '-' when missing."""
+    return "-" if v is None or v == "" else str(v)
 
 
 def _row(cells: list[str]) -> str:
@@ -68,12 +77,14 @@ def matrix_table(result: dict[str, Any]) -> str:
             "wrk CPU / LB CPU", "new conns per lcore max/mean"]
     body = []
     for rec in result["records"]:
-        s, f = rec["saturation"], rec["fixed_rate"]
+        s, f = shown(rec["saturation"]), shown(rec["fixed_rate"])
         causes = ", ".join(f"{k} {v}" for k, v in f["lb"]["drop_causes"].items()) or "-"
-        sat = _n(s["conns_per_s"]) if s.get("conns_per_s") is not None else "stalled"
+        n = answered(rec["saturation"])
+        sat = (_n(s["conns_per_s"]) if s.get("conns_per_s") is not None
+               else f"stalled ({n:,} conns)" if n else "stalled")
         c1k = s["cpu_s_per_1k_conns"]
         cpu = (f"{_n(c1k['workers'], 3)} / {_n(c1k['switch'], 3)}"
-               if c1k["workers"] is not None else "-")
+               if c1k["workers"] is not None and c1k["switch"] is not None else "-")
         aff = f["lb"]["affinity"]
         body.append([rec["case"], sat,
                      f"{f.get('succeeded', 0)}/{f.get('total', 0)}, "
@@ -89,9 +100,10 @@ def detail_lines(result: dict[str, Any]) -> str:
     out = []
     for rec in result["records"]:
         if rec.get("sweep"):
+            shown_sweep = [shown(s) for s in rec["sweep"]]
             parts = [f"{s['offered_rate']}/s offered: {s.get('succeeded', 0)}/{s.get('total', 0)} "
-                     f"answered, {s['lb']['handoffs_per_conn']} handoffs/conn, "
-                     f"{s['lb']['congestion_drop']} congestion drops" for s in rec["sweep"]]
+                     f"answered, {_raw(s['lb']['handoffs_per_conn'])} handoffs/conn, "
+                     f"{s['lb']['congestion_drop']} congestion drops" for s in shown_sweep]
             out.append(f"sweep {rec['case']}: " + "; ".join(parts))
         ex = rec.get("extras")
         if ex:
@@ -102,32 +114,33 @@ def detail_lines(result: dict[str, Any]) -> str:
                              else f"{label} {_n(r.get('mbit_s'), 1)} Mbit/s")
             u = ex.get("udp_rr")
             if u:
+                few = too_few({"succeeded": u.get("answered", 0)})
+                p50, p99 = ("-", "-") if few else (_raw(u.get("p50_ms")), _raw(u.get("p99_ms")))
                 parts.append(f"UDP request/response at {u.get('rate')}/s: {u.get('answered')}/"
-                             f"{u.get('sent')} answered, p50 {u.get('p50_ms')} / p99 "
-                             f"{u.get('p99_ms')} ms")
+                             f"{u.get('sent')} answered, p50 {p50} / p99 {p99} ms")
             out.append(f"extras {rec['case']}: " + "; ".join(parts))
     return "\n\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print the tables for a results folder (default results/compare). Exit 2, with one
-    line naming the folder or file, when the folder holds neither result, or a file is
+    """Print the tables for a results folder (default results/compare) or one of its files
+    (compare.json or head_to_head.json: that table only). Exit 2, with one line naming the
+    path or file, when the folder holds neither result, the path is neither, or a file is
     unreadable, not JSON, or not what `make compare` writes (bench/result_schema.py)."""
-    args = sys.argv[1:] if argv is None else argv
-    out = Path(args[0] if args else "results/compare")
+    ap = argparse.ArgumentParser(prog="python -m bench.compare_tables",
+                                 description="Print the README's comparison tables from `make compare` results.")
+    ap.add_argument("path", nargs="?", default="results/compare",
+                    help="a results folder, or its compare.json or head_to_head.json (default results/compare)")
+    a = ap.parse_args(argv)
+    renders = {"head_to_head.json": (HEAD_TO_HEAD, goal_table),
+               "compare.json": (COMPARE_TABLES, lambda d: matrix_table(d) + "\n\n" + detail_lines(d))}
     texts = []
     try:
-        for name, schema, render in (
-                ("head_to_head.json", HEAD_TO_HEAD, lambda d: goal_table(d)),
-                ("compare.json", COMPARE_TABLES, lambda d: matrix_table(d) + "\n\n" + detail_lines(d))):
-            path = out / name
-            if path.exists():
-                texts.append(f"<!-- {path} -->\n{render(load(path, schema))}\n")
+        for path in result_files(Path(a.path), tuple(renders)):
+            schema, render = renders[path.name]
+            texts.append(f"<!-- {path} -->\n{render(load(path, schema))}\n")
     except BenchError as e:
         print(f"compare_tables: {e}", file=sys.stderr)
-        return 2
-    if not texts:
-        print(f"compare_tables: no head_to_head.json or compare.json in {out}", file=sys.stderr)
         return 2
     print("\n".join(texts))
     return 0

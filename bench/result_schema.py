@@ -71,3 +71,21 @@ def load(path: Path, schema: dict[str, Any]) -> dict[str, Any]:
         where = "/".join(str(p) for p in err.absolute_path) or "top level"
         raise BenchError(f"{path}: not a `make compare` result: at {where}: {err.message}")
     return data
+
+
+def result_files(path: Path, names: tuple[str, ...]) -> list[Path]:
+    """The result files a reader's PATH argument names: [PATH] when PATH is a file called one
+    of `names` (e.g. DIR/compare.json), else those of `names` present in the folder PATH, in
+    the order of `names`. BenchError in one line naming PATH when it does not exist, is a
+    file of another name, or is a folder holding none of them."""
+    wanted = " or ".join(names)
+    if path.is_dir():
+        found = [path / n for n in names if (path / n).exists()]
+        if not found:
+            raise BenchError(f"no {wanted} in {path}")
+        return found
+    if not path.exists():
+        raise BenchError(f"{path}: no such file or folder (give a results folder or its {wanted})")
+    if path.name not in names:
+        raise BenchError(f"{path}: not {wanted} (give a results folder or its {wanted})")
+    return [path]
