@@ -33,6 +33,7 @@ from bench.compare_plan import (
     flat_counters,
     full_plan,
     quick_plan,
+    shown,
     summarize,
     usable_ports,
 )
@@ -350,14 +351,33 @@ def _run_case(i: int, case: Case, plan: Plan, grpc_port: int, total: int,
     rec = _try_case(case, plan, grpc_port, failed, log, f"[{i + 1}/{total}]")
     if rec is None:
         return None
-    s, f = rec["saturation"], rec["fixed_rate"]
-    log(f"[{i + 1}/{total}] {case.name:28} {s['conns_per_s'] or 0:8.1f} conns/s "
-        f"(wrk {s['cpu_share'].get('load_tool', 0):.2f} CPU, LB "
-        f"{s['cpu_share'].get('switch', 0) + s['cpu_share'].get('workers', 0):.2f}) | "
-        f"{f['offered_rate']}/s: {f.get('succeeded', 0)}/{f.get('total', 0)} answered, "
-        f"p50 {f.get('p50_ms', '-')} p99 {f.get('p99_ms', '-')} ms, affinity "
-        f"{f['lb']['affinity']}%, handoffs/conn {f['lb']['handoffs_per_conn']}", flush=True)
+    log(f"[{i + 1}/{total}] {case_line(rec)}", flush=True)
     return rec
+
+
+def _rate(s: dict[str, Any]) -> str:
+    """A saturation phase's conns/s for a progress line, or `stalled (N conns)` when it
+    answered too few (bench/compare_plan.py MIN_CONNS)."""
+    v = shown(s)["conns_per_s"]
+    return f"{v:8.1f} conns/s" if v is not None else f"stalled ({s.get('ok', 0)} conns)".rjust(16)
+
+
+def case_line(rec: dict[str, Any]) -> str:
+    """The progress line of one case: saturation, then the fixed rate, with the figures of a
+    phase that answered too few conns as '-' (the same rule as the tables)."""
+    s, f = shown(rec["saturation"]), shown(rec["fixed_rate"])
+    share = s["cpu_share"]
+    hpc = f["lb"]["handoffs_per_conn"]
+    return (f"{rec['case']:28} {_rate(rec['saturation'])} "
+            f"(wrk {share.get('load_tool', 0):.2f} CPU, LB "
+            f"{share.get('switch', 0) + share.get('workers', 0):.2f}) | "
+            f"{f['offered_rate']}/s: {f.get('succeeded', 0)}/{f.get('total', 0)} answered, "
+            f"p50 {_dash(f.get('p50_ms'))} p99 {_dash(f.get('p99_ms'))} ms, affinity "
+            f"{f['lb']['affinity']}%, handoffs/conn {_dash(hpc)}")
+
+
+def _dash(v: Any) -> str:
+    return "-" if v is None else str(v)
 
 
 def head_to_head(targets: tuple[str, ...], repeats: int, lock: bool = True,
@@ -389,17 +409,20 @@ def _h2h_case(case: Case, plan: Plan, grpc_port: int, rnd: int, failed: list[dic
         return None
     rec["round"] = rnd
     s = rec["saturation"]
-    log(f"round {rnd} {case.name:26} {s['conns_per_s'] or 0:8.1f} conns/s, "
+    log(f"round {rnd} {case.name:26} {_rate(s)}, "
         f"wrk CPU {s['cpu_s']['load_tool']:.2f}s vs switch+workers "
         f"{s['cpu_s']['switch'] + s['cpu_s']['workers']:.2f}s", flush=True)
     return rec
 
 
 def head_to_head_summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
-    """Medians per (target, mode) and the ratios the README quotes."""
+    """Medians per (target, mode) and the ratios the README quotes. A phase that answered
+    fewer than MIN_CONNS conns adds no rate, percentile or CPU per conn to a median
+    (bench/compare_plan.py shown())."""
     from statistics import median
     by: dict[str, list[dict[str, Any]]] = {}
     for r in rounds:
+        r = {**r, "saturation": shown(r["saturation"]), "fixed_rate": shown(r["fixed_rate"])}
         by.setdefault(f"{r['target']}/{r['mode']}", []).append(r)
     med: dict[str, dict[str, Any]] = {}
     for key, rs in by.items():
@@ -454,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-figures", action="store_true")
     ap.add_argument("--head-to-head", type=int, metavar="N",
                     help="only the goal check: fdir and handoff, 4 lcores, every target, "
-                         "interleaved N times; writes head_to_head.json")
+                         "interleaved N times; writes head_to_head.json (not with --quick, --lcores, --modes)")
     a = ap.parse_args(argv)
     try:
         targets, plan = _checked_plan(a)
@@ -507,8 +530,10 @@ def _run(a: argparse.Namespace, targets: tuple[str, ...], plan: Plan, out: Path)
         print(f"compare: every case failed, {out} left as it was", file=sys.stderr)
         return 1
     from bench.compare_report import write_all
-    paths = write_all(result, out, figures=not a.no_figures)
+    paths, skipped = write_all(result, out, figures=not a.no_figures)
     print("wrote " + ", ".join(str(p) for p in paths))
+    for note in skipped:
+        print(f"not drawn: {note}")
     return 1 if result["failed_cases"] else 0
 
 
@@ -543,6 +568,14 @@ def _checked_plan(a: argparse.Namespace) -> tuple[tuple[str, ...], Plan]:
         raise ValueError("target 'bmv2': simple_switch_grpc is not on PATH")
     if a.head_to_head is not None and a.head_to_head < 1:
         raise ValueError(f"--head-to-head {a.head_to_head}: must be >= 1")
+    if a.head_to_head is not None:
+        # the goal check is one fixed design (fdir and handoff, 4 lcores, the full plan's phases);
+        # an option that would change it is refused rather than ignored
+        mixed = [opt for opt, given in (("--quick", a.quick), ("--lcores", a.lcores), ("--modes", a.modes))
+                 if given]
+        if mixed:
+            raise ValueError(f"--head-to-head always runs fdir and handoff at 4 lcores with the full plan: "
+                             f"{', '.join(mixed)} cannot be combined with it")
     plan = quick_plan(targets) if a.quick else full_plan(targets)
     if a.lcores:
         counts = []

@@ -188,6 +188,9 @@ def _checked(args: argparse.Namespace) -> list[float]:
     for t in args.targets.split(","):
         if t not in ("softswitch", "bmv2"):
             raise ValueError(f"--targets {args.targets!r}: target {t!r}: use softswitch or bmv2")
+    if args.no_flow_cache and "softswitch" not in args.targets.split(","):
+        # the flow cache is softswitch's; refused rather than ignored
+        raise ValueError(f"--no-flow-cache: softswitch only, and --targets {args.targets!r} has no softswitch")
     return rates
 
 

@@ -65,3 +65,21 @@ def test_check_out_dir(tmp_path):
     check_out_dir(tmp_path / "new" / "deeper")          # made later, under a writable folder
     check_out_dir(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]    # the check writes nothing
+
+
+@pytest.mark.parametrize("args,named", [
+    (["--head-to-head", "1", "--modes", "rss", "--lcores", "2"], "--lcores, --modes"),
+    (["--head-to-head", "1", "--quick"], "--quick"),
+    (["--quick", "--head-to-head", "2", "--modes", "fdir"], "--quick, --modes"),
+])
+def test_head_to_head_refuses_options_it_would_ignore(args, named, tmp_path):
+    """Break-it 2 finding 16: `--head-to-head 1 --modes rss --lcores 2` ran fdir and handoff at
+    4 lcores, --modes and --lcores silently ignored. One line naming them, exit 2, before any lab
+    (run as nobody: a check that let it through stops at 'needs root', not at a lab)."""
+    out = tmp_path / "results"
+    res = subprocess.run([sys.executable, "-m", "bench.compare", "--out", str(out), *args], capture_output=True,
+                         text=True, cwd=ROOT, timeout=60, **_as_nobody())
+    assert res.returncode == 2 and res.stdout == "", res.stderr
+    assert res.stderr == (f"compare: --head-to-head always runs fdir and handoff at 4 lcores with the full "
+                          f"plan: {named} cannot be combined with it\n")
+    assert not out.exists()
