@@ -28,6 +28,7 @@ from bench.compare_plan import (
     COUNTERS,
     Case,
     Plan,
+    answered,
     cpu_per_1k,
     delta,
     flat_counters,
@@ -359,7 +360,8 @@ def _rate(s: dict[str, Any]) -> str:
     """A saturation phase's conns/s for a progress line, or `stalled (N conns)` when it
     answered too few (bench/compare_plan.py MIN_CONNS)."""
     v = shown(s)["conns_per_s"]
-    return f"{v:8.1f} conns/s" if v is not None else f"stalled ({s.get('ok', 0)} conns)".rjust(16)
+    n = answered(s)
+    return f"{v:8.1f} conns/s" if v is not None else (f"stalled ({n} conns)" if n else "stalled").rjust(16)
 
 
 def case_line(rec: dict[str, Any]) -> str:
