@@ -44,7 +44,8 @@ FDIR_MODES = ("none", "signature", "perfect", "perfect_mac_vlan", "perfect_tunne
 FDIR_PBALLOC = ("64k", "128k", "256k")
 FDIR_STATUS = ("close", "matched", "always")
 WORKER_TYPES = ("master", "slave", "kni")
-TIMEOUT_MIN, TIMEOUT_MAX = 1, 31535999  # dpvs.conf.items <1-31535999>
+# DPVS include/ipvs/ipvs.h IPVS_TIMEOUT_MIN/MAX (exclusive): integers 1..31535999
+TIMEOUT_MIN, TIMEOUT_MAX = limits.TIMEOUT_EXCL_MIN + 1, limits.TIMEOUT_EXCL_MAX - 1
 # DPVS tcp timeout keys the lab's workers have (lcore/tcp_state.py Timeouts); `last` is not one
 TCP_TIMEOUTS = (
     "none",
