@@ -6,15 +6,19 @@ The format (DPVS src/parser.c, conf/dpvs.conf.items):
     token starting with `!` or `#` ends the line;
   - `<...>` is an attribute, never a value: `<init>` marks a keyword read once at start-up,
     `<16, 0-16>` in dpvs.conf.items documents default and range; both are skipped;
-  - `"` is a token of its own (`stable_secret ""`);
-  - `keyword args... {` opens a block, a line starting with `}` closes it.
+  - `"` is a token of its own (`stable_secret ""`); a value `"a b"` is read as set_value() does;
+  - `keyword args... {` opens a block (or a `{` alone on the next line), a line starting with
+    `}` closes it; `include FILE` reads other files in place (see parse);
+  - a block given twice: see _merge_top; a value given twice: the last counts (a note).
 
 What maps to what (DPVS source in brackets):
   worker_defs: `type slave` workers become the lab's lcores, ordered by `cpu_id` (sa_pool_init
       numbers the enabled slave lcores by ascending id: port_base 0, 1, 2 ...) [sa_pool.c]
   worker `port DEV { rx_queue_ids Q.. }`: lcore i's NIC queue is its first rx queue on the
       lab's device: the queue DPVS's sa_pool flow rules steer to [netif_flow.c netif_get_queue]
-  netif_defs device DEV rx { queue_number, rss }: the lab's NIC `nic.device`, `nic.rss`
+  netif_defs device DEV rx { queue_number, rss }: the lab's NIC `nic.device`, `nic.rss`;
+      a `bonding BOND { slave DEV ... }` enslaving that device is the lab's device instead
+      (DPVS workers poll the bonding), its rx/fdir from its primary (else first) slave
   device fdir { mode, pballoc, status } (DPVS <= 1.8), netif_defs fdir_mode and
       sa_pool flow_enable (DPVS >= 1.9): whether sa_pools get flow-director filters
   sa_pool pool_hash_size: `lcores.pool_hash_size`
