@@ -66,6 +66,26 @@ TCP_TIMEOUTS = (
     "synack",
 )
 DEFAULT_DEVICE = "dpdk0"
+# DPVS's block keywords by the block they stand in ("" = the top level): the keywords it
+# installs with a sublevel (install_keyword + install_sublevel in netif.c, cfgfile.c, ipv4.c,
+# ipv6.c, ctrl.c, ...; conf/dpvs.conf.items). DPVS reads such a keyword's block from the
+# lines after it whether or not its line ends in `{` (parser.c process_stream).
+DPVS_BLOCKS: dict[str, frozenset[str]] = {
+    "": frozenset({"global_defs", "netif_defs", "worker_defs", "timer_defs", "neigh_defs",
+                   "ipset_defs", "ipv4_defs", "ipv6_defs", "ctrl_defs", "ipvs_defs", "sa_pool"}),
+    "netif_defs": frozenset({"device", "bonding"}),
+    "device": frozenset({"rx", "tx", "fdir"}),  # fdir: DPVS <= 1.8
+    "worker_defs": frozenset({"worker"}),
+    "worker": frozenset({"port"}),
+    "ipv4_defs": frozenset({"fragment"}),
+    "ipv6_defs": frozenset({"route6"}),
+    "route6": frozenset({"lpm"}),
+    "ctrl_defs": frozenset({"lcore_msg"}),
+    "ipvs_defs": frozenset({"conn", "udp", "tcp"}),
+    "udp": frozenset({"timeout"}),
+    "tcp": frozenset({"timeout", "synproxy"}),
+    "synproxy": frozenset({"synack_options", "conn_reuse_state"}),
+}
 
 
 class DpvsConfError(FdirlabError, ValueError):
@@ -128,7 +148,7 @@ def tokenize(line: str) -> tuple[list[str], bool]:
 
 
 def parse(text: str, source: str = "dpvs.conf", base: Path | None = None,
-          _including: tuple[Path, ...] = ()) -> tuple[Node, ...]:
+          _including: tuple[Path, ...] = (), _parent: str = "") -> tuple[Node, ...]:
     """The file's top-level keywords, blocks nested, as DPVS src/parser.c reads them:
       - `include FILE` (exactly two tokens, at any level: read_line/check_include) reads the
         files FILE globs to (sorted, as glob(3)), FILE relative to the folder of the file that
@@ -139,6 +159,7 @@ def parse(text: str, source: str = "dpvs.conf", base: Path | None = None,
         read are errors (DPVS skips the first silently);
       - a `{` on a line of its own (Allman style) opens the block of the keyword on the line
         before: DPVS reads a keyword's block from the lines after it whatever that line holds;
+        so does a DPVS block keyword (DPVS_BLOCKS) whose line has no `{` at all;
       - unbalanced braces are errors.
     DpvsConfError `file:line: key: why`."""
     stack: list[tuple[Node | None, list[Node]]] = [(None, [])]
@@ -149,11 +170,16 @@ def parse(text: str, source: str = "dpvs.conf", base: Path | None = None,
             continue
         where = f"{source}:{lineno}"
         last, pending = pending, None
+        parent = stack[-1][0].key if stack[-1][0] is not None else _parent
+        if last is not None and tokens != ["{"] and last.key in DPVS_BLOCKS.get(parent, ()):
+            stack[-1][1].pop()  # a block keyword without `{`: its block is the lines from here
+            stack.append((last, []))
+            parent = last.key
         if tokens[0] == "include":
             if len(tokens) != 2:
                 raise DpvsConfError(f"{where}: include: {' '.join(tokens[1:]) or '(nothing)'}: "
                                     f"expected one file name or glob pattern (DPVS check_include)")
-            stack[-1][1].extend(_include(tokens[1], where, base, _including))
+            stack[-1][1].extend(_include(tokens[1], where, base, _including, parent))
             continue
         if tokens[0] == "}":
             if len(stack) == 1:
@@ -187,7 +213,8 @@ def parse(text: str, source: str = "dpvs.conf", base: Path | None = None,
     return tuple(stack[0][1])
 
 
-def _include(pattern: str, where: str, base: Path | None, including: tuple[Path, ...]) -> list[Node]:
+def _include(pattern: str, where: str, base: Path | None, including: tuple[Path, ...],
+             parent: str) -> list[Node]:
     """The keywords of the files an `include PATTERN` line names (see parse)."""
     pat = Path(pattern)
     if not pat.is_absolute() and base is not None:
@@ -210,7 +237,7 @@ def _include(pattern: str, where: str, base: Path | None, including: tuple[Path,
         except (OSError, UnicodeDecodeError) as e:
             raise DpvsConfError(f"{where}: include: {f}: cannot read: "
                                 f"{getattr(e, 'strerror', None) or e}") from None
-        out.extend(parse(text, f, fp.parent, including + (real,)))
+        out.extend(parse(text, f, fp.parent, including + (real,), parent))
     return out
 
 

@@ -212,3 +212,17 @@ def test_cli_names_a_directory_and_the_name_option(tmp_path):
     assert r.returncode == 2 and r.stderr.startswith("fdirctl: --name '9bad name': "), r.stderr
     r = fdirctl("--json", "dpvs-conf", str(CONFS / "one-bond.conf"))
     assert r.returncode == 0 and json.loads(r.stdout)["lab"]["nic"]["device"] == "lag0"
+
+
+def test_a_dpvs_block_keyword_without_brace_still_opens_its_block(tmp_path):
+    """DPVS reads a block keyword's block from the following lines whatever its line holds
+    (parser.c process_stream recurses on the keyword's sublevel); other keywords need `{`."""
+    text = ("worker_defs\n    worker cpu1\n        type slave\n        cpu_id 1\n        port dpdk0\n"
+            "            rx_queue_ids 0\n        }\n    }\n}\n"
+            "ipvs_defs\n  tcp\n    timeout\n      established 33\n    }\n  }\n}\n")
+    d = load_text(tmp_path, text)
+    assert [(w.cpu_id, w.rx_queues) for w in d.workers] == [(1, {"dpdk0": (0,)})]
+    assert d.lab["timeouts"] == {"established": 33}
+    # not a DPVS block keyword: its `}` closes nothing
+    with pytest.raises(D.DpvsConfError, match=r"y.conf:3: \}: closes no block"):
+        D.parse("a\nb 1\n}\n", "y.conf")
