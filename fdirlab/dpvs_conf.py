@@ -570,8 +570,9 @@ def map_conf(nodes: tuple[Node, ...], source: str = "dpvs.conf", name: str = "dp
             why = f"slave worker has no `port {device} {{ rx_queue_ids ... }}`"
             enslaved = [d for d in queues if d in bond_slaves.get(device, ())]
             if enslaved:
-                why += (f": {', '.join(enslaved)} is a slave of bonding {device}, DPVS workers "
-                        f"poll the bonding")
+                why += (f": port {', '.join(enslaved)} {'is a slave' if len(enslaved) == 1 else 'are slaves'} "
+                        f"of bonding {device}, the lab's one device (DPVS's bonding samples give "
+                        f"workers `port {device}`)")
             raise m.bad(w, wname, why)
         workers.append(
             Worker(wname, wtype, cpu, {d: ids for d, (ids, _) in queues.items()}, w.line, w.source)

@@ -162,7 +162,7 @@ def test_two_bonds_first_is_the_labs_device_the_other_arm_noted():
 def test_a_worker_on_a_bonds_slave_says_why(tmp_path):
     text = (CONFS / "one-bond.conf").read_text().replace("port    lag0", "port    eth10", 1)
     with pytest.raises(D.DpvsConfError, match=r"slave worker has no `port lag0 \{ rx_queue_ids ... \}`: "
-                                              r"eth10 is a slave of bonding lag0, DPVS workers poll the bonding"):
+                                              r"port eth10 is a slave of bonding lag0, the lab's one device"):
         load_text(tmp_path, text)
 
 
