@@ -19,7 +19,7 @@ from controller.laddr_ops import _parse_laddrs
 from controller.p4names import MAX_PORT
 from controller.rules import canonical_ip, hand_filter, mac_to_int
 from fdirlab import mask_math
-from fdirlab.lab_config import LabConfigError, parse_miss_policy, parse_port_range
+from fdirlab.lab_config import LabConfigError, parse_lab, parse_miss_policy, parse_port_range
 
 _GRPC_ADDR = re.compile(r"(?P<host>[^\s:\[\]]+|\[[0-9a-fA-F:.]+\]):(?P<port>\d{1,5})")
 
@@ -31,6 +31,8 @@ def check_grpc_addr(addr: str) -> None:
 
 
 def _file(path: str | None, option: str) -> None:
+    if path is not None and Path(path).is_dir():
+        raise BadInput(f"{option} {path!r}: is a directory, not a file")
     if path is not None and not Path(path).is_file():
         raise BadInput(f"{option} {path!r}: no such file")
 
@@ -221,6 +223,11 @@ def check_output_file(path: str | None, opt: str = "--output") -> None:
 def check_dpvs_conf(a: argparse.Namespace) -> None:
     _file(a.file, "dpvs.conf")
     check_output_file(a.output)
+    if a.name is not None:      # the lab file's own rule for lab.name, told as the option
+        try:
+            parse_lab({"lab": {"name": a.name}})
+        except LabConfigError as e:
+            raise BadInput(f"--name {a.name!r}: {str(e).split(': ', 1)[-1]}") from None
 
 
 def check_args(a: argparse.Namespace) -> None:

@@ -454,8 +454,8 @@ def parse_lab(data: dict[str, Any], source: str = "<defaults>") -> Lab:
     for tname in TIMEOUT_NAMES:
         v = tr.get(tname, (int, float), None)
         if v is not None:
-            if not 0 < v <= 604800:
-                raise LabConfigError(f"timeouts.{tname} = {v!r}: seconds in (0, 604800]")
+            if not limits.timeout_ok(v):
+                raise LabConfigError(f"timeouts.{tname} = {v!r}: {limits.TIMEOUT_RANGE}")
             timeouts.append((tname, v))
     tr.done()
     miss = parse_miss_policy(miss_raw, count)

@@ -23,3 +23,20 @@ MAX_IFNAME = 15
 # quiesces a server: it gets no new conns). The lab file, ipvsadm and the workers use these.
 SCHEDULERS = ("rr", "wrr", "wlc")
 MAX_WEIGHT = 65535
+
+# conn timeouts in seconds: DPVS include/ipvs/ipvs.h IPVS_TIMEOUT_MIN 0 and IPVS_TIMEOUT_MAX
+# 31536000 (one year), both exclusive (ip_vs_proto_tcp.c/udp.c accept `timeout > MIN && timeout
+# < MAX`; dpvs.conf.items documents <1-31535999>). The dpvs.conf reader takes DPVS's integers
+# 1..31535999; the lab file and the workers take any number strictly between the two (a
+# fraction of a second is the lab's extension for quick expiry).
+TIMEOUT_EXCL_MIN = 0
+TIMEOUT_EXCL_MAX = 31536000
+
+
+def timeout_ok(v: object) -> bool:
+    """True for a number of seconds DPVS accepts as a conn timeout (bool is not a number)."""
+    return (not isinstance(v, bool) and isinstance(v, (int, float))
+            and TIMEOUT_EXCL_MIN < v < TIMEOUT_EXCL_MAX)
+
+
+TIMEOUT_RANGE = f"seconds in ({TIMEOUT_EXCL_MIN}, {TIMEOUT_EXCL_MAX}) (DPVS IPVS_TIMEOUT_MIN/MAX, exclusive)"

@@ -58,6 +58,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from fdirlab import limits
 from lcore import ipvs_ops
 from lcore.config import WorkerConfig
 from lcore.control_schema import parse_request, validate
@@ -185,8 +186,8 @@ class ControlHandler:
     def op_set_timeouts(self, req: dict[str, Any]) -> dict[str, Any]:
         changes = {k: v for k, v in req.items() if k != "op"}
         for k, v in changes.items():
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 86400 * 7:
-                raise ConfigError(f"timeout {k} must be seconds in (0, 604800], got {v!r}")
+            if not limits.timeout_ok(v):
+                raise ConfigError(f"timeout {k} must be {limits.TIMEOUT_RANGE}, got {v!r}")
         if changes:
             self.dp.set_timeouts(replace(self.dp.timeouts, **changes))
         return {"timeouts": asdict(self.dp.timeouts)}

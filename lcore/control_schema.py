@@ -14,6 +14,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
+from fdirlab import limits
 from lcore.errors import ConfigError
 from lcore.tcp_state import Timeouts
 
@@ -21,7 +22,6 @@ MAX_DEPTH = 4                # {"servers": [{"addr": ...}]} is 3 deep; nothing n
 MAX_SERVERS = 1024
 MAX_LADDRS = 4096
 MAX_CONNS_DUMP = 100000
-MAX_TIMEOUT = 86400 * 7
 MAX_ERROR = 200              # characters of a schema message quoted back
 
 _ADDR = {"type": "string", "maxLength": 64}
@@ -60,8 +60,9 @@ OPS: dict[str, dict[str, Any]] = {
     "neighs": _op({}),
     "stats": _op({}),
     "conns": _op({}, {"limit": {"type": "integer", "minimum": 0, "maximum": MAX_CONNS_DUMP}}),
-    "set_timeouts": _op({}, {name: {"type": "number", "exclusiveMinimum": 0,
-                                    "maximum": MAX_TIMEOUT} for name in Timeouts.names()}),
+    "set_timeouts": _op({}, {name: {"type": "number", "exclusiveMinimum": limits.TIMEOUT_EXCL_MIN,
+                                    "exclusiveMaximum": limits.TIMEOUT_EXCL_MAX}
+                             for name in Timeouts.names()}),
     # ipvsadm (lcore/ipvs_ops.py): -A/-E, -a/-e/-d, --del-laddr, -L --stats, -Z
     "svc_add": _op(_SERVICE_KEY, {"sched": _SCHED}),
     "svc_edit": _op({**_SERVICE_KEY, "sched": _SCHED}),

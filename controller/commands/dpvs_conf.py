@@ -12,7 +12,7 @@ from controller.commands.common import Subparsers, command
 from controller.errors import BadInput
 from controller.session import Result, Session
 from fdirlab import dpvs_conf
-from fdirlab.lab_config import parse_lab
+from fdirlab.lab_config import LabConfigError, parse_lab
 
 
 def register(sub: Subparsers) -> None:
@@ -25,7 +25,10 @@ def register(sub: Subparsers) -> None:
 def lab_toml(path: str, name: str | None = None) -> tuple[str, dpvs_conf.DpvsLab]:
     """The lab file text for a dpvs.conf, checked by the lab parser; and the mapping."""
     d = dpvs_conf.load(path, name)
-    parse_lab(d.lab, path)  # the lab it describes must be valid
+    try:
+        parse_lab(d.lab, path)  # the lab it describes must be valid
+    except LabConfigError as e:  # the reader checks what the lab checks; this names the file
+        raise dpvs_conf.DpvsConfError(f"{path}: the lab it describes: {e}") from None
     head = [f"# fdirlab lab generated from {path} (fdirctl dpvs-conf)"]
     head += [f"# {n}" for n in d.notes]
     return "\n".join(head) + "\n" + tomli_w.dumps(d.lab), d

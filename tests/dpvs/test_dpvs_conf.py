@@ -23,7 +23,7 @@ def test_tokenizer_skips_comments_and_attributes():
     assert D.tokenize("    queue_number  6  <16, 0-16>  # six") == (["queue_number", "6"], False)
     assert D.tokenize("<init> device dpdk0 {") == (["device", "dpdk0", "{"], True)
     assert D.tokenize("! rss all") == ([], False)
-    assert D.tokenize('stable_secret ""  <128-bit>') == (["stable_secret", '""'], False)
+    assert D.tokenize('stable_secret ""  <128-bit>') == (["stable_secret", '"', '"'], False)  # `"` alone
     assert D.tokenize("rss all !comment") == (["rss", "all"], False)
 
 
