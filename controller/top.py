@@ -155,12 +155,11 @@ def cmd_top(s: Any) -> tuple[dict[str, Any], str, int]:
     from rich.live import Live
 
     from controller import errors as E
+    from controller.argcheck import check_count, check_seconds
 
     a = s.args
-    if a.interval <= 0:
-        raise E.BadInput(f"--interval {a.interval}: must be > 0 seconds")
-    if a.count is not None and a.count < 1:
-        raise E.BadInput(f"--count {a.count}: must be >= 1")
+    check_seconds(a.interval, "--interval", zero_ok=False)    # also when called without check_args
+    check_count(a.count, "--count")
     st = s.ctx().initialised_state()
     ws = s.workers_for(st.layout.n_lcores)
     if ws is None:
