@@ -62,6 +62,10 @@ def test_parse_argv(argv, command, opts, flags):
     [
         (["-A", "-D"], "cannot go together"),
         (["-a", "-t", "10.0.0.100:80", "-r", "10.0.2.1", "-g"], "full-NAT only"),
+        # finding 6: DPVS's default forwarding is DR (ipvsadm.c process_options), not -b
+        (["-a", "-t", "10.0.0.100:80", "-r", "10.0.2.1"], r"--add-server without a forwarding method is "
+         r"direct routing \(-g\) in DPVS; the lab models full-NAT only: add -b"),
+        (["-e", "-t", "10.0.0.100:80", "-r", "10.0.2.1", "-w", "0"], "--edit-server without a forwarding"),
         (["-A", "-t"], "-t needs a value"),
         (["-X"], "unknown option -X"),
         (["-A", "-t", "1.2.3.4:80", "-u", "1.2.3.4:53"], "one of -t and -u"),
