@@ -554,6 +554,9 @@ def test_ipvsadm_list_and_dpip_show_with_a_dead_lcore(rig, ctl):
         assert p.returncode == 6 and "inet 10.0.0.200/32 scope global dpdk0" in p.stdout, p.stderr
         assert p.stderr.count("\n") == 1 and "lcores [2]" in p.stderr, p.stderr
         assert ctl("stats")[0] == 6
+        code, res, err = ctl("show", "pools")          # the same kind in fdirctl: was the first error only
+        assert code == 6 and [d["lcore"] for d in res["dead"]] == [2], (code, err)
+        assert sorted({r["lcore"] for r in res["pools"]}) == [0, 1, 3], res
     finally:
         r = subprocess.run(fix_cmd(rig, "worker", "restart", "2"), capture_output=True, text=True, cwd=REPO)
         assert r.returncode == 0, r.stderr
@@ -592,4 +595,18 @@ def test_runtime_laddr_belongs_to_its_service_and_doctor_fix_is_what_reconcile_d
     assert [f["code"] for f in found] == ["service-laddr-missing"], found
     assert "10.0.0.201" in found[0]["message"] and "[1, 2]" in found[0]["message"], found
     assert ctl("reconcile")[0] == 0
+    _clean(ctl)
+
+
+def test_dpip_shows_what_its_docstring_says(rig, ctl):
+    """Finding 16: dpip's docstring said LEN "is accepted and shown"; the switch keeps only the
+    address, so show prints /32 (/128), and the docstring now says so."""
+    from controller import dpip
+    assert _tool(rig, "controller.dpip", "addr", "add", "10.0.0.212/24", "dev", "dpdk0", "sapool").returncode == 0
+    try:
+        out = _tool(rig, "controller.dpip", "addr", "show").stdout
+        assert "inet 10.0.0.212/32 scope global dpdk0" in out, out
+        assert "accepted but not kept" in dpip.__doc__ and "/32" in dpip.__doc__
+    finally:
+        assert _tool(rig, "controller.dpip", "addr", "del", "10.0.0.212/24", "dev", "dpdk0").returncode == 0
     _clean(ctl)
