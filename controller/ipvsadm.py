@@ -80,6 +80,30 @@ FLAGS = {"b": "fullnat", "g": "gatewaying", "m": "masquerading", "i": "ipip", "n
 LONG_FLAGS = {"stats", "rate", "exact"}
 
 
+# DPVS ipvsadm.c commands_v_options, for the options the lab models: what each command takes
+# (anything else is "illegal" there; here too, rather than silently ignored). "svc" is -t/-u,
+# "fwd" the forwarding method (-b; -g/-m/-i are refused as not modelled).
+TAKES = {
+    "add-service": {"svc", "scheduler"}, "edit-service": {"svc", "scheduler"}, "delete-service": {"svc"},
+    "clear": set(), "list": {"svc", "numeric", "stats", "rate", "exact"}, "zero": {"svc"},
+    "add-server": {"svc", "real-server", "fwd", "weight"}, "edit-server": {"svc", "real-server", "fwd", "weight"},
+    "delete-server": {"svc", "real-server"}, "add-laddr": {"svc", "laddr", "ifname"},
+    "del-laddr": {"svc", "laddr", "ifname"}, "get-laddr": {"svc"},
+}
+_OPTION_NAMES = {"svc": "-t/-u", "scheduler": "-s", "real-server": "-r", "fwd": "-b", "weight": "-w",
+                 "laddr": "-z", "ifname": "-F", "numeric": "-n", "stats": "--stats", "rate": "--rate",
+                 "exact": "--exact"}
+
+
+def _check_takes(cmd: Cmd) -> None:
+    given = {"svc" if k in ("tcp-service", "udp-service") else k for k in cmd.opts}
+    given |= {"fwd" if f in ("fullnat", "gatewaying", "masquerading", "ipip") else f for f in cmd.flags}
+    bad = sorted(given - TAKES.get(cmd.command, given))
+    if bad:
+        raise E.BadInput(f"ipvsadm: illegal option {_OPTION_NAMES.get(bad[0], bad[0])} with --{cmd.command} "
+                         "(DPVS ipvsadm refuses it too)")
+
+
 @dataclass
 class Cmd:
     command: str = ""
@@ -174,6 +198,7 @@ def parse_argv(argv: list[str]) -> Cmd:
     for bad in ("gatewaying", "masquerading", "ipip"):
         if bad in cmd.flags:
             raise E.BadInput(f"ipvsadm: --{bad}: the lab models full-NAT only (-b)")
+    _check_takes(cmd)
     if cmd.command in ("add-server", "edit-server") and "fullnat" not in cmd.flags:
         # DPVS ipvsadm.c process_options: the forwarding method defaults to DR (IP_VS_CONN_F_DROUTE)
         raise E.BadInput(f"ipvsadm: --{cmd.command} without a forwarding method is direct routing (-g) "
