@@ -12,6 +12,7 @@ import ipaddress
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from controller import shellcmd
 from controller.desired import service_key, spec_differs, wanted
 from controller.entries import Entry
 from controller.overlap import ambiguous_pairs
@@ -145,7 +146,7 @@ def diagnose(st: SwitchState, workers: list[Any], lab: Lab | None = None,
     """workers: one WorkerView per lcore (dead ones included); empty when there are no
     workers to ask. lab: the lab file, to compare against (what should be)."""
     out: list[Finding] = []
-    fl = f"fdirctl --lab {lab_path}"
+    fl = shellcmd.fdirctl(lab_path)
     for p in st.check():
         out.append(Finding("error", "switch-state", p, f"`{fl} reconcile`"))
     layout = st.layout
@@ -278,7 +279,7 @@ def diagnose(st: SwitchState, workers: list[Any], lab: Lab | None = None,
             out.append(Finding("error", "pool-without-filters",
                                f"local address {addr} has sa_pools on lcores {sorted(lcores)} but the switch "
                                f"has no entries for it: its replies are not steered",
-                               f"`fdirctl --lab {lab_path} laddr del {addr} --force` (drops the pools; or "
+                               f"`{fl} laddr del {addr} --force` (drops the pools; or "
                                f"`laddr add {addr}` to install its filters)"))
     for addr in sorted(on_switch):
         missing = sorted({v.lcore for v in live} - pooled.get(addr, set()))

@@ -24,6 +24,7 @@ import sys
 from typing import Any
 
 from controller import errors as E
+from controller import shellcmd
 from controller.dpvs_session import lab_ctx, lab_path, open_session, tool_lock, tool_main, workers
 from controller.entries import COOKIE_BASE
 from controller.laddr_ops import add_laddrs, check_lb_addr, del_laddrs, write_all
@@ -170,7 +171,7 @@ def _run(a: dict[str, Any], session: Any) -> str:
             raise E.WorkerError(
                 f"dpip: lcores {dead} do not answer: sa_pool counters sum the other "
                 f"{len(ws.clients) - len(dead)} lcore(s) only; "
-                f"`fdirctl --lab {session.args.lab} worker restart N` for each",
+                f"`{shellcmd.fdirctl(session.args.lab)} worker restart N` for each",
                 output=text, dead=dead)
         return text
     addr = a["addr"]

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controller import errors as E
+from controller import shellcmd
 from controller.dpvs_session import (
     addr_port,
     lab_ctx,
@@ -399,7 +400,7 @@ def _stats_live(ws: WorkerSet) -> tuple[list[dict[str, Any]], list[int]]:
 def _dead_note(lab: str, dead: list[int], live: int) -> str:
     """The one stderr line of a read with dead lcores (`fdirctl stats` says the same)."""
     return (f"ipvsadm: lcores {dead} do not answer: the listing sums the other {live} lcore(s) only; "
-            f"`fdirctl --lab {lab} worker restart N` for each")
+            f"`{shellcmd.fdirctl(lab)} worker restart N` for each")
 
 
 def _only(services: list[dict[str, Any]], svc: tuple[str, str, int] | None) -> list[dict[str, Any]]:

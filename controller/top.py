@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from controller import shellcmd
+
 WIDTH = 80
 
 
@@ -202,7 +204,7 @@ def _result(s: Any, refreshes: int, rows: list[dict[str, Any]], mode: str) -> tu
     down = [r["lcore"] for r in rows if r["down"]]
     text = ""
     if down:
-        fl = f"fdirctl --lab {s.args.lab}" if s.args.lab else "fdirctl --lab FILE"
+        fl = shellcmd.fdirctl(s.args.lab)
         text = f"lcores {down} do not answer: `{fl} worker restart N`"
     return ({"refreshes": refreshes, "lcores": rows, "total": totals(rows), "mode": mode, "down": down}, text,
             E.EXIT_WORKER if down else 0)

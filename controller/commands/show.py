@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from controller import errors as E
+from controller import shellcmd
 from controller.commands.common import Parser, Subparsers, command, common_args
 from controller.commands.fdir_table import fdir_row, fdir_table
 from controller.entries import Entry
@@ -67,7 +68,7 @@ def _pools(s: Session, ctx: Ctx) -> Result:
              for r in rows]
     lines += [f"{d['lcore']:>5} DEAD: {d['error']}" for d in dead]
     if dead:
-        fl = f"fdirctl --lab {s.args.lab}" if s.args.lab else "fdirctl --lab FILE"
+        fl = shellcmd.fdirctl(s.args.lab)
         lines.append(f"lcores {[d['lcore'] for d in dead]} do not answer: `{fl} worker restart N`")
     return {"pools": rows, "dead": dead}, "\n".join(lines), E.EXIT_WORKER if dead else 0
 
