@@ -37,15 +37,34 @@ def _file(path: str | None, option: str) -> None:
         raise BadInput(f"{option} {path!r}: no such file")
 
 
+# Bounds of fdirctl's numeric options. A day of seconds is far past any wait the lab needs
+# and far below what time.sleep / socket timeouts / gRPC deadlines can hold (time.sleep
+# overflows C _PyTime_t near 9.2e9 s); inf and nan are never a number of seconds.
+MAX_SECONDS = 86400.0
+MAX_COUNT = 1_000_000          # --count refreshes, --batch-size updates per Write
+
+
+def check_seconds(value: float, option: str, zero_ok: bool) -> None:
+    """A finite number of seconds in (0, MAX_SECONDS] ([0, MAX_SECONDS] with zero_ok)."""
+    low_ok = value >= 0 if zero_ok else value > 0
+    if not (math.isfinite(value) and low_ok and value <= MAX_SECONDS):
+        low = "0" if zero_ok else "more than 0"
+        raise BadInput(f"{option} {value:g}: must be a finite number of seconds, {low} to {MAX_SECONDS:g}")
+
+
+def check_count(value: int | None, option: str) -> None:
+    if value is not None and not 1 <= value <= MAX_COUNT:
+        raise BadInput(f"{option} {value}: must be 1..{MAX_COUNT}")
+
+
 def check_common(a: argparse.Namespace) -> None:
     if a.grpc_addr is not None:
         check_grpc_addr(a.grpc_addr)
     if a.device_id is not None and not 0 <= a.device_id < 2**64:
         raise BadInput(f"--device-id {a.device_id}: must be 0..2**64-1")
-    if not (math.isfinite(a.timeout) and a.timeout > 0):
-        raise BadInput(f"--timeout {a.timeout:g}: must be > 0 seconds")
-    if a.batch_size < 1:
-        raise BadInput(f"--batch-size {a.batch_size}: must be >= 1")
+    check_seconds(a.timeout, "--timeout", zero_ok=False)
+    check_seconds(a.lock_wait, "--lock-wait", zero_ok=True)
+    check_count(a.batch_size, "--batch-size")
     _file(a.lab, "--lab")
     _file(a.p4info, "--p4info")
     _file(a.bmv2_json, "--bmv2-json")
@@ -134,8 +153,7 @@ def check_laddr(a: argparse.Namespace) -> None:
             if len(set(a.slot)) != len(a.slot):
                 raise BadInput(f"--slot {a.slot}: a slot is given twice")
     elif a.drain is not None:
-        if not (math.isfinite(a.drain) and a.drain >= 0):
-            raise BadInput(f"--drain {a.drain:g}: must be >= 0 seconds")
+        check_seconds(a.drain, "--drain", zero_ok=True)
         _needs_workers(a, "--drain")
 
 
@@ -180,21 +198,28 @@ def check_schemes(a: argparse.Namespace) -> None:
             raise BadInput(str(e)) from None
 
 
-_IFNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,14}")     # Linux IFNAMSIZ 16 with the NUL
+# Linux dev_valid_name (net/core/dev.c): 1..IFNAMSIZ-1 = 15 bytes, not "." or "..", no '/',
+# ':' or white space. The lab takes the shell-safe subset (the name goes into commands to paste).
+_IFNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}")
+
+
+def check_ifname(name: str, option: str) -> None:
+    """A Linux interface name; BadInput naming it (exit 2) otherwise."""
+    if not _IFNAME.fullmatch(name):
+        raise BadInput(f"{option} {name!r}: not a Linux interface name "
+                       "(1..15 characters of A-Z a-z 0-9 _ . -, not starting with . or -)")
 
 
 def check_export(a: argparse.Namespace) -> None:
-    if a.dev is not None and not _IFNAME.fullmatch(a.dev):
-        raise BadInput(f"--dev {a.dev!r}: not a network device name (1..15 of A-Z a-z 0-9 _ . : -)")
+    if a.dev is not None:
+        check_ifname(a.dev, "--dev")
     if not 0 <= a.port_id < 1 << 16:
         raise BadInput(f"--port-id {a.port_id}: a DPDK port id is 0..65535")
 
 
 def check_top(a: argparse.Namespace) -> None:
-    if not a.interval > 0:
-        raise BadInput(f"--interval {a.interval}: must be > 0 seconds")
-    if a.count is not None and a.count < 1:
-        raise BadInput(f"--count {a.count}: must be >= 1")
+    check_seconds(a.interval, "--interval", zero_ok=False)
+    check_count(a.count, "--count")
     _needs_workers(a, "top")
 
 

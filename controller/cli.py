@@ -32,6 +32,7 @@ from controller.commands import (
 )
 from controller.commands.common import Command, Parser, common_args
 from controller.session import Session
+from controller.stdout import reader_gone
 from fdirlab.errors import FdirlabError
 
 # command name -> its module, in the order `fdirctl --help` lists them
@@ -55,6 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        sys.stdout.flush()      # here, not at exit: a reader that went away is seen below
+        return code
+    except BrokenPipeError:             # the reader of stdout went away (`| head`): end quietly
+        return reader_gone()
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     session = None
     try:
@@ -78,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fdirctl: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:             # not a bug: main() ends quietly
+        raise
     except Exception as e:  # a bug: one line unless --debug
         if args.debug:
             traceback.print_exc()

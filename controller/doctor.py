@@ -12,6 +12,7 @@ import ipaddress
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from controller import shellcmd
 from controller.desired import service_key, spec_differs, wanted
 from controller.entries import Entry
 from controller.overlap import ambiguous_pairs
@@ -145,7 +146,7 @@ def diagnose(st: SwitchState, workers: list[Any], lab: Lab | None = None,
     """workers: one WorkerView per lcore (dead ones included); empty when there are no
     workers to ask. lab: the lab file, to compare against (what should be)."""
     out: list[Finding] = []
-    fl = f"fdirctl --lab {lab_path}"
+    fl = shellcmd.fdirctl(lab_path)
     for p in st.check():
         out.append(Finding("error", "switch-state", p, f"`{fl} reconcile`"))
     layout = st.layout
@@ -179,7 +180,8 @@ def diagnose(st: SwitchState, workers: list[Any], lab: Lab | None = None,
             if a not in lab.laddrs:
                 out.append(Finding("warning", "laddr-not-in-lab",
                                    f"local address {a} is on the switch but not in the lab file (added at run "
-                                   f"time); a reconcile removes it",
+                                   f"time); a reconcile removes it (its filters, its sa_pools and the services' "
+                                   f"binding of it)",
                                    f"list it in laddrs.addrs of the lab file, or `fdirctl laddr del {a}`"))
 
     # 0b. The miss policy decides every new conn: a client's first packet to a VIP matches no
@@ -277,7 +279,7 @@ def diagnose(st: SwitchState, workers: list[Any], lab: Lab | None = None,
             out.append(Finding("error", "pool-without-filters",
                                f"local address {addr} has sa_pools on lcores {sorted(lcores)} but the switch "
                                f"has no entries for it: its replies are not steered",
-                               f"`fdirctl --lab {lab_path} laddr del {addr} --force` (drops the pools; or "
+                               f"`{fl} laddr del {addr} --force` (drops the pools; or "
                                f"`laddr add {addr}` to install its filters)"))
     for addr in sorted(on_switch):
         missing = sorted({v.lcore for v in live} - pooled.get(addr, set()))
@@ -322,7 +324,11 @@ def diagnose(st: SwitchState, workers: list[Any], lab: Lab | None = None,
                                            fix))
     # 6. Services: every lcore must be able to bind each service's conns from an address
     #    that has a pool (and filters) and gives this lcore ports; and match the lab file.
-    worker_want = wanted(lab, on_switch)
+    #    The lab file's services want the lab file's addresses (what reconcile makes); an address
+    #    added at run time belongs to the services it was attached to (DPVS ipvsadm --add-laddr),
+    #    which only laddr-not-in-lab reports.
+    worker_want = wanted(lab, {a: s for a, s in on_switch.items() if lab is not None and a in lab.laddrs})
+    unbound: dict[str, dict[str, list[int]]] = {}      # lab address -> service -> lcores lacking it
     for v in live:
         if v.services is None:
             continue
@@ -357,11 +363,9 @@ def diagnose(st: SwitchState, workers: list[Any], lab: Lab | None = None,
                     out.append(Finding("error", "service-differs",
                                        f"lcore {v.lcore}'s service {name} has another scheduler or real servers "
                                        f"than the lab file", f"`{fl} reconcile`"))
-                missing = [a for a in wsvc["laddrs"] if a not in svc.get("laddrs", [])]
-                if missing:
-                    out.append(Finding("warning", "service-laddr-missing",
-                                       f"lcore {v.lcore}'s service {name} does not bind local address(es) "
-                                       f"{missing}", f"`{fl} reconcile` (attaches them)"))
+                for a in wsvc["laddrs"]:
+                    if a not in svc.get("laddrs", []):
+                        unbound.setdefault(a, {}).setdefault(name, []).append(v.lcore)
         if lab is not None:
             for key in sorted(set(worker_want.services) - set(have)):
                 out.append(Finding("error", "service-missing",
@@ -374,6 +378,11 @@ def diagnose(st: SwitchState, workers: list[Any], lab: Lab | None = None,
                 out.append(Finding("error", "neigh-missing",
                                    f"lcore {v.lcore} has no neighbour entry for real server(s) {servers}",
                                    f"`{fl} reconcile`"))
+    for a, svcs in sorted(unbound.items()):     # one finding per address
+        where = "; ".join(f"{name} on lcore(s) {lcs}" for name, lcs in sorted(svcs.items()))
+        out.append(Finding("warning", "service-laddr-missing",
+                           f"local address {a} of the lab file is not bound by service(s) that list it: {where}",
+                           f"`{fl} reconcile` (attaches it)"))
     if lab is not None:
         for lab_svc in lab.services:
             if (lab_svc.vip, lab_svc.vport, lab_svc.proto) not in worker_want.services:

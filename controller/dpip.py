@@ -10,7 +10,10 @@
   dpip [-s|-v] addr show                      addresses as DPVS prints them; -s adds the
                                               sa_pool counters summed over the lcores
 
-The NIC owns single addresses: LEN is accepted and shown, but no route is made from it.
+The NIC owns single addresses: LEN is accepted but not kept (no route is made from it), so
+`show` prints every address as /32 (IPv6 /128). DPVS keeps LEN (tools/dpip/addr.c prints
+the prefix given); the lab's switch holds only the address. A dead worker: `-s` sums the
+others' sa_pool counters and names its lcore on stderr, exit 6.
 `--lab FILE` (or $FDIRLAB_LAB) names the lab; exit codes are fdirctl's.
 """
 
@@ -21,11 +24,13 @@ import sys
 from typing import Any
 
 from controller import errors as E
+from controller import shellcmd
 from controller.dpvs_session import lab_ctx, lab_path, open_session, tool_lock, tool_main, workers
 from controller.entries import COOKIE_BASE
 from controller.laddr_ops import add_laddrs, check_lb_addr, del_laddrs, write_all
 from controller.p4rt_client import DELETE, INSERT
 from controller.rules import _lb_owned
+from controller.workers import WorkerRefused
 
 
 def parse_argv(argv: list[str]) -> dict[str, Any]:
@@ -129,9 +134,19 @@ def _run(a: dict[str, Any], session: Any) -> str:
     vips = set(st.layout.vips)
     if a["cmd"] == "show":
         pools: dict[str, dict[str, int]] = {}
+        dead: list[int] = []
         if a["stats"] or a["verbose"]:
-            for c in workers(session).clients:
-                for p in c.pools().get("pools", []):
+            ws = workers(session)
+            for c in ws.clients:
+                try:
+                    answer = c.pools()
+                except WorkerRefused:
+                    raise
+                except E.WorkerError:   # a dead worker: the others' sum, its lcore named (exit 6)
+                    c.close()
+                    dead.append(c.lcore)
+                    continue
+                for p in answer.get("pools", []):
                     s = pools.setdefault(p["laddr"], {"sa_used": 0, "sa_free": 0, "sa_miss": 0})
                     for k in s:
                         s[k] += int(p.get(k, 0))
@@ -149,9 +164,16 @@ def _run(a: dict[str, Any], session: Any) -> str:
             for r in rows
             if a["family"] is None or ipaddress.ip_address(r[0]).version == a["family"]
         ]
-        return "\n".join(
+        text = "\n".join(
             format_addr(addr, 128 if ":" in addr else 32, dev, pool) for addr, pool in rows
         )
+        if dead:
+            raise E.WorkerError(
+                f"dpip: lcores {dead} do not answer: sa_pool counters sum the other "
+                f"{len(ws.clients) - len(dead)} lcore(s) only; "
+                f"`{shellcmd.fdirctl(session.args.lab)} worker restart N` for each",
+                output=text, dead=dead)
+        return text
     addr = a["addr"]
     if a["cmd"] == "add":
         check_lb_addr(addr, session.lab, "dpip: address")    # the lab file's rule (fdirlab.lb_addr)

@@ -145,13 +145,27 @@ def tool_main(tool: str, run: Callable[[], str]) -> int:
     expected failures into one line `tool: why` with the exit code fdirctl would give
     (controller/errors.py); a bug is one line too, exit EXIT_INTERNAL."""
     try:
+        code = _tool_main(tool, run)
+        sys.stdout.flush()      # here, not at exit: a reader that went away is seen below
+        return code
+    except BrokenPipeError:     # the reader of stdout went away (`ipvsadm -ln | head -3`)
+        from controller.stdout import reader_gone
+        return reader_gone()
+
+
+def _tool_main(tool: str, run: Callable[[], str]) -> int:
+    try:
         out = run()
     except E.ControllerError as e:
+        if e.details.get("output"):     # a read that lists what it could (a dead worker's lcore named)
+            print(e.details["output"])
         print(str(e) if str(e).startswith(tool) else f"{tool}: {e}", file=sys.stderr)
         return e.exit_code
     except FdirlabError as e:
         print(f"{tool}: {e}", file=sys.stderr)
         return E.EXIT_USAGE
+    except BrokenPipeError:     # not a bug: tool_main ends quietly
+        raise
     except Exception as e:  # a bug: one line, like fdirctl
         print(f"{tool}: internal error: {type(e).__name__}: {e}", file=sys.stderr)
         return E.EXIT_INTERNAL

@@ -15,6 +15,21 @@ commands steer each residue to the queue the owning lcore polls.
              without cls_flower):
              `u32 match ip dst A/32 match ip dport P M match ip protocol 6 0xff`.
 
+Priority order: the switch matches the filter of the highest P4Runtime priority first
+(P4Runtime spec §9.1: higher priority wins among matching ternary entries), so a hand-made
+filter of priority 1 loses to the laddr filters (priority 10) wherever both match. Every
+format carries that order, in the filters' order (P4 priority descending):
+  ethtool    `loc N`, N = 0, 1, ...: the kernel's rule location, "a flow matching multiple
+             rules will be classified according to the first (lowest numbered) rule"
+             (include/uapi/linux/ethtool.h, struct ethtool_rx_flow_spec.location)
+  rte-flow   `flow create PORT priority L ingress ...` (testpmd flow syntax: `[group G]
+             [priority L] [ingress]`), L = the dense rank of the P4 priority, 0 for the
+             highest: rte_flow_attr.priority, "lower values denote higher priority"
+  tc         `prio N`, N = 1, 2, ... (one per filter: tc refuses one prio for two protocols,
+             ip and ipv6): tc runs the lowest prio first
+Filters of equal P4 priority never overlap (`filter add`/`laddr add` refuse it; doctor
+reports it as equal-priority-overlap), so their order among themselves does not matter.
+
 Filters whose target port is not an lcore's (hand-made misconfigurations) are emitted as a
 comment saying so. Pure rendering: `rows_from_state` and `render` do no I/O.
 """
@@ -56,8 +71,9 @@ class Filter:
 def rows_from_state(
     entries: list[Any], lcore_ports: tuple[int, ...], rx_queues: tuple[int, ...]
 ) -> list[Filter]:
-    """Filters from the switch's fdir_v4/fdir_v6 entries (controller.entries.Entry), sorted
-    by address, protocol and port value; lcore i's queue is rx_queues[i] (or i)."""
+    """Filters from the switch's fdir_v4/fdir_v6 entries (controller.entries.Entry), in the
+    switch's match order: P4 priority descending, then address family, address, protocol and
+    port value; lcore i's queue is rx_queues[i] (or i)."""
     out = []
     for e in entries:
         if e.table not in ("fdir_v4", "fdir_v6"):
@@ -85,7 +101,7 @@ def rows_from_state(
             )
         )
     out.sort(
-        key=lambda f: (f.version, int(ipaddress.ip_address(f.addr)), f.proto, -f.priority, f.port)
+        key=lambda f: (-f.priority, f.version, int(ipaddress.ip_address(f.addr)), f.proto, f.port)
     )
     return out
 
@@ -94,7 +110,10 @@ def _mask_text(version: int, mask: int) -> str:
     return str(ipaddress.IPv4Address(mask) if version == 4 else ipaddress.IPv6Address(mask))
 
 
-def ethtool(f: Filter, dev: str) -> str:
+TC_PRIO_MAX = 0xFFFF            # tc's prio is 16 bits (TC_H_MAJ of tcm_info)
+
+
+def ethtool(f: Filter, dev: str, loc: int) -> str:
     ft = f"{f.proto}{4 if f.version == 4 else 6}"
     ip = f"dst-ip {f.addr}"
     if not f.full_addr:
@@ -102,11 +121,11 @@ def ethtool(f: Filter, dev: str) -> str:
         ip += f" m {_mask_text(f.version, inv)}"
     return (
         f"ethtool -N {dev} flow-type {ft} {ip} dst-port {f.port} "
-        f"m {~f.port_mask & 0xFFFF:#06x} action {f.queue}"
+        f"m {~f.port_mask & 0xFFFF:#06x} action {f.queue} loc {loc}"
     )
 
 
-def rte_flow(f: Filter, port_id: int, fuzzy: bool) -> str:
+def rte_flow(f: Filter, port_id: int, fuzzy: bool, level: int) -> str:
     ipv = "ipv4" if f.version == 4 else "ipv6"
     if f.full_addr:
         ip = f"{ipv} dst is {f.addr}"
@@ -114,7 +133,7 @@ def rte_flow(f: Filter, port_id: int, fuzzy: bool) -> str:
         ip = f"{ipv} dst spec {f.addr} dst mask {_mask_text(f.version, f.addr_mask)}"
     fz = " / fuzzy thresh is 4294967295" if fuzzy else ""
     return (
-        f"flow create {port_id} ingress pattern eth / {ip} / {f.proto} dst spec {f.port} "
+        f"flow create {port_id} priority {level} ingress pattern eth / {ip} / {f.proto} dst spec {f.port} "
         f"dst mask {f.port_mask:#06x}{fz} / end actions queue index {f.queue} / end"
     )
 
@@ -161,13 +180,20 @@ def _prefix(f: Filter) -> int:
 def render(
     filters: list[Filter], fmt: str, dev: str = "dpdk0", port_id: int = 0, fuzzy: bool = False
 ) -> list[str]:
-    """One command per filter (plus a qdisc line first for tc); filters steering to a port
-    that is no lcore's become a `#` comment naming why."""
+    """One command per filter (plus a qdisc line first for tc), in the switch's match order
+    (P4 priority descending; among equals the order of `filters`), each carrying its rank as
+    the format's priority (ethtool loc, tc prio, rte_flow priority; module docstring);
+    filters steering to a port that is no lcore's become a `#` comment naming why.
+    ValueError for an unknown format, or more filters than tc has prios."""
     if fmt not in FORMATS:
         raise ValueError(f"export format {fmt!r}: use one of {', '.join(FORMATS)}")
+    filters = sorted(filters, key=lambda f: -f.priority)     # stable: rows_from_state's order kept
+    levels = {p: i for i, p in enumerate(sorted({f.priority for f in filters}, reverse=True))}
     out = []
     if fmt.startswith("tc-"):
         out.append(f"tc qdisc add dev {dev} clsact")
+        if len(filters) > TC_PRIO_MAX:
+            raise ValueError(f"{len(filters)} filters: tc has prio 1..{TC_PRIO_MAX} only")
     for k, f in enumerate(filters, 1):
         if f.queue is None:
             out.append(
@@ -176,9 +202,9 @@ def render(
             )
             continue
         if fmt == "ethtool":
-            out.append(ethtool(f, dev))
+            out.append(ethtool(f, dev, k - 1))
         elif fmt == "rte-flow":
-            out.append(rte_flow(f, port_id, fuzzy))
+            out.append(rte_flow(f, port_id, fuzzy, levels[f.priority]))
         elif fmt == "tc-flower":
             out.append(tc_flower(f, dev, k))
         else:

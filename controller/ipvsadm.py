@@ -2,10 +2,10 @@
 (DPVS tools/ipvsadm/ipvsadm.c print_title/print_service_entry/list_laddrs), mapped onto
 the lcore workers and, for local addresses, onto fdirctl's all-or-nothing `laddr add/del`.
 
-  ipvsadm -A|-E -t|-u VIP:PORT [-s rr|wrr|wlc]      every worker: svc_add / svc_edit
+  ipvsadm -A|-E -t|-u VIP:PORT [-s rr|wrr|wlc]      every worker: svc_add / svc_edit (no -s: wlc)
   ipvsadm -D -t|-u VIP:PORT                          every worker: service_del
   ipvsadm -C                                         every worker: every service deleted
-  ipvsadm -a|-e -t|-u VIP:PORT -r RS[:PORT] -b [-w W]   every worker: dest_add / dest_edit
+  ipvsadm -a|-e -t|-u VIP:PORT -r RS[:PORT] -b [-w W]   every worker: dest_add / dest_edit (no -w: 1)
   ipvsadm -d -t|-u VIP:PORT -r RS[:PORT]             every worker: dest_del
   ipvsadm --add-laddr|-P -z LIP -t|-u VIP:PORT -F IFACE
         like DPVS's libipvs dpvs_add_laddr: the address joins the device with sapool
@@ -15,10 +15,12 @@ the lcore workers and, for local addresses, onto fdirctl's all-or-nothing `laddr
         every worker's service stops binding it; the address (filters and pools) goes too
         when no service uses it and no conn holds it, else it stays until `dpip addr del`
   ipvsadm -G|--get-laddr [-t|-u VIP:PORT]            local addresses per service, conns
-  ipvsadm -L|-l [-n] [--stats|--rate] [-t|-u VIP:PORT]   counters summed over the workers
+  ipvsadm -L|-l [-n] [--stats|--rate] [-t|-u VIP:PORT]   counters summed over the workers; a dead
+        worker: the others' sum, its lcore named on stderr, exit 6 (as fdirctl stats)
   ipvsadm -Z [-t|-u VIP:PORT]                        zero the counters
 
-Only full-NAT is modelled: -g, -m and -i are refused. `--lab FILE` (or $FDIRLAB_LAB) names
+Defaults as DPVS's ipvsadm.c: -s wlc, -w 1. Only full-NAT is modelled: -g, -m and -i are
+refused, and so is -a/-e without -b (DPVS's default forwarding is direct routing). `--lab FILE` (or $FDIRLAB_LAB) names
 the lab. Exit codes are fdirctl's (2 bad input, 4 conflict, 6 worker refused ...).
 """
 
@@ -31,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controller import errors as E
+from controller import shellcmd
 from controller.dpvs_session import (
     addr_port,
     lab_ctx,
@@ -43,11 +46,12 @@ from controller.dpvs_session import (
     workers,
 )
 from controller.undo import Undo
-from controller.workers import WorkerSet
+from controller.workers import WorkerRefused, WorkerSet
 from fdirlab.limits import MAX_WEIGHT, SCHEDULERS
 
 VERSION = "1.9.2"  # the DPVS ipvsadm layout this follows (IP_VS_VERSION_CODE)
-DEF_SCHED = "wlc"  # DPVS ipvsadm DEF_SCHED
+DEF_SCHED = "wlc"  # DPVS ipvsadm DEF_SCHED: -A and -E without -s
+DEF_WEIGHT = 1     # DPVS ipvsadm process_options: -a and -e without -w
 
 COMMANDS = {
     "A": "add-service",
@@ -75,6 +79,30 @@ WITH_ARG = {
 }
 FLAGS = {"b": "fullnat", "g": "gatewaying", "m": "masquerading", "i": "ipip", "n": "numeric"}
 LONG_FLAGS = {"stats", "rate", "exact"}
+
+
+# DPVS ipvsadm.c commands_v_options, for the options the lab models: what each command takes
+# (anything else is "illegal" there; here too, rather than silently ignored). "svc" is -t/-u,
+# "fwd" the forwarding method (-b; -g/-m/-i are refused as not modelled).
+TAKES = {
+    "add-service": {"svc", "scheduler"}, "edit-service": {"svc", "scheduler"}, "delete-service": {"svc"},
+    "clear": set(), "list": {"svc", "numeric", "stats", "rate", "exact"}, "zero": {"svc"},
+    "add-server": {"svc", "real-server", "fwd", "weight"}, "edit-server": {"svc", "real-server", "fwd", "weight"},
+    "delete-server": {"svc", "real-server"}, "add-laddr": {"svc", "laddr", "ifname"},
+    "del-laddr": {"svc", "laddr", "ifname"}, "get-laddr": {"svc"},
+}
+_OPTION_NAMES = {"svc": "-t/-u", "scheduler": "-s", "real-server": "-r", "fwd": "-b", "weight": "-w",
+                 "laddr": "-z", "ifname": "-F", "numeric": "-n", "stats": "--stats", "rate": "--rate",
+                 "exact": "--exact"}
+
+
+def _check_takes(cmd: Cmd) -> None:
+    given = {"svc" if k in ("tcp-service", "udp-service") else k for k in cmd.opts}
+    given |= {"fwd" if f in ("fullnat", "gatewaying", "masquerading", "ipip") else f for f in cmd.flags}
+    bad = sorted(given - TAKES.get(cmd.command, given))
+    if bad:
+        raise E.BadInput(f"ipvsadm: illegal option {_OPTION_NAMES.get(bad[0], bad[0])} with --{cmd.command} "
+                         "(DPVS ipvsadm refuses it too)")
 
 
 @dataclass
@@ -171,6 +199,11 @@ def parse_argv(argv: list[str]) -> Cmd:
     for bad in ("gatewaying", "masquerading", "ipip"):
         if bad in cmd.flags:
             raise E.BadInput(f"ipvsadm: --{bad}: the lab models full-NAT only (-b)")
+    _check_takes(cmd)
+    if cmd.command in ("add-server", "edit-server") and "fullnat" not in cmd.flags:
+        # DPVS ipvsadm.c process_options: the forwarding method defaults to DR (IP_VS_CONN_F_DROUTE)
+        raise E.BadInput(f"ipvsadm: --{cmd.command} without a forwarding method is direct routing (-g) "
+                         "in DPVS; the lab models full-NAT only: add -b")
     return cmd
 
 
@@ -340,7 +373,34 @@ def rates(
 
 
 def _stats(ws: WorkerSet) -> list[dict[str, Any]]:
+    """Every worker's services, merged; WorkerError if one does not answer (a write must
+    see them all)."""
     return merge([c.call("ipvs_stats")["services"] for c in ws.clients])
+
+
+def _stats_live(ws: WorkerSet) -> tuple[list[dict[str, Any]], list[int]]:
+    """(services merged over the workers that answer, the lcores that do not), for reads:
+    a dead worker leaves the others' listing (as `fdirctl stats`). WorkerError when none
+    answers (nothing to list); a refusal (the worker answered) is not taken as dead."""
+    answers, dead, first = [], [], None
+    for c in ws.clients:
+        try:
+            answers.append(c.call("ipvs_stats")["services"])
+        except WorkerRefused:
+            raise
+        except E.WorkerError as e:
+            c.close()
+            dead.append(c.lcore)
+            first = first or e
+    if first is not None and not answers:
+        raise first
+    return merge(answers), dead
+
+
+def _dead_note(lab: str, dead: list[int], live: int) -> str:
+    """The one stderr line of a read with dead lcores (`fdirctl stats` says the same)."""
+    return (f"ipvsadm: lcores {dead} do not answer: the listing sums the other {live} lcore(s) only; "
+            f"`{shellcmd.fdirctl(lab)} worker restart N` for each")
 
 
 def _only(services: list[dict[str, Any]], svc: tuple[str, str, int] | None) -> list[dict[str, Any]]:
@@ -381,17 +441,27 @@ def _run(cmd: Cmd, session: Any) -> str:
                 _only(_stats(ws), svc)
             on_all_workers(ws, "ipvs_zero", args, None)
             return ""
-        services = _only(_stats(ws), svc)
+        merged, dead = _stats_live(ws)
+        services = _only(merged, svc)
         if c == "get-laddr":
-            return format_laddrs(services)
-        if "rate" in cmd.flags:
+            text = format_laddrs(services)
+        elif "rate" in cmd.flags:
             t0 = time.monotonic()
             time.sleep(1.0)
-            after = _only(_stats(ws), svc)
-            return format_list(
+            merged, dead2 = _stats_live(ws)
+            after = _only(merged, svc)
+            if dead2 != dead:       # a rate over other lcores than the first sample is no rate
+                dead = sorted(set(dead) | set(dead2))
+                after = []
+            text = format_list(
                 after, "rate", "exact" in cmd.flags, rates(services, after, time.monotonic() - t0)
             )
-        return format_list(services, "stats" if "stats" in cmd.flags else "", "exact" in cmd.flags)
+        else:
+            text = format_list(services, "stats" if "stats" in cmd.flags else "", "exact" in cmd.flags)
+        if dead:        # the listing on stdout, the dead lcores on stderr, exit 6 as fdirctl stats
+            raise E.WorkerError(_dead_note(session.args.lab, dead, len(ws.clients) - len(dead)),
+                                output=text, dead=dead)
+        return text
     if c == "clear":
         for s in _stats(ws):
             on_all_workers(
@@ -401,9 +471,7 @@ def _run(cmd: Cmd, session: Any) -> str:
     proto, vip, vport = _need_service(cmd)
     key = {"vip": vip, "vport": vport, "proto": proto}
     if c in ("add-service", "edit-service"):
-        sched = cmd.opts.get("scheduler", DEF_SCHED if c == "add-service" else None)
-        if sched is None:
-            raise E.BadInput("ipvsadm: --edit-service needs -s SCHEDULER")
+        sched = cmd.opts.get("scheduler", DEF_SCHED)    # DPVS ipvsadm.c: -A and -E without -s -> wlc
         if sched not in SCHEDULERS:
             raise E.BadInput(
                 f"ipvsadm: scheduler {sched!r}: the lab's workers implement {', '.join(SCHEDULERS)}"
@@ -440,7 +508,7 @@ def _run(cmd: Cmd, session: Any) -> str:
         raddr, rport = split_addr_port(cmd.opts["real-server"], "-r", vport)
         if (":" in raddr) != (":" in vip):
             raise E.BadInput(f"ipvsadm: -r {cmd.opts['real-server']}: not the family of VIP {vip}")
-        weight = _weight(cmd)
+        weight = _weight(cmd)       # DPVS ipvsadm.c: -a and -e without -w -> weight 1
         dkey = {**key, "addr": raddr, "port": rport}
         where = f"{proto} {addr_port(vip, vport)}"
         service = _only(_stats(ws), (proto, vip, vport))[0]
@@ -453,14 +521,12 @@ def _run(cmd: Cmd, session: Any) -> str:
             on_all_workers(
                 ws,
                 "dest_add",
-                {**dkey, "weight": 1 if weight is None else weight},
+                {**dkey, "weight": weight},
                 lambda w: w.call("dest_del", **dkey),
             )
         elif c == "edit-server":
             if cur is None:
                 raise E.Conflict(f"ipvsadm: no server {addr_port(raddr, rport)} in {where}")
-            if weight is None:
-                return ""
             on_all_workers(
                 ws,
                 "dest_edit",
@@ -482,9 +548,10 @@ def _run(cmd: Cmd, session: Any) -> str:
     raise E.BadInput(f"ipvsadm: --{c} is not modelled by the lab")
 
 
-def _weight(cmd: Cmd) -> int | None:
+def _weight(cmd: Cmd) -> int:
+    """-w W, 0..MAX_WEIGHT; 1 when not given (DPVS ipvsadm.c process_options)."""
     if "weight" not in cmd.opts:
-        return None
+        return DEF_WEIGHT
     w = cmd.opts["weight"]
     if not w.isdigit() or int(w) > MAX_WEIGHT:
         raise E.BadInput(f"ipvsadm: -w {w!r}: weight is 0..{MAX_WEIGHT}")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from controller import errors as E
+from controller.argcheck import check_seconds
 from controller.laddr_ops import Ctx
 from controller.p4names import P4Names
 from controller.p4rt_client import P4RTClient, load_device_config, load_p4info_text
@@ -47,8 +48,7 @@ class Session:
         with), then arbitrate as primary. Reads connect without arbitration."""
         a = self.args
         if write:
-            if a.lock_wait < 0:
-                raise E.BadInput(f"--lock-wait {a.lock_wait:g}: must be >= 0")
+            check_seconds(a.lock_wait, "--lock-wait", zero_ok=True)   # also for ipvsadm/dpip sessions
             what = " ".join(x for x in (a.cmd, getattr(a, "sub", None)) if x)
             self.lock = WriteLock(self.grpc_addr, self.device_id, a.lock_wait, what).acquire()
             if self.lock.interrupted and a.cmd != "reconcile":

@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from controller import shellcmd
+
 WIDTH = 80
 
 
@@ -155,12 +157,11 @@ def cmd_top(s: Any) -> tuple[dict[str, Any], str, int]:
     from rich.live import Live
 
     from controller import errors as E
+    from controller.argcheck import check_count, check_seconds
 
     a = s.args
-    if a.interval <= 0:
-        raise E.BadInput(f"--interval {a.interval}: must be > 0 seconds")
-    if a.count is not None and a.count < 1:
-        raise E.BadInput(f"--count {a.count}: must be >= 1")
+    check_seconds(a.interval, "--interval", zero_ok=False)    # also when called without check_args
+    check_count(a.count, "--count")
     st = s.ctx().initialised_state()
     ws = s.workers_for(st.layout.n_lcores)
     if ws is None:
@@ -203,7 +204,7 @@ def _result(s: Any, refreshes: int, rows: list[dict[str, Any]], mode: str) -> tu
     down = [r["lcore"] for r in rows if r["down"]]
     text = ""
     if down:
-        fl = f"fdirctl --lab {s.args.lab}" if s.args.lab else "fdirctl --lab FILE"
+        fl = shellcmd.fdirctl(s.args.lab)
         text = f"lcores {down} do not answer: `{fl} worker restart N`"
     return ({"refreshes": refreshes, "lcores": rows, "total": totals(rows), "mode": mode, "down": down}, text,
             E.EXIT_WORKER if down else 0)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from controller import errors as E
+from controller import shellcmd
 from controller.commands.common import Subparsers, command
 from controller.doctor import Finding, WorkerView, diagnose
 from controller.session import Result, Session
@@ -35,7 +36,7 @@ def run(s: Session) -> Result:
             f"the last writer of switch {s.grpc_addr} device {s.device_id} ({lock.interrupted}) ended "
             "holding the writer lock: it was killed mid-write, so what it wrote may be half done "
             "(other findings here name what)",
-            f"fdirctl --lab {s.args.lab or 'FILE'} reconcile (any writer that completes clears this)"))
+            f"{shellcmd.fdirctl(s.args.lab)} reconcile (any writer that completes clears this)"))
     errors = [f for f in found if f.severity == "error"]
     lines = [f"{f.severity.upper():7} {f.code}: {f.message}\n        fix: {f.fix}" for f in found]
     dead = [v.lcore for v in views if not v.alive]

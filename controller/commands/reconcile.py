@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from controller import errors as E
+from controller import shellcmd
 from controller.commands.common import Subparsers, command
 from controller.reconcile import reconcile
 from controller.session import Result, Session
@@ -33,7 +34,7 @@ def run(s: Session) -> Result:
         text += "\nworkers: " + ", ".join(f"{k} {v}" for k, v in changes.items())
     code = E.EXIT_STATE if (s.args.check and res["changed"]) or res["blocked"] else 0
     if wk.get("unreachable"):
-        text += (f"\nlcores {wk['unreachable']} do not answer: `fdirctl --lab {s.args.lab} worker restart N`, "
+        text += (f"\nlcores {wk['unreachable']} do not answer: `{shellcmd.fdirctl(s.args.lab)} worker restart N`, "
                  f"then reconcile again")
         code = code or E.EXIT_WORKER
     return res, text, code

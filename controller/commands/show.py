@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from controller import errors as E
+from controller import shellcmd
 from controller.commands.common import Parser, Subparsers, command, common_args
 from controller.commands.fdir_table import fdir_row, fdir_table
 from controller.entries import Entry
@@ -12,6 +13,7 @@ from controller.laddr_ops import Ctx
 from controller.p4names import DROP_REASONS, RETA_SIZE
 from controller.rules import canonical_ip
 from controller.session import Result, Session
+from controller.workers import WorkerRefused
 
 
 def register(sub: Subparsers) -> None:
@@ -47,8 +49,16 @@ def _pools(s: Session, ctx: Ctx) -> Result:
     if ws is None:
         raise E.BadInput("show pools needs the workers: give --lab or --run-dir (and not --no-workers)")
     rows: list[dict[str, Any]] = []
+    dead: list[dict[str, Any]] = []
     for c in ws.clients:
-        pools = c.pools().get("pools", [])
+        try:
+            pools = c.pools().get("pools", [])
+        except WorkerRefused:
+            raise
+        except E.WorkerError as e:     # a dead worker: the others' pools, it named, exit 6 (as stats)
+            c.close()
+            dead.append({"lcore": c.lcore, "error": str(e)})
+            continue
         items = pools.items() if isinstance(pools, dict) else ((p.get("laddr"), p) for p in pools)
         for laddr, p in items:
             rows.append({"lcore": c.lcore, "laddr": laddr,
@@ -56,7 +66,11 @@ def _pools(s: Session, ctx: Ctx) -> Result:
     lines = [f"{'lcore':>5} {'local address':<28} {'sa_used':>8} {'sa_free':>8} {'sa_miss':>8}"] + \
             [f"{r['lcore']:>5} {r['laddr']:<28} {r['sa_used']!s:>8} {r['sa_free']!s:>8} {r['sa_miss']!s:>8}"
              for r in rows]
-    return {"pools": rows}, "\n".join(lines), 0
+    lines += [f"{d['lcore']:>5} DEAD: {d['error']}" for d in dead]
+    if dead:
+        fl = shellcmd.fdirctl(s.args.lab)
+        lines.append(f"lcores {[d['lcore'] for d in dead]} do not answer: `{fl} worker restart N`")
+    return {"pools": rows, "dead": dead}, "\n".join(lines), E.EXIT_WORKER if dead else 0
 
 
 def _counters(ctx: Ctx) -> Result:

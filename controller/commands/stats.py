@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from controller import errors as E
+from controller import shellcmd
 from controller.commands.common import Subparsers, command
 from controller.session import Result, Session
 
@@ -64,7 +65,7 @@ def run(s: Session) -> Result:
     lines.append(f"return-path affinity: {total['affinity'] if total['affinity'] is not None else '-'}% "
                  f"({hits} replies found their conn on the lcore they reached, {misses} did not)")
     if dead:
-        fl = f"fdirctl --lab {s.args.lab}" if s.args.lab else "fdirctl --lab FILE"
+        fl = shellcmd.fdirctl(s.args.lab)
         lines.append(f"lcores {[d['lcore'] for d in dead]} do not answer: `{fl} worker restart N`")
     return {"lcores": rows, "dead": dead, "total": total, "mode": layout.mode}, "\n".join(lines), \
         E.EXIT_WORKER if dead else 0

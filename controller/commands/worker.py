@@ -7,7 +7,7 @@ from pathlib import Path
 from controller import errors as E
 from controller import reta_ops, worker_restart
 from controller.commands.common import Parser, Subparsers, command, common_args
-from controller.desired import wanted
+from controller.desired import runtime_binds, wanted
 from controller.reconcile import apply_worker
 from controller.session import Result, Session
 from controller.workers import WorkerClient, read_view
@@ -22,6 +22,11 @@ def register(sub: Subparsers) -> None:
     common_args(wr, suppress=True)
     wr.add_argument("lcore", type=int, metavar="N")
     wr.add_argument("--replace", action="store_true", help="restart it even if it still answers")
+
+
+def _peers(s: Session, n: int, lcore: int) -> list[WorkerClient]:
+    ws = s.workers_for(n)
+    return [c for c in (ws.clients if ws is not None else []) if c.lcore != lcore]
 
 
 def run(s: Session) -> Result:
@@ -40,7 +45,11 @@ def run(s: Session) -> Result:
     try:
         done = {k: 0 for k in ("pools", "pools_removed", "services", "services_removed", "laddrs_attached",
                                "laddrs_detached", "neighs")}
-        want = wanted(s.lab, {x: ls.slot for x, ls in st.laddrs.items()})
+        # run-time addresses go to the services the live peers bind them to (DPVS: a local
+        # address belongs to the services it was added to), not to every service
+        peers = [v.services or [] for v in (read_view(p) for p in _peers(s, n, a.lcore)) if v.alive]
+        binds = runtime_binds(peers, s.lab.laddrs) if s.lab is not None else None
+        want = wanted(s.lab, {x: ls.slot for x, ls in st.laddrs.items()}, binds)
         apply_worker(c, read_view(c), want, done, services=s.lab is not None)
     finally:
         c.close()

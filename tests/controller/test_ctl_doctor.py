@@ -124,3 +124,19 @@ def test_miss_policy_that_breaks_new_conns_is_reported_with_the_lab_file_fix():
         assert "10.0.0.100" in found[code].message and 'miss_policy = "rss"' in found[code].fix
     lay = dataclasses.replace(layout(), miss=MissPolicy("drop"), vips=())       # no VIP: nothing to say
     assert "miss-drops-new-conns" not in {f.code for f in diagnose(state(lay), workers(lay))}
+
+
+def test_printed_fix_commands_quote_the_lab_path():
+    """Finding 18's kind: what fdirctl prints for pasting into a shell quotes the user's lab
+    path, so `fdirctl --lab '/tmp/my lab;x/lab.toml' reconcile` is one argument, not two commands."""
+    import shlex
+
+    from controller import shellcmd
+    lay = layout()
+    path = "/tmp/my lab;x/lab.toml"
+    found = diagnose(state(lay, laddrs=(LADDR,)), workers(lay, laddrs=(LADDR, OTHER), skip={(2, LADDR)}),
+                     lab_path=path)
+    fixes = [f.fix for f in found if "fdirctl --lab" in f.fix]
+    assert fixes and all("fdirctl --lab '/tmp/my lab;x/lab.toml' " in f for f in fixes), fixes
+    assert shlex.split(shellcmd.fdirctl(path, "worker", "restart", "2"))[:3] == ["fdirctl", "--lab", path]
+    assert shellcmd.fdirctl(None) == "fdirctl --lab FILE"

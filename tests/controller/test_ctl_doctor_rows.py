@@ -501,3 +501,112 @@ def test_top_json_exits_like_stats_when_an_lcore_is_down(rig, ctl):
     assert ctl("stats")[0] == 0
     code, res, err = ctl("top", "--count", "2", "--interval", "0.1")
     assert code == 0 and res["down"] == [], res
+
+
+def _sched_weights(rig) -> list[tuple[str, list[int]]]:
+    """Per lcore: web's scheduler and its real servers' weights."""
+    out = []
+    for i in range(N):
+        s = next(x for x in rig.worker(i).services()["services"] if (x["vip"], x["vport"]) == ("10.0.0.100", 80)
+                 and x["proto"] == "tcp")
+        out.append((s["sched"], [int(d.get("weight", 1)) for d in s.get("servers", s.get("dests", []))]))
+    return out
+
+
+def test_ipvsadm_defaults_are_dpvs(rig, ctl):
+    """Finding 6: DPVS's ipvsadm fills what is not given (ipvsadm.c process_options): -e without
+    -w sets weight 1 (was: a silent no-op), -E without -s sets wlc (was: refused); -a without
+    -b is DR in DPVS, which the lab does not model: refused, nothing changed."""
+    rs = "10.0.2.2:8080"
+    p = _tool(rig, "controller.ipvsadm", "-e", "-t", "10.0.0.100:80", "-r", rs, "-b", "-w", "0")
+    assert p.returncode == 0, p.stderr
+    assert "-> 10.0.2.2:8080                FullNat 0 " in _tool(rig, "controller.ipvsadm", "-ln").stdout
+    p = _tool(rig, "controller.ipvsadm", "-e", "-t", "10.0.0.100:80", "-r", rs, "-b")   # the runbook's restore
+    assert p.returncode == 0 and p.stdout == p.stderr == "", p.stderr
+    listing = _tool(rig, "controller.ipvsadm", "-ln").stdout
+    assert "-> 10.0.2.2:8080                FullNat 1 " in listing, listing
+    p = _tool(rig, "controller.ipvsadm", "-E", "-t", "10.0.0.100:80")
+    assert p.returncode == 0, p.stderr
+    assert "TCP  10.0.0.100:80 wlc" in _tool(rig, "controller.ipvsadm", "-ln").stdout
+    assert all(sched == "wlc" for sched, _ in _sched_weights(rig))
+    before = _sched_weights(rig)
+    p = _tool(rig, "controller.ipvsadm", "-a", "-t", "10.0.0.100:80", "-r", "10.0.2.3:8080")
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "direct routing (-g)" in p.stderr, p.stderr
+    assert _sched_weights(rig) == before
+    assert ctl("reconcile")[0] == 0            # back to the lab file's rr
+    _clean(ctl)
+
+
+def test_ipvsadm_list_and_dpip_show_with_a_dead_lcore(rig, ctl):
+    """Finding 17: a read lists what the live lcores hold (summed over them), names the dead
+    lcore on stderr in one line with the fix, and exits 6 as `fdirctl stats` does."""
+    full = _tool(rig, "controller.ipvsadm", "-ln")
+    assert full.returncode == 0, full.stderr
+    rig.kill_worker(2)
+    try:
+        p = _tool(rig, "controller.ipvsadm", "-ln")
+        assert p.returncode == 6 and p.stdout == full.stdout, (p.stdout, p.stderr)
+        assert p.stderr.count("\n") == 1 and "lcores [2] do not answer" in p.stderr, p.stderr
+        assert f"fdirctl --lab {rig.lab} worker restart N" in p.stderr, p.stderr
+        p = _tool(rig, "controller.ipvsadm", "-ln", "--stats")
+        assert p.returncode == 6 and "TCP  10.0.0.100:80" in p.stdout and "lcores [2]" in p.stderr
+        p = _tool(rig, "controller.dpip", "-s", "addr", "show")
+        assert p.returncode == 6 and "inet 10.0.0.200/32 scope global dpdk0" in p.stdout, p.stderr
+        assert p.stderr.count("\n") == 1 and "lcores [2]" in p.stderr, p.stderr
+        assert ctl("stats")[0] == 6
+        code, res, err = ctl("show", "pools")          # the same kind in fdirctl: was the first error only
+        assert code == 6 and [d["lcore"] for d in res["dead"]] == [2], (code, err)
+        assert sorted({r["lcore"] for r in res["pools"]}) == [0, 1, 3], res
+    finally:
+        r = subprocess.run(fix_cmd(rig, "worker", "restart", "2"), capture_output=True, text=True, cwd=REPO)
+        assert r.returncode == 0, r.stderr
+    assert _tool(rig, "controller.ipvsadm", "-ln").returncode == 0
+    _clean(ctl)
+
+
+def test_runtime_laddr_belongs_to_its_service_and_doctor_fix_is_what_reconcile_does(rig, ctl):
+    """Finding 5: an address attached at run time to one service (DPVS ipvsadm --add-laddr) is
+    one laddr-not-in-lab finding (its fix and message say what reconcile does: remove it), not a
+    service-laddr-missing per lcore and service; a restarted worker binds it where its peers do;
+    the doctor's fix (reconcile) then removes it everywhere and doctor is clean. A lab address a
+    lab service lacks on several lcores is one service-laddr-missing finding, fixed by reconcile."""
+    addr = "10.0.0.211"
+    p = _tool(rig, "controller.ipvsadm", "--add-laddr", "-z", addr, "-t", "10.0.0.100:80", "-F", "dpdk0")
+    assert p.returncode == 0, p.stderr
+    code, res, err = ctl("doctor")
+    found = [f for f in res["findings"] if f["severity"] != "info"]
+    assert [f["code"] for f in found] == ["laddr-not-in-lab"] and addr in found[0]["message"], found
+    assert "a reconcile removes it" in found[0]["message"] and "attach" not in found[0]["fix"], found
+    rig.kill_worker(3)
+    r = subprocess.run(fix_cmd(rig, "worker", "restart", "3"), capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    for i in range(N):       # web binds it on every lcore, dns (the other IPv4 service) on none
+        svcs = {(s["vip"], s["vport"], s["proto"]): s["laddrs"] for s in rig.worker(i).services()["services"]}
+        assert addr in svcs[("10.0.0.100", 80, "tcp")] and addr not in svcs[("10.0.0.100", 5353, "udp")], (i, svcs)
+    assert [f["code"] for f in ctl("doctor")[1]["findings"] if f["severity"] != "info"] == ["laddr-not-in-lab"]
+    assert ctl("reconcile")[0] == 0
+    assert addr not in switch_state(rig).laddrs and all(addr not in p for p in _pools(rig))
+    assert all(addr not in s for s in _svc_laddrs(rig))
+    _clean(ctl)
+    for i in (1, 2):
+        rig.worker(i).call("service_laddr_del", laddr="10.0.0.201", **WEB)
+    code, res, err = ctl("doctor")
+    found = [f for f in res["findings"] if f["severity"] != "info"]
+    assert [f["code"] for f in found] == ["service-laddr-missing"], found
+    assert "10.0.0.201" in found[0]["message"] and "[1, 2]" in found[0]["message"], found
+    assert ctl("reconcile")[0] == 0
+    _clean(ctl)
+
+
+def test_dpip_shows_what_its_docstring_says(rig, ctl):
+    """Finding 16: dpip's docstring said LEN "is accepted and shown"; the switch keeps only the
+    address, so show prints /32 (/128), and the docstring now says so."""
+    from controller import dpip
+    assert _tool(rig, "controller.dpip", "addr", "add", "10.0.0.212/24", "dev", "dpdk0", "sapool").returncode == 0
+    try:
+        out = _tool(rig, "controller.dpip", "addr", "show").stdout
+        assert "inet 10.0.0.212/32 scope global dpdk0" in out, out
+        assert "accepted but not kept" in dpip.__doc__ and "/32" in dpip.__doc__
+    finally:
+        assert _tool(rig, "controller.dpip", "addr", "del", "10.0.0.212/24", "dev", "dpdk0").returncode == 0
+    _clean(ctl)

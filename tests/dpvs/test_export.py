@@ -27,20 +27,21 @@ def filters(n: int, rx_queues: tuple[int, ...] = (), addrs=(LADDR,)) -> list[X.F
 
 # --- golden: ethtool --------------------------------------------------------------------
 
-# ethtool(8) -N: flow-type tcp4|udp4|tcp6|udp6, dst-ip ADDR [m MASK], dst-port N [m N], action N
+# ethtool(8) -N: flow-type tcp4|udp4|tcp6|udp6, dst-ip ADDR [m MASK], dst-port N [m N], action N,
+# loc N
 ETHTOOL_RE = re.compile(
     r"^ethtool -N (\S+) flow-type (tcp4|udp4|tcp6|udp6) dst-ip (\S+)(?: m (\S+))? "
-    r"dst-port (\d+) m (0x[0-9a-f]{4}) action (\d+)$"
+    r"dst-port (\d+) m (0x[0-9a-f]{4}) action (\d+) loc (\d+)$"
 )
 
 
 def test_ethtool_golden_mask_is_bits_to_ignore():
     got = X.render(filters(4, (3, 2, 1, 0)), "ethtool", "eth2")
     assert got[:4] == [
-        "ethtool -N eth2 flow-type tcp4 dst-ip 10.0.0.200 dst-port 0 m 0xfffc action 3",
-        "ethtool -N eth2 flow-type tcp4 dst-ip 10.0.0.200 dst-port 1 m 0xfffc action 2",
-        "ethtool -N eth2 flow-type tcp4 dst-ip 10.0.0.200 dst-port 2 m 0xfffc action 1",
-        "ethtool -N eth2 flow-type tcp4 dst-ip 10.0.0.200 dst-port 3 m 0xfffc action 0",
+        "ethtool -N eth2 flow-type tcp4 dst-ip 10.0.0.200 dst-port 0 m 0xfffc action 3 loc 0",
+        "ethtool -N eth2 flow-type tcp4 dst-ip 10.0.0.200 dst-port 1 m 0xfffc action 2 loc 1",
+        "ethtool -N eth2 flow-type tcp4 dst-ip 10.0.0.200 dst-port 2 m 0xfffc action 1 loc 2",
+        "ethtool -N eth2 flow-type tcp4 dst-ip 10.0.0.200 dst-port 3 m 0xfffc action 0 loc 3",
     ]
     assert len(got) == 8 and got[4].startswith("ethtool -N eth2 flow-type udp4 ")
 
@@ -54,7 +55,7 @@ def test_ethtool_semantics_match_the_filters():
         for line in X.render(fs, "ethtool"):
             m = ETHTOOL_RE.match(line)
             assert m, line
-            dev, ft, ip, ipm, port, pm, q = m.groups()
+            dev, ft, ip, ipm, port, pm, q, _loc = m.groups()
             assert ipm is None and ft[-1] == ("6" if ":" in ip else "4")
             kmask = ~int(pm, 16) & 0xFFFF
             owned = {p for p in range(1025, 1025 + 64) if p & kmask == int(port)}
@@ -63,9 +64,10 @@ def test_ethtool_semantics_match_the_filters():
 
 # --- golden: DPDK testpmd flow create -----------------------------------------------------
 
-# testpmd: flow create {port} [ingress] pattern {item} [/ {item}]... / end actions {action} / end
+# testpmd: flow create {port} [group G] [priority L] [ingress] pattern {item} [/ {item}]... / end
+#          actions {action} / end
 TESTPMD_RE = re.compile(
-    r"^flow create (\d+) ingress pattern eth / (ipv4|ipv6) dst is (\S+) / (tcp|udp) "
+    r"^flow create (\d+) priority 0 ingress pattern eth / (ipv4|ipv6) dst is (\S+) / (tcp|udp) "
     r"dst spec (\d+) dst mask (0x[0-9a-f]{4})( / fuzzy thresh is 4294967295)? / end "
     r"actions queue index (\d+) / end$"
 )
@@ -74,13 +76,13 @@ TESTPMD_RE = re.compile(
 def test_rte_flow_golden():
     fs = filters(2, (5, 7), addrs=(LADDR6,))
     assert X.render(fs, "rte-flow", port_id=1) == [
-        "flow create 1 ingress pattern eth / ipv6 dst is fd00:fd::200 / tcp dst spec 0 "
+        "flow create 1 priority 0 ingress pattern eth / ipv6 dst is fd00:fd::200 / tcp dst spec 0 "
         "dst mask 0x0001 / end actions queue index 5 / end",
-        "flow create 1 ingress pattern eth / ipv6 dst is fd00:fd::200 / tcp dst spec 1 "
+        "flow create 1 priority 0 ingress pattern eth / ipv6 dst is fd00:fd::200 / tcp dst spec 1 "
         "dst mask 0x0001 / end actions queue index 7 / end",
-        "flow create 1 ingress pattern eth / ipv6 dst is fd00:fd::200 / udp dst spec 0 "
+        "flow create 1 priority 0 ingress pattern eth / ipv6 dst is fd00:fd::200 / udp dst spec 0 "
         "dst mask 0x0001 / end actions queue index 5 / end",
-        "flow create 1 ingress pattern eth / ipv6 dst is fd00:fd::200 / udp dst spec 1 "
+        "flow create 1 priority 0 ingress pattern eth / ipv6 dst is fd00:fd::200 / udp dst spec 1 "
         "dst mask 0x0001 / end actions queue index 7 / end",
     ]
     for line in X.render(filters(8), "rte-flow", fuzzy=True):
@@ -90,7 +92,7 @@ def test_rte_flow_golden():
 
 def test_tc_golden_and_unowned_port_is_a_comment():
     fs = filters(2)
-    bad = X.Filter(LADDR, 0xFFFFFFFF, "tcp", 1, 7, None, None, 100, "hand")
+    bad = X.Filter(LADDR, 0xFFFFFFFF, "tcp", 1, 7, None, None, 1, "hand")
     got = X.render(fs + [bad], "tc-flower", "eth3")
     assert got[0] == "tc qdisc add dev eth3 clsact"
     assert got[1] == (
@@ -104,6 +106,74 @@ def test_tc_golden_and_unowned_port_is_a_comment():
     )
     with pytest.raises(ValueError, match="export format 'xdp'"):
         X.render(fs, "xdp")
+
+
+# --- priority order: every format carries the switch's winner -------------------------------
+
+N_PRI, RXQ_PRI = 4, (3, 2, 1, 0)
+
+
+def overlapping() -> list[X.Filter]:
+    """The default lab's laddr filters (P4 priority 10, 4 lcores on queues 3..0), a hand-made
+    catch-all for 10.0.0.0/24 to lcore 3 at priority 1 (finding 2: it must lose wherever a
+    laddr filter matches) and a hand-made exact port 2050 to lcore 1 at priority 100 (it must
+    win over the laddr filter of that port). Given in an order unlike the match order."""
+    from controller.rules import hand_filter
+
+    ports = tuple(range(1, N_PRI + 1))
+    entries = [
+        hand_filter("10.0.0.0", 0, 0, "tcp", ports[3], 1, 0xFFFFFF00),
+        *fdir_entries(Partition("lsb", N_PRI), ports, LADDR),
+        hand_filter(LADDR, 2050, 0xFFFF, "tcp", ports[1], 100),
+    ]
+    return X.rows_from_state(entries, ports, RXQ_PRI)
+
+
+def _matches(f: X.Filter, addr: str, proto: str, port: int) -> bool:
+    import ipaddress
+
+    a = int(ipaddress.ip_address(addr))
+    return (f.version == ipaddress.ip_address(addr).version and a & f.addr_mask == int(
+        ipaddress.ip_address(f.addr)) and f.proto == proto and port & f.port_mask == f.port)
+
+
+def switch_queue(fs: list[X.Filter], addr: str, proto: str, port: int) -> int | None:
+    """The queue of the filter the switch picks: the highest P4Runtime priority among those
+    that match (P4Runtime spec §9.1); None: no filter matches."""
+    hit = [f for f in fs if _matches(f, addr, proto, port)]
+    return max(hit, key=lambda f: f.priority).queue if hit else None
+
+
+PRI_FRAMES = [(a, "tcp", p) for a in (LADDR, "10.0.0.7") for p in range(2048, 2056)]
+
+
+def test_every_format_carries_the_switch_priority_order():
+    """Decode each format's own order (ethtool: lowest loc first; tc: lowest prio first;
+    rte_flow: lowest priority level first, undefined between equal levels) and check its
+    winner per frame is the switch's."""
+    fs = overlapping()
+    assert [f.priority for f in fs] == sorted((f.priority for f in fs), reverse=True)
+    eth = [ETHTOOL_RE.match(x) for x in X.render(fs, "ethtool", "eth2")]
+    assert all(eth) and [int(m.group(8)) for m in eth] == list(range(len(fs)))
+    rte = X.render(fs, "rte-flow")
+    levels = [int(re.match(r"flow create 0 priority (\d+) ingress ", x).group(1)) for x in rte]
+    assert levels == [0] + [1] * 8 + [2], rte    # 100 -> 0, the laddr filters (10) -> 1, 1 -> 2
+    tc = X.render(fs, "tc-flower", "eth2")[1:]
+    prios = [int(re.search(r" prio (\d+) ", x).group(1)) for x in tc]
+    assert prios == list(range(1, len(fs) + 1))
+    u32 = X.render(fs, "tc-u32", "eth2")[1:]
+    assert [int(re.search(r" prio (\d+) u32 ", x).group(1)) for x in u32] == prios
+    for addr, proto, port in PRI_FRAMES:
+        want = switch_queue(fs, addr, proto, port)
+        for order in (prios, [int(m.group(8)) for m in eth], levels):
+            hit = [(o, f) for o, f in zip(order, fs, strict=True) if _matches(f, addr, proto, port)]
+            best = min((o for o, _ in hit), default=None)
+            won = {f.queue for o, f in hit if o == best}
+            assert won == ({want} if want is not None else set()), (addr, port, order, won, want)
+    # the finding's case: port 2048 of the laddr goes to lcore 0 (queue 3), the catch-all to
+    # queue 0, port 2050 to lcore 1 (queue 2) by the priority-100 filter
+    assert [switch_queue(fs, LADDR, "tcp", p) for p in (2048, 2049, 2050)] == [3, 2, 2]
+    assert switch_queue(fs, "10.0.0.7", "tcp", 2048) == 0
 
 
 def test_fdirctl_dpvs_conf_command(tmp_path):
@@ -294,3 +364,46 @@ def _hits(text: str) -> dict[int, int]:
         if m and pref is not None:
             out[pref] = out.get(pref, 0) + int(m.group(1))
     return out
+
+
+@pytest.mark.root
+def test_tc_priority_order_is_checked_by_the_kernel(netns):
+    """Overlapping filters of different P4 priorities (overlapping()): applied by the kernel
+    from the tc rendering, each frame lands on the queue of the filter the switch picks (the
+    highest P4 priority that matches), frame by frame: the priority-1 catch-all only where
+    no laddr filter matches, the priority-100 port 2050 over its laddr filter."""
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+
+    fs = overlapping()
+    fmts = kernel_formats()
+    assert fmts, "the kernel has neither cls_flower nor cls_u32"
+    for q in range(N_PRI):
+        sh("ip", "link", "add", f"q{q}a", "type", "veth", "peer", "name", f"q{q}b")
+        sh("ip", "link", "set", f"q{q}a", "up")
+        sh("ip", "link", "set", f"q{q}b", "up")
+    sh("ip", "link", "set", "x0", "up")
+    sh("ip", "link", "set", "x1", "up")
+    send = ("import socket,sys\ns=socket.socket(socket.AF_PACKET,socket.SOCK_RAW)\n"
+            "s.bind(('x1',0))\ns.send(bytes.fromhex(sys.argv[1]))\n")
+    rx = " ".join(f"/sys/class/net/q{q}b/statistics/rx_packets" for q in range(N_PRI))
+
+    def counts() -> list[int]:
+        return [int(x) for x in sh("cat", *rx.split()).stdout.split()]
+
+    for fmt in fmts:
+        sh("tc", "filter", "del", "dev", "x0", "ingress", check=False)
+        for line in X.render(fs, fmt, "x0")[1:]:
+            r = sh(*software(line, "q", "a"), check=False)
+            assert r.returncode == 0, f"{fmt}: the kernel refused {line!r}: {r.stderr.strip()}"
+        got, want = {}, {}
+        for addr, _, port in PRI_FRAMES:
+            frame = Ether(src="02:fd:03:00:00:01", dst="02:fd:00:00:00:01") / IP(src="10.0.2.1", dst=addr) / \
+                TCP(sport=8080, dport=port, flags="SA")
+            before = counts()
+            sh(sys.executable, "-c", send, bytes(frame).hex())
+            moved = [q for q, (b, a) in enumerate(zip(before, counts(), strict=True)) if a != b]
+            got[(addr, port)] = moved
+            want[(addr, port)] = [switch_queue(fs, addr, "tcp", port)]
+        assert got == want, fmt
+        print(f"{fmt}: {len(PRI_FRAMES)} frames, each on the switch's winner's queue")

@@ -62,6 +62,19 @@ def test_parse_argv(argv, command, opts, flags):
     [
         (["-A", "-D"], "cannot go together"),
         (["-a", "-t", "10.0.0.100:80", "-r", "10.0.2.1", "-g"], "full-NAT only"),
+        # finding 6: DPVS's default forwarding is DR (ipvsadm.c process_options), not -b
+        (["-a", "-t", "10.0.0.100:80", "-r", "10.0.2.1"], r"--add-server without a forwarding method is "
+         r"direct routing \(-g\) in DPVS; the lab models full-NAT only: add -b"),
+        (["-e", "-t", "10.0.0.100:80", "-r", "10.0.2.1", "-w", "0"], "--edit-server without a forwarding"),
+        # the kind: an option the command does not take was silently ignored (DPVS: illegal)
+        (["-E", "-t", "10.0.0.100:80", "-w", "3"], "illegal option -w with --edit-service"),
+        (["-A", "-t", "10.0.0.100:80", "-r", "10.0.2.1:80"], "illegal option -r with --add-service"),
+        (["-d", "-t", "10.0.0.100:80", "-r", "10.0.2.1:80", "-w", "2"], "illegal option -w with --delete-server"),
+        (["-D", "-t", "10.0.0.100:80", "-s", "rr"], "illegal option -s with --delete-service"),
+        (["-C", "-t", "10.0.0.100:80"], "illegal option -t/-u with --clear"),
+        (["-ln", "-z", "10.0.0.200"], "illegal option -z with --list"),
+        (["-G", "-n"], "illegal option -n with --get-laddr"),
+        (["-P", "-z", "10.0.0.200", "-t", "10.0.0.100:80", "-F", "dpdk0", "-b"], "illegal option -b with --add-laddr"),
         (["-A", "-t"], "-t needs a value"),
         (["-X"], "unknown option -X"),
         (["-A", "-t", "1.2.3.4:80", "-u", "1.2.3.4:53"], "one of -t and -u"),
