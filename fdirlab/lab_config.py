@@ -587,7 +587,7 @@ def _check_every_lcore_has_ports(lab: Lab) -> None:
                  if not any(len(part.owned_ports(i, lab.laddr_slot(a), low, high)) for a in svc.laddrs)]
         if not empty:
             continue
-        where = f"services[{k}] ({svc.name}, {svc.proto} {svc.vip}:{svc.vport})"
+        where = f"services[{k}] ({svc.name}, {svc.proto} {host_port(svc.vip, svc.vport)})"
         if lab.scheme == "laddr":
             fam = ipaddress.ip_address(svc.vip).version
             have = sorted({lab.laddr_slot(a) % n for a in svc.laddrs})
@@ -645,7 +645,7 @@ def _check_unique(lab: Lab, subnet4: ipaddress.IPv4Network, subnet6: ipaddress.I
             raise LabConfigError(f"services[{k}].vip = {s.vip!r}: {why}")
         sk = (s.vip, s.vport, s.proto)
         if sk in svc_keys:
-            raise LabConfigError(f"services[{k}]: {s.proto} {s.vip}:{s.vport} is already {svc_keys[sk]}")
+            raise LabConfigError(f"services[{k}]: {s.proto} {host_port(s.vip, s.vport)} is already {svc_keys[sk]}")
         svc_keys[sk] = f"services[{k}]"
     lb_addrs = set(lab.laddrs) | set(lab.vips)
     for k, s in enumerate(lab.services):
