@@ -655,21 +655,32 @@ def _check_unique(lab: Lab, subnet4: ipaddress.IPv4Network, subnet6: ipaddress.I
                 raise LabConfigError(f"services[{k}].servers[{j}] = {b.addr!r}: {why}")
 
 
-def load_lab(path: str | Path) -> Lab:
-    """Read and validate a lab file; every problem is one LabConfigError line."""
+def read_lab_data(path: str | Path) -> dict[str, Any]:
+    """The TOML data of a lab file, not yet validated (a caller may override keys, then
+    parse_lab_file). LabConfigError `lab file 'PATH': No such file or directory` (the OS's
+    reason, once) or `lab file 'PATH': not valid TOML: ...`."""
     p = Path(path)
     try:
         raw = p.read_bytes()
     except OSError as e:
         raise LabConfigError(f"lab file {str(p)!r}: {e.strerror or e}") from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        return tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise LabConfigError(f"lab file {str(p)!r}: not valid TOML: {e}") from None
+
+
+def parse_lab_file(data: dict[str, Any], path: str | Path) -> Lab:
+    """parse_lab of a lab file's data; its errors start with `lab file 'PATH': `."""
     try:
-        return parse_lab(data, str(p))
+        return parse_lab(data, str(path))
     except LabConfigError as e:
-        raise LabConfigError(f"lab file {str(p)!r}: {e}") from None
+        raise LabConfigError(f"lab file {str(path)!r}: {e}") from None
+
+
+def load_lab(path: str | Path) -> Lab:
+    """Read and validate a lab file; every problem is one LabConfigError line."""
+    return parse_lab_file(read_lab_data(path), path)
 
 
 def default_lab() -> Lab:

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import time
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import tomli_w
 from mininet.log import setLogLevel
 from mininet.net import Mininet
 
-from fdirlab.lab_config import SWITCH_NODE, Lab, lcore_node, parse_lab
+from fdirlab.lab_config import SWITCH_NODE, Lab, lcore_node, parse_lab, parse_lab_file, read_lab_data
 from fdirlab.run_record import RunRecordError, WorkerRecord, pid_runs, read_record, write_record
 from topo.cleanup import dead_runs, lab_links
 from topo.errors import LabError
@@ -58,16 +57,13 @@ class LabRun:
         self.http_server = http_server
         raw: dict = dict(data or {})
         if lab_file is not None:
-            try:
-                raw = tomllib.loads(Path(lab_file).read_text())
-            except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-                raise LabError(f"lab file {lab_file!r}: {e}") from None
+            raw = read_lab_data(lab_file)       # its errors: `lab file 'PATH': why`, once
         for section, values in (overrides or {}).items():
             raw.setdefault(section, {}).update(values)
         if steering is not None:
             raw.setdefault("lab", {})["steering"] = steering
         self.lab_toml = tomli_w.dumps(raw)
-        self.lab: Lab = parse_lab(raw, lab_file or "<defaults>")
+        self.lab: Lab = parse_lab_file(raw, lab_file) if lab_file is not None else parse_lab(raw)
         self.lab_file = lab_file
         self.target = resolve_target(target or self.lab.switch.target)
         self.run_dir = Path(self.lab.run_dir)
