@@ -515,7 +515,7 @@ def parse_lab(data: dict[str, Any], source: str = "<defaults>") -> Lab:
         raw_backends = r.get("servers", list, [{"server": h.name} for h in servers])
         if not raw_backends:
             raise LabConfigError(f"services[{k}].servers: at least one real server is needed")
-        backends = []
+        backends: list[Backend] = []
         for j, b in enumerate(raw_backends):
             br = _Reader(b, f"services[{k}].servers[{j}]")
             srv = br.get("server", str, None)

@@ -28,7 +28,8 @@ def test_a_real_server_given_twice_is_refused_naming_both(servers, words):
 
 def test_a_duplicate_ipv6_real_server_is_named_in_brackets():
     s = [{"addr": "fd00:fd::2:1", "port": 80}, {"addr": "fd00:fd:0::2:1", "port": 80}]
-    with pytest.raises(LabConfigError, match=r"servers\[1\]: \[fd00:fd::2:1\]:80 is already services\[0\].servers\[0\]"):
+    with pytest.raises(LabConfigError,
+                       match=r"servers\[1\]: \[fd00:fd::2:1\]:80 is already services\[0\].servers\[0\]"):
         parse_lab(_svc(s, vip="fd00:fd::100", laddrs=["fd00:fd::200"]))
 
 
