@@ -34,9 +34,12 @@ ptf: setup
 # The switch is the lab file's switch.target (softswitch in the default lab and when left out);
 # TARGET=softswitch|bmv2|auto overrides it.
 # DPVS_CONF=path/dpvs.conf builds the lab a DPVS config describes (ipvsadm/dpip at the prompt).
-# PCAP=1: the switch writes <iface>_in.pcap and <iface>_out.pcap per port into the lab's logs.
+# (DPVS_CONF with LAB given too is refused, by topo.) PCAP=1 (or yes/true; 0/no/false: off; anything
+# else is refused): the switch writes <iface>_in.pcap and <iface>_out.pcap per port into the lab's logs.
+PCAP_VALUES := 1 0 yes no true false
 run: setup
-	$(PY) -m topo run $(if $(DPVS_CONF),--dpvs-conf $(DPVS_CONF),--lab $(LAB)) \
+	@$(if $(filter-out $(PCAP_VALUES),$(PCAP)),echo 'run: PCAP=$(subst ','\'',$(PCAP)): use 1 or 0 (yes/no, true/false)' >&2; exit 2)
+	$(PY) -m topo run $(if $(DPVS_CONF),--dpvs-conf $(DPVS_CONF)$(if $(filter-out file,$(origin LAB)), --lab $(LAB)),--lab $(LAB)) \
 	  $(if $(TARGET),--target $(TARGET)) $(if $(MODE),--mode $(MODE)) $(if $(filter 1 yes true,$(PCAP)),--pcap)
 
 unit: setup

@@ -39,6 +39,7 @@ from bench.compare_plan import (
     usable_ports,
 )
 from controller.workers import WorkerClient
+from fdirlab.hostport import http_url
 from fdirlab.mask_math import MAX_LCORES
 from fdirlab.partition import SCHEMES
 from topo.hosts import PYTHON
@@ -146,7 +147,7 @@ class CaseRun:
         self.web = next(s for s in self.lab.lab.services if s.proto == "tcp" and s.vport != 5201)
         self.udp = next((s for s in self.lab.lab.services if s.proto == "udp" and s.vport != 5201),
                         None)
-        self.url = f"http://{self.web.vip}:{self.web.vport}/"
+        self.url = http_url(self.web.vip, self.web.vport)     # [v6]:port (RFC 3986)
         self.tmp = Path(run_dir) / "load"
 
     # --- readings ---------------------------------------------------------------------

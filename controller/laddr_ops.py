@@ -201,23 +201,26 @@ def add_laddrs(ctx: Ctx, addrs: list[str], slots: list[int] | None = None, attac
                            f"adding it twice is an error: `laddr del {a}` first")
         if a in layout.vips:
             raise Conflict(f"local address {a} is a VIP of this switch")
-    used = {ls.slot for ls in st.laddrs.values()}
+    # slots are per address family, as DPVS keeps sa_pools and flow rules (sa_pool.c)
+    used = {(ipaddress.ip_address(a).version, ls.slot) for a, ls in st.laddrs.items()}
     if slots is not None:
         if len(slots) != len(wanted):
             raise BadInput(f"{len(slots)} slot(s) for {len(wanted)} address(es)")
-        for s in slots:
-            if s < 0 or s in used:
-                raise Conflict(f"slot {s} is already used by another local address" if s >= 0
+        for a, s in zip(wanted, slots, strict=True):
+            fam = ipaddress.ip_address(a).version
+            if s < 0 or (fam, s) in used:
+                raise Conflict(f"slot {s} is already used by another IPv{fam} local address" if s >= 0
                                else f"slot {s}: must be >= 0")
-            used.add(s)
+            used.add((fam, s))
         pairs = list(zip(wanted, slots, strict=True))
     else:
-        pairs, nxt = [], 0
+        pairs = []
         for a in wanted:
-            while nxt in used:
+            fam, nxt = ipaddress.ip_address(a).version, 0
+            while (fam, nxt) in used:
                 nxt += 1
             pairs.append((a, nxt))
-            used.add(nxt)
+            used.add((fam, nxt))
     entries: list[Entry] = []
     for a, s in pairs:
         entries += laddr_entries(layout, a, s)

@@ -63,7 +63,7 @@ def diff_entries(current: list[Entry], desired: list[Entry], miss_now: Entry | N
 
 
 def lab_laddrs(lab: Lab) -> list[tuple[str, int]]:
-    return [(a, i) for i, a in enumerate(lab.laddrs)]
+    return [(a, lab.laddr_slot(a)) for a in lab.laddrs]      # slots per family (DPVS sa_pool.c)
 
 
 def lab_laddrs_map(lab: Lab) -> dict[str, int]:

@@ -21,9 +21,11 @@ from typing import Any
 
 from fdirlab import limits, mask_math
 from fdirlab.errors import FdirlabError
+from fdirlab.hostport import host_port
 from fdirlab.lb_addr import lb_addr_problem
 from fdirlab.limits import MAX_WEIGHT, SCHEDULERS
 from fdirlab.partition import SCHEMES, Partition
+from fdirlab.real_server import duplicate_dest, real_server_problem
 
 STEERING_MODES = ("fdir", "rss", "handoff")
 TARGETS = ("auto", "bmv2", "softswitch")
@@ -218,7 +220,12 @@ class Lab:
         return lb_addr_problem(addr, self.subnet, self.subnet6, hosts)
 
     def laddr_slot(self, laddr: str) -> int:
-        return self.laddrs.index(laddr)
+        """The local address's slot: its position among the lab's local addresses of its
+        family (laddrs.addrs in order, IPv4 and IPv6 counted apart), as DPVS keeps one sa_pool
+        and one set of flow rules per address family (sa_pool.c). Scheme laddr gives slot k
+        to lcore k % n. ValueError if `laddr` is not a local address of the lab."""
+        fam = [a for a in self.laddrs if ipaddress.ip_address(a).version == ipaddress.ip_address(laddr).version]
+        return fam.index(laddr)
 
     def server(self, name: str) -> Host:
         for h in self.servers:
@@ -508,7 +515,7 @@ def parse_lab(data: dict[str, Any], source: str = "<defaults>") -> Lab:
         raw_backends = r.get("servers", list, [{"server": h.name} for h in servers])
         if not raw_backends:
             raise LabConfigError(f"services[{k}].servers: at least one real server is needed")
-        backends = []
+        backends: list[Backend] = []
         for j, b in enumerate(raw_backends):
             br = _Reader(b, f"services[{k}].servers[{j}]")
             srv = br.get("server", str, None)
@@ -521,9 +528,24 @@ def parse_lab(data: dict[str, Any], source: str = "<defaults>") -> Lab:
             if addr is None:
                 raise LabConfigError(f"services[{k}].servers[{j}]: give server = NAME or addr = IP")
             addr = _ip(br.key("addr"), addr, ipaddress.ip_address(vip).version)
+            if srv is not None and addr not in (by_name[srv].ip, by_name[srv].ip6):
+                other = next((h.name for h in servers if addr in (h.ip, h.ip6)), None)
+                raise LabConfigError(f"{br.key('addr')} = {addr!r}: not the address of server {srv!r} "
+                                     f"({by_name[srv].ip6 if ':' in addr else by_name[srv].ip})"
+                                     + (f" but of {other!r}" if other else "")
+                                     + ": give server = NAME or addr = IP, or both of one host")
+            why = real_server_problem(addr, str(subnet4), str(subnet6))    # LB addresses: _check_unique
+            if why:
+                raise LabConfigError(f"{br.key('addr') if 'addr' in b else br.key('server')} = "
+                                     f"{(b.get('addr') or srv)!r}: {addr}: {why}")
             port = _int(br.key("port"), br.get("port", int, vport), 1, 65535)
             weight = _int(br.key("weight"), br.get("weight", int, 1), 0, MAX_WEIGHT)   # as ipvsadm -w
             br.done()
+            dup = duplicate_dest(((x.addr, x.port) for x in backends), addr, port)
+            if dup is not None:
+                raise LabConfigError(f"services[{k}].servers[{j}]: {host_port(addr, port)} is already "
+                                     f"services[{k}].servers[{dup}] (a real server is one entry of a "
+                                     f"service; give it a weight instead)")
             backends.append(Backend(srv, addr, port, weight))
         if not any(b.weight for b in backends):
             raise LabConfigError(f"services[{k}].servers: every weight is 0, nothing can be scheduled")
@@ -531,6 +553,9 @@ def parse_lab(data: dict[str, Any], source: str = "<defaults>") -> Lab:
         svc_laddrs = r.get("laddrs", list, [a for a in laddrs if ipaddress.ip_address(a).version == fam])
         svc_laddrs = [_ip(f"services[{k}].laddrs[{j}]", a) for j, a in enumerate(svc_laddrs)]
         for j, a in enumerate(svc_laddrs):
+            if "laddrs" in item and a in svc_laddrs[:j]:
+                raise LabConfigError(f"services[{k}].laddrs[{j}] = {a!r}: already "
+                                     f"services[{k}].laddrs[{svc_laddrs.index(a)}]")
             if a not in laddrs:
                 raise LabConfigError(f"services[{k}].laddrs[{j}] = {a!r}: not one of laddrs.addrs")
             if ipaddress.ip_address(a).version != fam:
@@ -562,14 +587,17 @@ def _check_every_lcore_has_ports(lab: Lab) -> None:
                  if not any(len(part.owned_ports(i, lab.laddr_slot(a), low, high)) for a in svc.laddrs)]
         if not empty:
             continue
-        where = f"services[{k}] ({svc.name}, {svc.proto} {svc.vip}:{svc.vport})"
+        where = f"services[{k}] ({svc.name}, {svc.proto} {host_port(svc.vip, svc.vport)})"
         if lab.scheme == "laddr":
+            fam = ipaddress.ip_address(svc.vip).version
             have = sorted({lab.laddr_slot(a) % n for a in svc.laddrs})
+            slots = ", ".join(f"{a} slot {lab.laddr_slot(a)}" for a in svc.laddrs)
             raise LabConfigError(
-                f"{where}: with lab.scheme = \"laddr\" local address k belongs to lcore k % {n} only, so its "
-                f"{len(svc.laddrs)} local address(es) {list(svc.laddrs)} serve lcores {have} and leave lcores "
-                f"{empty} without a local port: give it at least {n} local addresses (laddrs.addrs, one per "
-                f"lcore), or use scheme lsb or range")
+                f"{where}: with lab.scheme = \"laddr\" the IPv{fam} local address of slot k (its position "
+                f"among the IPv{fam} ones of laddrs.addrs) belongs to lcore k % {n} only; this service binds "
+                f"{slots}, so lcores {have} have local ports and lcores {empty} none: give it local addresses "
+                f"of every slot 0..{n - 1} (services[{k}].laddrs, or more IPv{fam} laddrs.addrs), "
+                f"or use scheme lsb or range")
         raise LabConfigError(
             f"{where}: lcores.port_range = \"{low}-{high}\" gives lcores {empty} no local port with scheme "
             f"{lab.scheme} and {n} lcores: widen the port range (default 1025-65535)")
@@ -617,25 +645,42 @@ def _check_unique(lab: Lab, subnet4: ipaddress.IPv4Network, subnet6: ipaddress.I
             raise LabConfigError(f"services[{k}].vip = {s.vip!r}: {why}")
         sk = (s.vip, s.vport, s.proto)
         if sk in svc_keys:
-            raise LabConfigError(f"services[{k}]: {s.proto} {s.vip}:{s.vport} is already {svc_keys[sk]}")
+            raise LabConfigError(f"services[{k}]: {s.proto} {host_port(s.vip, s.vport)} is already {svc_keys[sk]}")
         svc_keys[sk] = f"services[{k}]"
+    lb_addrs = set(lab.laddrs) | set(lab.vips)
+    for k, s in enumerate(lab.services):
+        for j, b in enumerate(s.backends):
+            why = real_server_problem(b.addr, None, None, lb_addrs)
+            if why:
+                raise LabConfigError(f"services[{k}].servers[{j}] = {b.addr!r}: {why}")
 
 
-def load_lab(path: str | Path) -> Lab:
-    """Read and validate a lab file; every problem is one LabConfigError line."""
+def read_lab_data(path: str | Path) -> dict[str, Any]:
+    """The TOML data of a lab file, not yet validated (a caller may override keys, then
+    parse_lab_file). LabConfigError `lab file 'PATH': No such file or directory` (the OS's
+    reason, once) or `lab file 'PATH': not valid TOML: ...`."""
     p = Path(path)
     try:
         raw = p.read_bytes()
     except OSError as e:
         raise LabConfigError(f"lab file {str(p)!r}: {e.strerror or e}") from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        return tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise LabConfigError(f"lab file {str(p)!r}: not valid TOML: {e}") from None
+
+
+def parse_lab_file(data: dict[str, Any], path: str | Path) -> Lab:
+    """parse_lab of a lab file's data; its errors start with `lab file 'PATH': `."""
     try:
-        return parse_lab(data, str(p))
+        return parse_lab(data, str(path))
     except LabConfigError as e:
-        raise LabConfigError(f"lab file {str(p)!r}: {e}") from None
+        raise LabConfigError(f"lab file {str(path)!r}: {e}") from None
+
+
+def load_lab(path: str | Path) -> Lab:
+    """Read and validate a lab file; every problem is one LabConfigError line."""
+    return parse_lab_file(read_lab_data(path), path)
 
 
 def default_lab() -> Lab:

@@ -36,7 +36,7 @@ def range_to_prefixes(lo: int, hi: int, bits: int = PORT_BITS) -> list[tuple[int
 @dataclass(frozen=True)
 class Partition:
     """A scheme applied to n lcores. `laddr_slot` is the local address's position among
-    the local addresses (only the laddr scheme looks at it)."""
+    the local addresses of its family (only the laddr scheme looks at it)."""
 
     scheme: str
     n_lcores: int

@@ -47,7 +47,8 @@ def test_h2load_fixed_rate_and_percentiles():
 
 def test_nginx_conf_keeps_the_answer_contract():
     conf = render_conf(NginxSite("rs1", (8080,), Path("/tmp/x/rs1")))
-    assert 'return 200 "rs1 $request_uri from $remote_addr:$remote_port\\n";' in conf
+    assert 'return 200 "rs1 $request_uri from $fdirlab_peer:$remote_port\\n";' in conf
+    assert 'map $remote_addr $fdirlab_peer { "~:" "[$remote_addr]"; default $remote_addr; }' in conf
     assert "listen 8080 " in conf and "listen [::]:8080 ipv6only=on" in conf
     assert "keepalive_timeout 0;" in conf and "master_process off;" in conf
     assert "proxy_pass http://127.0.0.1:18080;" in conf

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import time
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +15,11 @@ import tomli_w
 from mininet.log import setLogLevel
 from mininet.net import Mininet
 
-from fdirlab.lab_config import SWITCH_NODE, Lab, lcore_node, parse_lab
+from fdirlab.lab_config import SWITCH_NODE, Lab, lcore_node, parse_lab, parse_lab_file, read_lab_data
 from fdirlab.run_record import RunRecordError, WorkerRecord, pid_runs, read_record, write_record
 from topo.cleanup import dead_runs, lab_links
 from topo.errors import LabError
+from topo.guide import guide_text
 from topo.hosts import PYTHON, P4Switch, prepare_host
 from topo.nginx import SLOW_PORT_OFFSET, NginxSite, write_site
 from topo.rundir import prepare_run_dir
@@ -57,16 +57,13 @@ class LabRun:
         self.http_server = http_server
         raw: dict = dict(data or {})
         if lab_file is not None:
-            try:
-                raw = tomllib.loads(Path(lab_file).read_text())
-            except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-                raise LabError(f"lab file {lab_file!r}: {e}") from None
+            raw = read_lab_data(lab_file)       # its errors: `lab file 'PATH': why`, once
         for section, values in (overrides or {}).items():
             raw.setdefault(section, {}).update(values)
         if steering is not None:
             raw.setdefault("lab", {})["steering"] = steering
         self.lab_toml = tomli_w.dumps(raw)
-        self.lab: Lab = parse_lab(raw, lab_file or "<defaults>")
+        self.lab: Lab = parse_lab_file(raw, lab_file) if lab_file is not None else parse_lab(raw)
         self.lab_file = lab_file
         self.target = resolve_target(target or self.lab.switch.target)
         self.run_dir = Path(self.lab.run_dir)
@@ -293,47 +290,8 @@ class LabRun:
         raise LabError(f"client traffic gave no result: {out.strip()[-300:]}")
 
     def guide(self) -> str:
-        lab = self.lab
-        web = next((s for s in lab.services if s.proto == "tcp"), None)
-        udp = next((s for s in lab.services if s.proto == "udp"), None)
-        web6 = next((s for s in lab.services if s.proto == "tcp" and ":" in s.vip), None)
-        c = lab.clients[0].name
-        lines = [f"fdirlab '{lab.name}' is up: {self.target}, {lab.n_lcores} lcores, "
-                 f"steering {lab.steering}, scheme {lab.scheme}",
-                 f"  clients {', '.join(h.name for h in lab.clients)}; real servers "
-                 f"{', '.join(h.name for h in lab.servers)}; lcore hosts l0..l{lab.n_lcores - 1}",
-                 f"  local addresses {', '.join(lab.laddrs)}"]
-        if web:
-            lines.append(f"  try:  {c} curl -s http://{web.vip}:{web.vport}/hello")
-        if web6:
-            lines.append(f"        {c} curl -s -g http://[{web6.vip}]:{web6.vport}/hello")
-        if udp:
-            lines.append(f"        {c} sh -c 'echo hi | nc -u -w1 {udp.vip} {udp.vport}'")
-        if lab.vips:
-            vip = web.vip if web else lab.vips[0]
-            lines.append(f"        {c} {PYTHON} -m topo.traffic --vip {vip} --count 200")
-            if web:
-                lines.append(f"        {c} wrk -t1 -c32 -d5s -H 'Connection: close' --latency "
-                             f"http://{web.vip}:{web.vport}/   (new conns/s)")
-        else:
-            sub = lab.subnet.split("/")[0].rsplit(".", 2)[0]
-            lines += ["  no services yet: configure it as in DPVS, at this prompt, e.g.",
-                      f"        dpip addr add {sub}.0.100/32 dev {lab.nic.device}",
-                      f"        ipvsadm -A -t {sub}.0.100:80 -s rr",
-                      f"        ipvsadm -a -t {sub}.0.100:80 -r {lab.servers[0].ip}:80 -b",
-                      f"        ipvsadm --add-laddr -z {sub}.0.200 -t {sub}.0.100:80 "
-                      f"-F {lab.nic.device}",
-                      "        ipvsadm -ln --stats;  ipvsadm -G;  dpip -s addr show"]
-        lines += [
-                  f"  at this prompt or in another shell (fdirctl, ipvsadm, dpip are in "
-                  f"{Path(PYTHON).parent}):",
-                  f"        sh fdirctl --lab {self.run_dir / 'lab.toml'} show fdir"
-                  "   (also: top, stats, doctor, laddr list)",
-                  f"  logs: {self.log_dir}" + ("   (and a pcap per switch port and direction: "
-                                               "s1-ethN_in.pcap, s1-ethN_out.pcap)" if self.pcap_dir else ""),
-                  "  configured with: " + "; ".join(self.fdirctl_log),
-                  "  leave with 'exit' (or Ctrl-D): everything is torn down"]
-        return "\n".join(lines)
+        return guide_text(self.lab, self.target, self.run_dir, self.log_dir, self.pcap_dir is not None,
+                          self.fdirctl_log)
 
     # --- stop -------------------------------------------------------------------------
     def stop(self) -> None:

@@ -4,7 +4,8 @@ with its own prefix and config in the run directory (never the system service).
 The answer keeps the contract of the lab's Python server (`topo/realserver.py`), which the
 tests and the clients read: `"<server> <request-uri> from <addr>:<port>\\n"`, where
 `<addr>:<port>` is who reached the server -- with full-NAT, the load balancer's local
-address and local port ($remote_addr:$remote_port). Every answer closes its conn
+address and local port ($remote_addr:$remote_port; an IPv6 address in brackets,
+`[fd00:fd::200]:1026`, RFC 3986 §3.2.2, through the `map` below). Every answer closes its conn
 (keepalive_timeout 0: one HTTP request per TCP conn, like the Python server's
 `Connection: close`). Paths under /slow/<seconds>/ (conns held open on purpose) are passed to
 the Python server on the loopback, which waits and then answers with the same line, naming
@@ -21,6 +22,7 @@ from topo.errors import LabError
 NGINX = "/usr/sbin/nginx"
 SLOW_PORT_OFFSET = 10000      # the loopback Python server for /slow/ listens on port + this
 PEER_HEADER = "X-Fdirlab-Peer"
+PEER_VAR = "$fdirlab_peer"        # $remote_addr, an IPv6 one in brackets
 
 
 @dataclass(frozen=True)
@@ -60,12 +62,12 @@ def render_conf(site: NginxSite) -> str:
         listen = [f"        listen {port} reuseport backlog=4096;"]
         if site.ipv6:
             listen.append(f"        listen [::]:{port} ipv6only=on reuseport backlog=4096;")
-        answer = _quote(f"{site.name} $request_uri from $remote_addr:$remote_port\n")
+        answer = _quote(f"{site.name} $request_uri from {PEER_VAR}:$remote_port\n")
         slow = ""
         if site.slow_backend:
             slow = (f"        location /slow/ {{\n"
                     f"            proxy_pass http://127.0.0.1:{site.slow_port(port)};\n"
-                    f"            proxy_set_header {PEER_HEADER} \"$remote_addr:$remote_port\";\n"
+                    f"            proxy_set_header {PEER_HEADER} \"{PEER_VAR}:$remote_port\";\n"
                     f"            proxy_read_timeout 120s;\n"
                     f"        }}\n")
         servers.append(
@@ -84,6 +86,7 @@ def render_conf(site: NginxSite) -> str:
         "    server_tokens off;\n"
         "    default_type text/plain;\n"
         "    keepalive_timeout 0;\n"
+        f"    map $remote_addr {PEER_VAR} {{ \"~:\" \"[$remote_addr]\"; default $remote_addr; }}\n"
         "    lingering_close off;\n"
         f"    client_body_temp_path {p}/tmp/body;\n"
         f"    proxy_temp_path {p}/tmp/proxy;\n"

@@ -18,6 +18,7 @@ from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from fdirlab.hostport import host_port
 from topo.cliargs import PORT, OneLineParser
 
 MAX_HTTP_CONNS = 256
@@ -55,7 +56,7 @@ def http_handler(name: str, behind_proxy: bool = False) -> type[BaseHTTPRequestH
                     pass
             # The client's address as this server sees it is the load balancer's local
             # address and port: full-NAT hides the client, and the lab shows it.
-            peer = f"{peer_addr(self.client_address[0])}:{self.client_address[1]}"
+            peer = host_port(peer_addr(self.client_address[0]), self.client_address[1])   # [v6]:port
             if behind_proxy:
                 peer = self.headers.get(PEER_HEADER, peer)
             body = f"{name} {self.path} from {peer}\n".encode()

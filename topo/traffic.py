@@ -25,9 +25,9 @@ def http_get(vip: str, port: int, path: str, timeout: float) -> tuple[bool, str]
         body = resp.read().decode(errors="replace")
         if resp.status != 200 or path not in body:
             return False, f"bad answer {resp.status}: {body[:60]!r}"
-        # "<server> <path> from <laddr>:<lport>": the real server names who reached it.
+        # "<server> <path> from <laddr>:<lport>" ([<laddr>]:<lport> for IPv6): who reached it.
         words = body.split()
-        via = words[3].rsplit(":", 1)[0] if len(words) > 3 else "?"
+        via = words[3].rsplit(":", 1)[0].removeprefix("[").removesuffix("]") if len(words) > 3 else "?"
         return True, f"{words[0]}@{via}"
     except (OSError, http.client.HTTPException) as e:
         return False, type(e).__name__

@@ -90,7 +90,7 @@ def test_load_lab_errors_name_the_file(tmp_path):
 
 
 @pytest.mark.parametrize("data,words", [
-    ({"lab": {"scheme": "laddr"}}, ["lcores [2, 3]", "at least 4 local addresses"]),
+    ({"lab": {"scheme": "laddr"}}, ["lcores [2, 3] none", "every slot 0..3"]),
     ({"lab": {"scheme": "laddr"}, "lcores": {"count": 3},
       "laddrs": {"addrs": ["10.0.0.200", "10.0.0.201", "10.0.0.202"]},
       "services": [{"vport": 80, "laddrs": ["10.0.0.200", "10.0.0.201"]}]}, ["services[0]", "lcores [2]"]),

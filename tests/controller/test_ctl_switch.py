@@ -25,7 +25,7 @@ def test_init_add_list_del_round_trip(fdirctl, program):
     code, res, _ = fdirctl("laddr", "list")
     assert code == 0
     assert [(r["laddr"], r["slot"], r["entries"], r["complete"]) for r in res["laddrs"]] == \
-        [("10.0.0.200", 0, 10, True), ("2001:db8::c8", 1, 10, True)]
+        [("10.0.0.200", 0, 10, True), ("2001:db8::c8", 0, 10, True)]     # slots per family
     code, res, _ = fdirctl("show", "fdir")
     assert res["count"] == 16
     mine = [r for r in res["entries"] if r["addr"] == "10.0.0.200"]
@@ -104,7 +104,7 @@ def test_controller_restart_reads_everything_back(fdirctl, program, switch):
         st = read_state(c, names)
     assert st.layout.lcore_ports == (1, 2, 3, 4) and st.layout.scheme == "range"
     assert str(st.layout.miss) == "lcore 2"
-    assert {a: ls.slot for a, ls in st.laddrs.items()} == {"10.0.0.200": 0, "fd00::7": 1}
+    assert {a: ls.slot for a, ls in st.laddrs.items()} == {"10.0.0.200": 0, "fd00::7": 0}
     assert st.check() == []
     code, res, _ = fdirctl("status", "--check")
     assert code == 0 and res["scheme"] == "range" and res["laddrs"] == 2

@@ -37,7 +37,7 @@ def test_http_on_both_families(http_server):
     status, body = get("127.0.0.1", port, "/v4")
     assert status == 200 and body.startswith("rsT /v4 from 127.0.0.1:")
     status, body = get("::1", port, "/v6")
-    assert status == 200 and body.startswith("rsT /v6 from ::1:")
+    assert status == 200 and body.startswith("rsT /v6 from [::1]:")      # RFC 3986 brackets
 
 
 def test_udp_echo_on_both_families():
@@ -70,3 +70,34 @@ def test_idle_and_excess_connections_are_closed(http_server):
 def test_peer_addr():
     assert R.peer_addr("::ffff:10.0.0.200") == "10.0.0.200"
     assert R.peer_addr("fd00:fd::200") == "fd00:fd::200" and R.peer_addr("10.0.0.1") == "10.0.0.1"
+
+
+def test_nginx_names_an_ipv6_peer_in_brackets(tmp_path):
+    """Debian's nginx with the lab's config (topo/nginx.py) on the loopback: an IPv6 peer is
+    `[::1]:port`, an IPv4 one `127.0.0.1:port`; topo.traffic reads the address from either."""
+    import subprocess
+    import time
+
+    from topo.nginx import NginxSite, write_site
+    from topo.traffic import http_get
+    with socket.socket(socket.AF_INET6) as s:
+        s.bind(("::1", 0))
+        port = s.getsockname()[1]
+    cmd = write_site(NginxSite("rsN", (port,), tmp_path / "rsN", ipv6=True, slow_backend=False))
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                status, b6 = get("::1", port, "/v6")
+                break
+            except OSError:
+                time.sleep(0.05)
+        status4, b4 = get("127.0.0.1", port, "/v4")
+        ok6, via6 = http_get("::1", port, "/x", 5.0)
+        ok4, via4 = http_get("127.0.0.1", port, "/x", 5.0)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert status == 200 and b6.startswith("rsN /v6 from [::1]:"), b6
+    assert status4 == 200 and b4.startswith("rsN /v4 from 127.0.0.1:"), b4
+    assert (ok6, via6, ok4, via4) == (True, "rsN@::1", True, "rsN@127.0.0.1")
