@@ -19,6 +19,7 @@ from controller.overlap import ambiguous_pairs
 from controller.rules import Layout, layout_differences
 from controller.state import SwitchState
 from fdirlab import mask_math
+from fdirlab.hostport import host_port
 from fdirlab.lab_config import Lab
 from fdirlab.partition import Partition
 
@@ -336,7 +337,7 @@ def diagnose(st: SwitchState, workers: list[Any], lab: Lab | None = None,
         pools_here = {p["laddr"]: int(p.get("slot", 0)) for p in v.pools}
         have = {service_key(s): s for s in v.services}
         for key, svc in sorted(have.items()):
-            name = f"{key[2]} {key[0]}:{key[1]}"
+            name = f"{key[2]} {host_port(key[0], key[1])}"
             stale = [a for a in svc.get("laddrs", []) if a not in on_switch or a not in pools_here]
             for a in stale:
                 why = "not on the switch" if a not in on_switch else "without an sa_pool here"
@@ -369,7 +370,8 @@ def diagnose(st: SwitchState, workers: list[Any], lab: Lab | None = None,
         if lab is not None:
             for key in sorted(set(worker_want.services) - set(have)):
                 out.append(Finding("error", "service-missing",
-                                   f"lcore {v.lcore} lacks service {key[2]} {key[0]}:{key[1]} of the lab file",
+                                   f"lcore {v.lcore} lacks service {key[2]} {host_port(key[0], key[1])} "
+                                   "of the lab file",
                                    f"`{fl} reconcile`"))
         if lab is not None and v.neighs is not None:
             known = {str(x.get("addr")) for x in v.neighs}
@@ -387,7 +389,8 @@ def diagnose(st: SwitchState, workers: list[Any], lab: Lab | None = None,
         for lab_svc in lab.services:
             if (lab_svc.vip, lab_svc.vport, lab_svc.proto) not in worker_want.services:
                 out.append(Finding("error", "service-without-laddr",
-                                   f"service {lab_svc.name} ({lab_svc.proto} {lab_svc.vip}:{lab_svc.vport}): none "
+                                   f"service {lab_svc.name} ({lab_svc.proto} "
+                                   f"{host_port(lab_svc.vip, lab_svc.vport)}): none "
                                    f"of its local addresses {list(lab_svc.laddrs)} is on the switch",
                                    f"`{fl} reconcile`"))
     return out

@@ -31,6 +31,7 @@ from controller.laddr_ops import add_laddrs, check_lb_addr, del_laddrs, write_al
 from controller.p4rt_client import DELETE, INSERT
 from controller.rules import _lb_owned
 from controller.workers import WorkerRefused
+from fdirlab.hostport import host_port
 
 
 def parse_argv(argv: list[str]) -> dict[str, Any]:
@@ -188,7 +189,7 @@ def _run(a: dict[str, Any], session: Any) -> str:
     if addr in st.laddrs:
         ws = workers(session)
         users = [
-            f"{s['proto']} {s['vip']}:{s['vport']}"
+            f"{s['proto']} {host_port(s['vip'], s['vport'])}"
             for s in ws.clients[0].services().get("services", [])
             if addr in s.get("laddrs", [])
         ]

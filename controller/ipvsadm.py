@@ -48,6 +48,7 @@ from controller.dpvs_session import (
 from controller.undo import Undo
 from controller.workers import WorkerRefused, WorkerSet
 from fdirlab.limits import MAX_WEIGHT, SCHEDULERS
+from fdirlab.real_server import real_server_problem
 
 VERSION = "1.9.2"  # the DPVS ipvsadm layout this follows (IP_VS_VERSION_CODE)
 DEF_SCHED = "wlc"  # DPVS ipvsadm DEF_SCHED: -A and -E without -s
@@ -514,6 +515,11 @@ def _run(cmd: Cmd, session: Any) -> str:
         service = _only(_stats(ws), (proto, vip, vport))[0]
         cur = next((d for d in service["dests"] if (d["addr"], d["port"]) == (raddr, rport)), None)
         if c == "add-server":
+            lab = session.lab       # the lab file's rule for real servers (fdirlab.real_server)
+            why = real_server_problem(raddr, lab.subnet, lab.subnet6, {*lab.laddrs, *lab.vips, vip}) \
+                if lab is not None else None
+            if why:
+                raise E.BadInput(f"ipvsadm: -r {cmd.opts['real-server']}: {why}")
             if cur is not None:
                 raise E.Conflict(
                     f"ipvsadm: Destination already exists: {addr_port(raddr, rport)} in {where}"

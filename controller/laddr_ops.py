@@ -29,6 +29,7 @@ from controller.rules import FILTER_PRIORITY, Layout, base_entries, canonical_ip
 from controller.state import SwitchState, read_state
 from controller.undo import Undo
 from controller.workers import WorkerClient, WorkerSet, attach_laddr
+from fdirlab.hostport import host_port
 from fdirlab.lab_config import Lab
 from fdirlab.lb_addr import lb_addr_problem
 from fdirlab.mask_math import DEFAULT_HIGH, DEFAULT_LOW
@@ -245,7 +246,8 @@ def add_laddrs(ctx: Ctx, addrs: list[str], slots: list[int] | None = None, attac
             undo = Undo()
             if pools_added:
                 for c, svc, a in reversed(attached):
-                    undo.step(f"lcore {c.lcore} still has {a} on service {svc['proto']} {svc['vip']}:{svc['vport']}",
+                    undo.step(f"lcore {c.lcore} still has {a} on service {svc['proto']} "
+                              f"{host_port(svc['vip'], svc['vport'])}",
                               functools.partial(c.call, "service_laddr_del", vip=svc["vip"], vport=svc["vport"],
                                                 proto=svc["proto"], laddr=a))
                 for a, s in pairs:
@@ -293,7 +295,7 @@ def del_laddrs(ctx: Ctx, addrs: list[str], force: bool = False) -> dict[str, Any
                     continue
                 if len(gone) == len(laddrs):
                     raise Conflict(f"local address {gone[0]} is the last local address of lcore {c.lcore}'s "
-                                   f"service {svc['proto']} {svc['vip']}:{svc['vport']}: add another "
+                                   f"service {svc['proto']} {host_port(svc['vip'], svc['vport'])}: add another "
                                    f"first (`fdirctl laddr add ADDR`); nothing changed")
                 # every lcore must keep a local port for every service (DPVS sa_pool.c: an lcore
                 # binds only ports it owns); the laddr scheme gives each address one lcore
@@ -301,7 +303,7 @@ def del_laddrs(ctx: Ctx, addrs: list[str], force: bool = False) -> dict[str, Any
                 if not any(len(part.owned_ports(c.lcore, pools[x], lo, hi)) for x in left) and \
                         any(len(part.owned_ports(c.lcore, pools[x], lo, hi)) for x in gone if x in pools):
                     raise Conflict(f"deleting {', '.join(gone)} leaves lcore {c.lcore} no local port for its "
-                                   f"service {svc['proto']} {svc['vip']}:{svc['vport']}: add another local "
+                                   f"service {svc['proto']} {host_port(svc['vip'], svc['vport'])}: add another local "
                                    f"address first (`fdirctl laddr add ADDR`); nothing changed")
                 attached += [(c, svc, a) for a in gone]
     for a in wanted:
@@ -329,7 +331,7 @@ def del_laddrs(ctx: Ctx, addrs: list[str], force: bool = False) -> dict[str, Any
         for c, a, s in reversed(dropped):
             undo.step(f"lcore {c.lcore} lost its pool of {a} (slot {s})", functools.partial(c.pool_add, a, s))
         for c, svc, a in reversed(detached):
-            undo.step(f"lcore {c.lcore} lost {a} on service {svc['proto']} {svc['vip']}:{svc['vport']}",
+            undo.step(f"lcore {c.lcore} lost {a} on service {svc['proto']} {host_port(svc['vip'], svc['vport'])}",
                       functools.partial(c.call, "service_laddr_add", vip=svc["vip"], vport=svc["vport"],
                                         proto=svc["proto"], laddr=a))
         undo.check(e)

@@ -12,6 +12,7 @@ import random
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from fdirlab.hostport import host_port
 from fdirlab.partition import Partition
 from lcore import frames as F
 from lcore.conn_table import Conn, ConnTable
@@ -125,7 +126,7 @@ class Datapath:
         p = PROTOS[proto]
         key = (p, v.packed, port)
         if key in self.services:
-            raise ConfigError(f"service {proto} {v}:{port} exists")
+            raise ConfigError(f"service {proto} {host_port(str(v), port)} exists")
         if v.packed in self.pools:
             raise ConfigError(f"vip {v} is a local address (it has a pool)")
         check_sched(sched)
@@ -164,7 +165,7 @@ class Datapath:
             raise ConfigError(f"unknown proto {proto!r}: use tcp or udp")
         svc = self.services.get((PROTOS[proto], v.packed, port))
         if svc is None:
-            raise ConfigError(f"no service {proto} {v}:{port}")
+            raise ConfigError(f"no service {proto} {host_port(str(v), port)}")
         return svc
 
     def service_laddr(self, vip: object, vport: object, proto: object, laddr: object,
@@ -177,13 +178,13 @@ class Datapath:
             raise ConfigError(f"laddr {a} is IPv{a.version} but vip {svc.vip} is not")
         if add:
             if a.packed in svc.laddrs:
-                raise ConfigError(f"laddr {a} is already a local address of {proto} {svc.vip}:{svc.vport}")
+                raise ConfigError(f"laddr {a} is already a local address of {proto} {host_port(svc.vip, svc.vport)}")
             svc.add_laddr(str(a), a.packed)
         else:
             if a.packed not in svc.laddrs:
-                raise ConfigError(f"laddr {a} is not a local address of {proto} {svc.vip}:{svc.vport}")
+                raise ConfigError(f"laddr {a} is not a local address of {proto} {host_port(svc.vip, svc.vport)}")
             if len(svc.laddrs) == 1:
-                raise ConfigError(f"laddr {a} is the last local address of {proto} {svc.vip}:{svc.vport}")
+                raise ConfigError(f"laddr {a} is the last local address of {proto} {host_port(svc.vip, svc.vport)}")
             svc.del_laddr(a.packed)
         return list(svc.laddr_names)
 
@@ -195,7 +196,7 @@ class Datapath:
         key = (PROTOS[proto], v.packed, port)
         svc = self.services.pop(key, None)
         if svc is None:
-            raise ConfigError(f"no service {proto} {v}:{port}")
+            raise ConfigError(f"no service {proto} {host_port(str(v), port)}")
         self.vips[v.packed] -= 1
         if not self.vips[v.packed]:
             del self.vips[v.packed]

@@ -22,6 +22,7 @@ import ipaddress
 from collections.abc import Callable
 from typing import Any
 
+from fdirlab.hostport import host_port
 from lcore.datapath import PROTOS, Datapath, _check_port
 from lcore.errors import ConfigError
 from lcore.neighbours import parse_addr
@@ -49,7 +50,7 @@ def svc_add(dp: Datapath, req: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"unknown proto {proto!r}: use tcp or udp")
     key = (PROTOS[proto], v.packed, port)
     if key in dp.services:
-        raise ConfigError(f"service {proto} {v}:{port} exists")
+        raise ConfigError(f"service {proto} {host_port(str(v), port)} exists")
     if v.packed in dp.pools:
         raise ConfigError(f"vip {v} is a local address (it has a pool)")
     sched = check_sched(req.get("sched", "rr"))
@@ -84,7 +85,7 @@ def dest_add(dp: Datapath, req: dict[str, Any]) -> dict[str, Any]:
     weight = check_weight(req.get("weight", 1))
     if i is not None:
         raise ConfigError(
-            f"server {_ap(str(a), port)} of {req['proto']} {svc.vip}:{svc.vport} exists"
+            f"server {host_port(str(a), port)} of {req['proto']} {host_port(svc.vip, svc.vport)} exists"
         )
     svc.dests.append(Dest(str(a), a.packed, port, weight))
     return {"service": svc.describe()}
@@ -95,7 +96,7 @@ def dest_edit(dp: Datapath, req: dict[str, Any]) -> dict[str, Any]:
     i, a, port = _dest(svc, req)
     weight = check_weight(req["weight"])
     if i is None:
-        raise ConfigError(f"no server {_ap(str(a), port)} in {req['proto']} {svc.vip}:{svc.vport}")
+        raise ConfigError(f"no server {host_port(str(a), port)} in {req['proto']} {host_port(svc.vip, svc.vport)}")
     svc.dests[i].weight = weight
     return {"service": svc.describe()}
 
@@ -104,7 +105,7 @@ def dest_del(dp: Datapath, req: dict[str, Any]) -> dict[str, Any]:
     svc = dp._service(req["vip"], req["vport"], req["proto"])
     i, a, port = _dest(svc, req)
     if i is None:
-        raise ConfigError(f"no server {_ap(str(a), port)} in {req['proto']} {svc.vip}:{svc.vport}")
+        raise ConfigError(f"no server {host_port(str(a), port)} in {req['proto']} {host_port(svc.vip, svc.vport)}")
     del svc.dests[i]
     svc._rr = -1
     svc._wrr_i = -1
@@ -118,7 +119,7 @@ def svc_laddr_del(dp: Datapath, req: dict[str, Any]) -> dict[str, Any]:
     a = parse_addr(req["laddr"], "laddr")
     if a.packed not in svc.laddrs:
         raise ConfigError(
-            f"laddr {a} is not a local address of {req['proto']} {svc.vip}:{svc.vport}"
+            f"laddr {a} is not a local address of {req['proto']} {host_port(svc.vip, svc.vport)}"
         )
     svc.del_laddr(a.packed)
     return {"laddrs": list(svc.laddr_names)}
@@ -175,9 +176,6 @@ def ipvs_zero(dp: Datapath, req: dict[str, Any]) -> dict[str, Any]:
             x.total_conns = x.inpkts = x.outpkts = x.inbytes = x.outbytes = 0
     return {"zeroed": len(svcs)}
 
-
-def _ap(addr: str, port: int) -> str:
-    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
 
 
 HANDLERS: dict[str, Callable[[Datapath, dict[str, Any]], dict[str, Any]]] = {

@@ -487,6 +487,22 @@ def test_lb_address_rule_on_every_runtime_path(rig, ctl, addr, why):
     assert now() == before
 
 
+@pytest.mark.parametrize("rs,why", [("8.8.8.8", "outside the lab subnet 10.0.0.0/16"),
+                                     ("10.0.0.200", "an address of the load balancer itself"),
+                                     ("127.0.0.1", "a loopback address")])
+def test_real_server_rule_at_run_time(rig, ctl, rs, why):
+    """`ipvsadm -a` holds the lab file's rule for real servers (fdirlab.real_server): one line
+    naming the server and why, exit 2, no worker changed."""
+    def dests():
+        return [sorted((d["addr"], d["port"]) for s in rig.worker(i).services()["services"] for d in s["servers"])
+                for i in range(N)]
+    before = dests()
+    p = _tool(rig, "controller.ipvsadm", "-a", "-t", "10.0.0.100:80", "-r", f"{rs}:80", "-b")
+    assert p.returncode == 2 and p.stderr.count("\n") == 1, (p.returncode, p.stderr)
+    assert p.stderr.startswith(f"ipvsadm: -r {rs}:80: {why}"), p.stderr
+    assert dests() == before
+
+
 def test_top_json_exits_like_stats_when_an_lcore_is_down(rig, ctl):
     """`top --json` and `stats` agree: exit 6 and the dead lcore named while a worker is down,
     0 once it is back (finding 10)."""

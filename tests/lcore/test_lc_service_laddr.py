@@ -43,3 +43,12 @@ def test_bad_service_laddr_requests():
         dp.service_laddr(VIP, 81, "tcp", NEW, add=True)
     with pytest.raises(ConfigError, match="IPv6"):
         dp.service_laddr(VIP, 80, "tcp", "2001:db8::1", add=True)
+
+
+def test_ipv6_services_are_named_in_brackets():
+    """Errors name an IPv6 service as [addr]:port (RFC 3986 §3.2.2), as ipvsadm reads it."""
+    dp = make_dp(v6=True)
+    with pytest.raises(ConfigError, match=r"^service tcp \[2001:db8::100\]:80 exists$"):
+        dp.service_add("2001:db8::100", 80, "tcp", "rr", [{"addr": "2001:db8::2:1", "port": 80}], ["2001:db8::200"])
+    with pytest.raises(ConfigError, match=r"^no service udp \[2001:db8::100\]:80$"):
+        dp.service_del("2001:db8::100", 80, "udp")
