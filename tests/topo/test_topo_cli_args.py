@@ -1,6 +1,5 @@
 """The small topo command lines refuse a bad value in one line naming it, exit 2, before
 anything runs (review finding 12: `python -m topo.traffic --parallel 0` was a traceback)."""
-import os
 import socket
 import subprocess
 import sys
@@ -80,7 +79,7 @@ def test_make_run_passes_lab_and_dpvs_conf_both_so_topo_refuses():
     assert r.returncode == 0 and r.stdout.split()[3:] == ["--dpvs-conf", "x.conf"], r
 
 
-root_only = pytest.mark.skipif(os.geteuid() != 0, reason="python -m topo run checks for root first")
+root_only = pytest.mark.root     # python -m topo run checks for root first (tests/conftest.py)
 
 
 @root_only
