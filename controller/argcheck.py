@@ -130,9 +130,13 @@ def check_init(a: argparse.Namespace) -> None:
             raise BadInput(f"--lb-mac {a.lb_mac!r}: must be a unicast MAC, not zero")
 
 
-def check_laddr(a: argparse.Namespace) -> None:
-    if a.sub == "list":
-        return
+def laddr_args(a: argparse.Namespace) -> list[str]:
+    """The addresses of `laddr add|del`: the positional ones, then --from-file's lines (blank
+    lines and `#` comments skipped). The file is read once and the list kept on `a`: it may
+    be a pipe or /dev/stdin, which a second read would find empty. BadInput if unreadable."""
+    cached: list[str] | None = getattr(a, "_laddr_args", None)
+    if cached is not None:
+        return list(cached)
     addrs = list(a.addrs)
     if a.from_file is not None:
         try:
@@ -140,6 +144,14 @@ def check_laddr(a: argparse.Namespace) -> None:
                       if ln.strip() and not ln.startswith("#")]
         except (OSError, UnicodeDecodeError) as e:
             raise BadInput(f"--from-file {a.from_file!r}: {getattr(e, 'strerror', None) or e}") from None
+    a._laddr_args = addrs
+    return list(addrs)
+
+
+def check_laddr(a: argparse.Namespace) -> None:
+    if a.sub == "list":
+        return
+    addrs = laddr_args(a)
     if not addrs:
         raise BadInput("no local address given")
     _parse_laddrs(addrs)

@@ -67,10 +67,16 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     session = None
+    completed = False                   # False: a writer stopped part-way keeps its lock mark
     try:
-        check_args(args)                # every argument, before any connection
-        session = Session(args)
-        res, text, code = COMMANDS[args.cmd].run(session)
+        try:
+            check_args(args)            # every argument, before any connection
+            session = Session(args)
+            res, text, code = COMMANDS[args.cmd].run(session)
+        except KeyboardInterrupt:
+            writing = session is not None and session.lock is not None and session.lock.writing
+            raise E.interrupted("fdirctl", writing) from None
+        completed = True
         if args.json:
             print(json.dumps({"ok": code == 0, "exit_code": code, **res}, default=str))
         elif text:
@@ -81,14 +87,15 @@ def _main(argv: list[str] | None) -> int:
             err = e
         else:
             err = E.BadInput(str(e))
+        # a failed write was undone (exit 5, 6 ...) unless its rollback failed or it was cut short
+        completed = not isinstance(err, (E.RollbackFailed, E.Interrupted))
         if args.json:
             print(json.dumps(err.to_json(), default=str))
-        print(f"fdirctl: {err}", file=sys.stderr)
+        msg = str(err)
+        print(msg if msg.startswith("fdirctl:") else f"fdirctl: {msg}", file=sys.stderr)
         return err.exit_code
-    except KeyboardInterrupt:
-        print("fdirctl: interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:             # not a bug: main() ends quietly
+        completed = True
         raise
     except Exception as e:  # a bug: one line unless --debug
         if args.debug:
@@ -99,7 +106,7 @@ def _main(argv: list[str] | None) -> int:
         return E.EXIT_INTERNAL
     finally:
         if session is not None:
-            session.close()
+            session.close(completed)
 
 
 if __name__ == "__main__":

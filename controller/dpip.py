@@ -25,7 +25,7 @@ from typing import Any
 
 from controller import errors as E
 from controller import shellcmd
-from controller.dpvs_session import lab_ctx, lab_path, open_session, tool_lock, tool_main, workers
+from controller.dpvs_session import lab_ctx, lab_path, open_session, run_locked, tool_main, workers
 from controller.entries import COOKIE_BASE
 from controller.laddr_ops import add_laddrs, check_lb_addr, del_laddrs, write_all
 from controller.p4rt_client import DELETE, INSERT
@@ -118,11 +118,7 @@ def format_addr(addr: str, plen: int, dev: str, pool: dict[str, int] | None) -> 
 
 def run(a: dict[str, Any]) -> str:
     session = open_session(lab_path(a["lab"], "dpip"))
-    try:
-        with tool_lock(session):
-            return _run(a, session)
-    finally:
-        session.close()
+    return run_locked("dpip", session, lambda: _run(a, session))
 
 
 def _run(a: dict[str, Any], session: Any) -> str:

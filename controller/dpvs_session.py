@@ -140,6 +140,26 @@ def addr_port(addr: str, port: int) -> str:
     return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
 
 
+def run_locked(tool: str, session: Any, fn: Callable[[], str]) -> str:
+    """Run one ipvsadm/dpip command under the tools' lock, then close the session. A command
+    cut short (Ctrl-C, a failed rollback, a bug) leaves a writer's mark in the switch's lock
+    file (controller/writelock.py); Ctrl-C becomes Interrupted (exit 130), one line."""
+    completed = False
+    try:
+        with tool_lock(session):
+            try:
+                out = fn()
+            except KeyboardInterrupt:
+                raise E.interrupted(tool, session.lock is not None and session.lock.writing) from None
+        completed = True
+        return out
+    except (E.ControllerError, FdirlabError) as e:
+        completed = not isinstance(e, (E.RollbackFailed, E.Interrupted))
+        raise
+    finally:
+        session.close(completed)
+
+
 def tool_main(tool: str, run: Callable[[], str]) -> int:
     """The console-script body of `ipvsadm` and `dpip`: run, print its output, and turn
     expected failures into one line `tool: why` with the exit code fdirctl would give
@@ -164,6 +184,9 @@ def _tool_main(tool: str, run: Callable[[], str]) -> int:
     except FdirlabError as e:
         print(f"{tool}: {e}", file=sys.stderr)
         return E.EXIT_USAGE
+    except KeyboardInterrupt:   # before or after the session: nothing half written
+        print(f"{tool}: interrupted", file=sys.stderr)
+        return E.EXIT_INTERRUPTED
     except BrokenPipeError:     # not a bug: tool_main ends quietly
         raise
     except Exception as e:  # a bug: one line, like fdirctl

@@ -13,12 +13,14 @@ EXIT_WRITE_FAILED = 5      # a write failed; everything it installed was removed
 EXIT_WORKER = 6            # an lcore worker refused or is unreachable; switch rolled back
 EXIT_STATE = 7             # switch not initialised, or its state is inconsistent / drifts from the lab
 EXIT_ROLLBACK_FAILED = 8   # a write failed AND the rollback failed: the switch may hold a partial set
+EXIT_INTERRUPTED = 130     # Ctrl-C (128 + SIGINT, as a shell reports it); a write may be half done
 
 EXIT_CODES = {
     EXIT_OK: "ok", EXIT_INTERNAL: "internal error", EXIT_USAGE: "bad input",
     EXIT_UNREACHABLE: "switch unreachable", EXIT_CONFLICT: "conflict",
     EXIT_WRITE_FAILED: "write failed, rolled back", EXIT_WORKER: "lcore worker error",
     EXIT_STATE: "switch state not as expected", EXIT_ROLLBACK_FAILED: "rollback failed",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
 }
 
 
@@ -62,6 +64,21 @@ class StateError(ControllerError):
 
 class RollbackFailed(ControllerError):
     exit_code = EXIT_ROLLBACK_FAILED
+
+
+class Interrupted(ControllerError):
+    """Ctrl-C. A writer interrupted mid-write keeps its name in the writer lock file, so
+    `fdirctl doctor` reports it (writer-killed) until a writer completes (reconcile)."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
+def interrupted(tool: str, writing: bool) -> Interrupted:
+    """The Interrupted error of `tool`; writing: it held the switch's writer lock."""
+    if not writing:
+        return Interrupted(f"{tool}: interrupted")
+    return Interrupted(f"{tool}: interrupted while writing: what it wrote may be half done; "
+                       "`fdirctl doctor` shows it, `fdirctl reconcile` repairs it")
 
 
 class P4InfoMismatch(StateError):

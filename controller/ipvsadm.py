@@ -40,8 +40,8 @@ from controller.dpvs_session import (
     lab_path,
     on_all_workers,
     open_session,
+    run_locked,
     split_addr_port,
-    tool_lock,
     tool_main,
     workers,
 )
@@ -417,11 +417,7 @@ def _only(services: list[dict[str, Any]], svc: tuple[str, str, int] | None) -> l
 def run(cmd: Cmd) -> str:
     """Carry out one ipvsadm command on the lab; returns what ipvsadm prints."""
     session = open_session(lab_path(cmd.lab, "ipvsadm"))
-    try:
-        with tool_lock(session):
-            return _run(cmd, session)
-    finally:
-        session.close()
+    return run_locked("ipvsadm", session, lambda: _run(cmd, session))
 
 
 def _need_service(cmd: Cmd) -> tuple[str, str, int]:

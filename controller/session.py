@@ -86,10 +86,12 @@ class Session:
         self._ws.append(ws)
         return ws
 
-    def close(self) -> None:
+    def close(self, completed: bool = True) -> None:
+        """completed=False: the command stopped part-way (Ctrl-C, a failed rollback, a bug);
+        a writer's lock file then keeps its name (controller/writelock.py)."""
         for ws in self._ws:
             ws.close()
         if self.client is not None:
             self.client.close()
         if self.lock is not None:
-            self.lock.release()
+            self.lock.release(clear=completed)

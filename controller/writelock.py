@@ -117,12 +117,23 @@ class WriteLock:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
         return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
 
-    def release(self) -> None:
-        """Unlock; the last holder removes the lock file first (see the module's text)."""
+    @property
+    def writing(self) -> bool:
+        """Held as the writer (not a shared reader)."""
+        return self._fd is not None and not self.shared
+
+    def release(self, clear: bool = True) -> None:
+        """Unlock; the last holder removes the lock file first (see the module's text).
+        clear=False: a writer that did not complete (Ctrl-C, a failed rollback, a bug) keeps
+        its name in the file, as a killed one does, for doctor and the next writer to see."""
         fd = self._fd
         if fd is None:
             return
         self._fd = None
+        if not clear and not self.shared:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+            return
         try:
             if self.shared:
                 # alone? flock converts SH to EX only if no one else holds the file

@@ -32,6 +32,10 @@ def real_server_problem(addr: str, subnet: str | None = None, subnet6: str | Non
         if ip not in net:
             return (f"outside the lab subnet {net}: the lab has no router, a real server must be on-link "
                     f"(a lab server's address)")
+        if net.num_addresses > 2 and ip == net.network_address:
+            return f"the network address of the lab subnet {net}, no host's"
+        if ip.version == 4 and net.num_addresses > 2 and ip == net.broadcast_address:
+            return f"the broadcast address of the lab subnet {net}, no host's"
     if str(ip) in {str(ipaddress.ip_address(a)) for a in lb_addrs}:
         return "an address of the load balancer itself (a VIP or local address)"
     return None

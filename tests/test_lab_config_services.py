@@ -44,6 +44,9 @@ def test_the_same_server_on_two_ports_is_two_real_servers():
     ("10.0.0.200", "10.0.0.100", "an address of the load balancer itself"),
     ("10.0.0.100", "10.0.0.100", "an address of the load balancer itself"),
     ("224.0.0.9", "10.0.0.100", "a multicast address"),
+    ("10.0.255.255", "10.0.0.100", "the broadcast address of the lab subnet 10.0.0.0/16"),
+    ("10.0.0.0", "10.0.0.100", "the network address of the lab subnet 10.0.0.0/16"),
+    ("fd00:fd::", "fd00:fd::100", "the network address of the lab subnet fd00:fd::/64"),
 ])
 def test_a_real_server_the_lab_cannot_reach_is_refused(addr, vip, why):
     fam = {"laddrs": ["fd00:fd::200"]} if ":" in vip else {}

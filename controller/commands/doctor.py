@@ -34,7 +34,7 @@ def run(s: Session) -> Result:
         found.insert(0, Finding(
             "warning", "writer-killed",
             f"the last writer of switch {s.grpc_addr} device {s.device_id} ({lock.interrupted}) ended "
-            "holding the writer lock: it was killed mid-write, so what it wrote may be half done "
+            "holding the writer lock: it was killed or interrupted mid-write, so what it wrote may be half done "
             "(other findings here name what)",
             f"{shellcmd.fdirctl(s.args.lab)} reconcile (any writer that completes clears this)"))
     errors = [f for f in found if f.severity == "error"]

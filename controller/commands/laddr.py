@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 from controller import errors as E
+from controller.argcheck import laddr_args
 from controller.commands.common import Parser, Subparsers, command, common_args
 from controller.laddr_ops import Ctx, add_laddrs, del_laddrs, list_laddrs
 from controller.rules import canonical_ip
@@ -38,13 +38,7 @@ def register(sub: Subparsers) -> None:
 
 
 def _addr_args(a: argparse.Namespace) -> list[str]:
-    addrs = list(a.addrs)
-    if a.from_file:
-        try:
-            addrs += [ln.strip() for ln in Path(a.from_file).read_text().splitlines()
-                      if ln.strip() and not ln.startswith("#")]
-        except OSError as e:
-            raise E.BadInput(f"--from-file {a.from_file!r}: {e.strerror or e}") from None
+    addrs = laddr_args(a)               # the file as check_args read it (once: it may be a pipe)
     if not addrs:
         raise E.BadInput("no local address given")
     return addrs

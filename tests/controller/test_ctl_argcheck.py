@@ -167,3 +167,13 @@ def test_dpvs_conf_output_write_failure_is_exit_2_one_line(tmp_path):
     assert r.returncode == EXIT_USAGE and len(errors) == 1, r.stderr
     assert errors[0].startswith("fdirctl: --output '/proc/fdirlab-lab.toml': "), r.stderr
     assert "Traceback" not in r.stderr and not r.stdout
+
+
+def test_from_file_is_read_once_so_stdin_works():
+    """`... | fdirctl laddr add --from-file /dev/stdin` (break-it 3): the file was read by the
+    argument check and again by the command, which found the pipe empty ("no local address
+    given"). Read once, the addresses reach the command: here it fails only at connecting."""
+    r = subprocess.run([sys.executable, "-m", "controller", "--grpc-addr", "127.0.0.1:1", "--timeout", "1",
+                        "laddr", "add", "--from-file", "/dev/stdin"], input="10.0.60.1\n", capture_output=True,
+                       text=True, cwd=REPO, timeout=60)
+    assert r.returncode == 3 and "no local address given" not in r.stderr, (r.returncode, r.stderr)

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from ctl_helpers import REPO, Fdirctl, SwitchProc, program_files
@@ -424,6 +425,52 @@ def test_switch_kill9_then_reconcile_repairs_switch_and_workers(rig, ctl):
     assert all(p == BASE for p in _pools(rig))
     assert all("10.0.0.170" not in s for s in _svc_laddrs(rig))
     _clean(ctl)
+
+
+def test_writer_interrupted_mid_write_is_named_and_repaired(rig, ctl, tmp_path):
+    """Ctrl-C (SIGINT) of a writer mid-write: it says so in one line (exit 130) and leaves its
+    name in the writer lock, so doctor reports writer-killed, as for kill -9; reconcile repairs
+    it and clears the mark (break-it 3: it looked like a writer that had completed)."""
+    addrs = [f"10.0.9.{i}" for i in range(1, 201)]
+    f = tmp_path / "addrs.txt"
+    f.write_text("\n".join(addrs) + "\n")
+    p = subprocess.Popen(fix_cmd(rig, "--batch-size", "20", "laddr", "add", "--from-file", str(f)),
+                         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while len(switch_state(rig).laddrs) < 3 + len(BASE):
+        assert p.poll() is None and time.monotonic() < deadline, "the writer ended before it was interrupted"
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and err.count("\n") == 1, (p.returncode, err)
+    assert err.startswith("fdirctl: interrupted while writing: ") and "fdirctl reconcile" in err, err
+    code, found = doctor_codes(ctl)
+    assert "laddr add" in found["writer-killed"]["message"], found
+    code, res, err = ctl("--lock-wait", "5", "reconcile")
+    assert code == 0, err
+    assert set(switch_state(rig).laddrs) == BASE
+    _clean(ctl)
+
+
+def test_ipvsadm_interrupted_is_one_line(rig, ctl):
+    """Ctrl-C of an ipvsadm that waits (here for the tools' lock another command holds): one
+    line, exit 130, no traceback, nothing marked (break-it 3: a traceback)."""
+    import fcntl
+
+    from fdirlab.lab_config import load_lab
+    held = os.open(Path(load_lab(rig.lab).run_dir) / ".dpvs-tools.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    try:
+        p = subprocess.Popen([sys.executable, "-m", "controller.ipvsadm", "--lab", str(rig.lab), "-L", "-n"],
+                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2.0)     # started, and waiting for the lock: it cannot finish meanwhile
+        assert p.poll() is None
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        os.close(held)
+    assert (p.returncode, err) == (130, "ipvsadm: interrupted\n"), (p.returncode, out, err)
+    assert "writer-killed" not in doctor_codes(ctl)[1]
 
 
 def test_writer_killed_mid_write_is_found_and_repaired(rig, ctl, tmp_path):
