@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 
@@ -34,6 +35,7 @@ from controller.commands.common import Command, Parser, common_args
 from controller.session import Session
 from controller.stdout import reader_gone
 from fdirlab.errors import FdirlabError
+from fdirlab.lab_config import LAB_ENV
 
 # command name -> its module, in the order `fdirctl --help` lists them
 COMMANDS: dict[str, Command] = {
@@ -66,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
+    if args.lab is None and os.environ.get(LAB_ENV):
+        args.lab = os.environ[LAB_ENV]  # as ipvsadm and dpip: `a; fdirctl b` at the lab's prompt
     session = None
     completed = False                   # False: a writer stopped part-way keeps its lock mark
     try:

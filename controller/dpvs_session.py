@@ -20,8 +20,7 @@ from controller import errors as E
 from controller.undo import Undo
 from controller.workers import WorkerClient, WorkerSet
 from fdirlab.errors import FdirlabError
-
-LAB_ENV = "FDIRLAB_LAB"
+from fdirlab.lab_config import LAB_ENV
 
 
 def lab_path(given: str | None, tool: str) -> str:

@@ -42,6 +42,7 @@ DEFAULT_LB_MAC = "02:fd:00:00:00:01"
 DEFAULT_SUBNET = "10.0.0.0/16"
 DEFAULT_SUBNET6 = "fd00:fd::/64"
 DEFAULT_RUN_ROOT = "/tmp/fdirlab"
+LAB_ENV = "FDIRLAB_LAB"     # the running lab's lab file, for fdirctl/ipvsadm/dpip without --lab
 MAX_HOST_NAME = limits.MAX_IFNAME - len("-eth0")     # Mininet's interface name <host>-eth0
 SWITCH_NODE = "s1"           # the lab's P4 NIC, a Mininet node (topo/lab.py)
 # The Mininet prompt reads a line's first word as one of its commands before a node name, so

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from fdirlab.errors import FdirlabError
+from fdirlab.lab_config import LAB_ENV
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"run: {e}", file=sys.stderr)
                 return 1
             up = True
-            os.environ["FDIRLAB_LAB"] = str(lab.run_dir / "lab.toml")    # `sh ipvsadm -ln` at the prompt
+            os.environ[LAB_ENV] = str(lab.run_dir / "lab.toml")    # `sh ipvsadm -ln` at the prompt
             print(lab.guide(), flush=True)
             if not args.no_cli:
                 from topo.cli import LabCLI

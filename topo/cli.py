@@ -14,6 +14,7 @@ from pathlib import Path
 
 from mininet.cli import CLI
 
+from fdirlab.lab_config import LAB_ENV
 from topo.hosts import PYTHON
 
 TOOLS = {"ipvsadm": "controller.ipvsadm", "dpip": "controller.dpip", "fdirctl": "controller"}
@@ -60,7 +61,7 @@ def tool_env(env: dict[str, str], lab_file: str, python: str = PYTHON) -> dict[s
     """The lab's environment for a prompt command: $FDIRLAB_LAB (so a second `ipvsadm` after
     `;` or `|` finds the lab too) and the venv's bin first on PATH (fdirctl, ipvsadm, dpip)."""
     out = dict(env)
-    out["FDIRLAB_LAB"] = lab_file
+    out[LAB_ENV] = lab_file
     out["PATH"] = str(Path(python).parent) + os.pathsep + out.get("PATH", "")
     return out
 

@@ -38,7 +38,9 @@ def common_args(p: argparse.ArgumentParser, suppress: bool) -> None:
     g.add_argument("--grpc-addr", default=d(None),
                    help=f"P4Runtime server (default: lab file, $FDIRCTL_GRPC_ADDR, {DEFAULT_GRPC_ADDR})")
     g.add_argument("--device-id", type=int, default=d(None), help="P4Runtime device id (default: lab file or 1)")
-    g.add_argument("--lab", default=d(None), help="lab file (TOML); required by reconcile, defaults for init")
+    g.add_argument("--lab", default=d(None),
+                   help="lab file (TOML; default $FDIRLAB_LAB, which a running lab sets at its prompt); "
+                        "required by reconcile, defaults for init")
     g.add_argument("--json", action="store_true", default=d(False), help="machine-readable output")
     g.add_argument("--run-dir", default=d(None), help="directory of the workers' lcore-<i>.sock (default: the lab's)")
     g.add_argument("--no-workers", action="store_true", default=d(False), help="do not talk to lcore workers")
