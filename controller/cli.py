@@ -81,6 +81,8 @@ def _main(argv: list[str] | None) -> int:
             writing = session is not None and session.lock is not None and session.lock.writing
             raise E.interrupted("fdirctl", writing) from None
         completed = True
+        if args.cmd == "reconcile" and code == 0 and session.lock is not None:
+            session.lock.repairs = True     # the switch and workers are the lab's again
         if args.json:
             print(json.dumps({"ok": code == 0, "exit_code": code, **res}, default=str))
         elif text:

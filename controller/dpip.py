@@ -118,7 +118,7 @@ def format_addr(addr: str, plen: int, dev: str, pool: dict[str, int] | None) -> 
 
 def run(a: dict[str, Any]) -> str:
     session = open_session(lab_path(a["lab"], "dpip"))
-    return run_locked("dpip", session, lambda: _run(a, session))
+    return run_locked("dpip", session, lambda: _run(a, session), write=a["cmd"] != "show")
 
 
 def _run(a: dict[str, Any], session: Any) -> str:

@@ -139,14 +139,19 @@ def addr_port(addr: str, port: int) -> str:
     return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
 
 
-def run_locked(tool: str, session: Any, fn: Callable[[], str]) -> str:
-    """Run one ipvsadm/dpip command under the tools' lock, then close the session. A command
-    cut short (Ctrl-C, a failed rollback, a bug) leaves a writer's mark in the switch's lock
-    file (controller/writelock.py); Ctrl-C becomes Interrupted (exit 130), one line."""
+def run_locked(tool: str, session: Any, fn: Callable[[], str], write: bool) -> str:
+    """Run one ipvsadm/dpip command under the tools' lock, then close the session. write:
+    the command changes the switch or the workers; it takes the switch's writer lock before
+    its first check, as fdirctl's writers do, so an fdirctl writer never interleaves with it
+    (break-it 3: `fdirctl laddr del` and `ipvsadm -Q` together left a service without local
+    addresses). A command cut short (Ctrl-C, a failed rollback, a bug) leaves a writer's
+    mark in the lock file (controller/writelock.py); Ctrl-C becomes Interrupted (exit 130)."""
     completed = False
     try:
         with tool_lock(session):
             try:
+                if write:
+                    session.take_write_lock(tool)
                 out = fn()
             except KeyboardInterrupt:
                 raise E.interrupted(tool, session.lock is not None and session.lock.writing) from None

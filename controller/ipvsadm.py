@@ -417,7 +417,8 @@ def _only(services: list[dict[str, Any]], svc: tuple[str, str, int] | None) -> l
 def run(cmd: Cmd) -> str:
     """Carry out one ipvsadm command on the lab; returns what ipvsadm prints."""
     session = open_session(lab_path(cmd.lab, "ipvsadm"))
-    return run_locked("ipvsadm", session, lambda: _run(cmd, session))
+    return run_locked("ipvsadm", session, lambda: _run(cmd, session),
+                      write=cmd.command not in ("list", "get-laddr"))
 
 
 def _need_service(cmd: Cmd) -> tuple[str, str, int]:

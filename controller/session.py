@@ -48,13 +48,8 @@ class Session:
         with), then arbitrate as primary. Reads connect without arbitration."""
         a = self.args
         if write:
-            check_seconds(a.lock_wait, "--lock-wait", zero_ok=True)   # also for ipvsadm/dpip sessions
             what = " ".join(x for x in (a.cmd, getattr(a, "sub", None)) if x)
-            self.lock = WriteLock(self.grpc_addr, self.device_id, a.lock_wait, what).acquire()
-            if self.lock.interrupted and a.cmd != "reconcile":
-                print(f"fdirctl: warning: the last writer of {self.grpc_addr} ({self.lock.interrupted}) was "
-                      "killed mid-write; `fdirctl doctor` shows what it left, `fdirctl reconcile` repairs it",
-                      file=sys.stderr)
+            self.take_write_lock(what)
         self.client = P4RTClient(self.grpc_addr, self.device_id, timeout=a.timeout).connect(arbitrate=write)
         p4info_path = a.p4info or DEFAULT_P4INFO
         p4info = None
@@ -85,6 +80,20 @@ class Session:
         ws = WorkerSet.from_run_dir(run_dir, n, self.args.timeout)
         self._ws.append(ws)
         return ws
+
+    def take_write_lock(self, what: str) -> WriteLock:
+        """The switch's writer lock, held until close() (once per session: a command that
+        took it before its checks keeps it for its writes). Warns on stderr when the last
+        writer was killed or interrupted mid-write (doctor: writer-killed)."""
+        if self.lock is not None and self.lock.writing:
+            return self.lock
+        check_seconds(self.args.lock_wait, "--lock-wait", zero_ok=True)   # also for ipvsadm/dpip sessions
+        self.lock = lock = WriteLock(self.grpc_addr, self.device_id, self.args.lock_wait, what).acquire()
+        if lock.interrupted and what != "reconcile":
+            print(f"fdirctl: warning: the last writer of {self.grpc_addr} ({lock.interrupted}) was "
+                  "killed mid-write; `fdirctl doctor` shows what it left, `fdirctl reconcile` repairs it",
+                  file=sys.stderr)
+        return lock
 
     def close(self, completed: bool = True) -> None:
         """completed=False: the command stopped part-way (Ctrl-C, a failed rollback, a bug);

@@ -10,6 +10,10 @@ an IP address, loopback names all as 127.0.0.1, so 127.0.0.1:9559, localhost:955
 kill -9, so a dead writer never blocks the next one. The file names the holder (pid,
 command) for the waiting writer's message.
 
+A writer that did not complete (killed, Ctrl-C, a failed rollback) leaves its name in the
+file; the next writers see it and hand it on, and only a completed reconcile clears it
+(`repairs`), so doctor reports it (writer-killed) until the switch was repaired.
+
 The last holder removes the file: a writer unlinks it while it still holds the lock (a
 reader that ends holding it alone does the same), then unlocks. A waiter that had the old
 file open gets the lock on a file no longer at the path; it sees that (the path is gone or
@@ -75,6 +79,9 @@ class WriteLock:
         # what the lock file still named when we got the lock: the writer before us ended
         # without releasing it (killed mid-write); None when it ended normally
         self.interrupted: str | None = None
+        # set by a writer that repaired the switch (a completed reconcile): only it clears
+        # an inherited mark; any other writer hands the mark on to the next
+        self.repairs = False
 
     @property
     def held(self) -> bool:
@@ -130,7 +137,10 @@ class WriteLock:
         if fd is None:
             return
         self._fd = None
-        if not clear and not self.shared:
+        if not self.shared and (not clear or (self.interrupted and not self.repairs)):
+            if clear:       # done, but an earlier writer's half-done work is still there
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{self.interrupted}\n".encode(), 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
             return

@@ -1,4 +1,4 @@
-"""SIGTERM and SIGHUP (kill, an ssh disconnect, a closed terminal) end a lab run as `exit`
+"""SIGTERM, SIGHUP and SIGQUIT (kill, an ssh disconnect, a closed terminal, Ctrl-\\) end a lab run as `exit`
 does: the signal is turned into Terminated, raised in the main thread, so the `finally`
 that stops the lab runs (its processes, links and run record removed). Without this the
 default action kills the Python process at once and leaves the whole lab running."""
@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+# SIGQUIT: Ctrl-\ at the prompt reaches the whole foreground group, the lab's process too
+SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
 class Terminated(SystemExit):

@@ -36,7 +36,7 @@ def run(s: Session) -> Result:
             f"the last writer of switch {s.grpc_addr} device {s.device_id} ({lock.interrupted}) ended "
             "holding the writer lock: it was killed or interrupted mid-write, so what it wrote may be half done "
             "(other findings here name what)",
-            f"{shellcmd.fdirctl(s.args.lab)} reconcile (any writer that completes clears this)"))
+            f"{shellcmd.fdirctl(s.args.lab)} reconcile (a completed reconcile clears this)"))
     errors = [f for f in found if f.severity == "error"]
     lines = [f"{f.severity.upper():7} {f.code}: {f.message}\n        fix: {f.fix}" for f in found]
     dead = [v.lcore for v in views if not v.alive]

@@ -473,6 +473,27 @@ def test_ipvsadm_interrupted_is_one_line(rig, ctl):
     assert "writer-killed" not in doctor_codes(ctl)[1]
 
 
+def test_ipvsadm_writes_wait_for_an_fdirctl_writer(rig, ctl):
+    """ipvsadm/dpip writes take the switch's writer lock before their first check, as fdirctl's
+    writers do (break-it 3: `fdirctl laddr del` and `ipvsadm -Q` at once left a service with no
+    local address); their reads do not wait."""
+    from controller.writelock import WriteLock
+    held = WriteLock(rig.sw.addr, 1, 0, "fdirctl laddr del (test)").acquire()
+    try:
+        w = subprocess.Popen([sys.executable, "-m", "controller.ipvsadm", "--lab", str(rig.lab), "-A", "-t",
+                              "10.0.0.100:8081", "-s", "rr"], cwd=REPO, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        read = _tool(rig, "controller.ipvsadm", "-ln")
+        assert read.returncode == 0 and "10.0.0.100:80" in read.stdout, read.stderr
+        time.sleep(1.0)
+        assert w.poll() is None, w.communicate()        # waiting for the writer lock
+    finally:
+        held.release()
+    out, err = w.communicate(timeout=60)
+    assert w.returncode == 0, err
+    assert _tool(rig, "controller.ipvsadm", "-D", "-t", "10.0.0.100:8081").returncode == 0
+
+
 def test_writer_killed_mid_write_is_found_and_repaired(rig, ctl, tmp_path):
     """kill -9 of fdirctl while it writes: the next writer is not blocked (the kernel drops the
     lock), doctor names the half-installed addresses, reconcile removes them everywhere."""

@@ -116,7 +116,8 @@ def _die_holding(lock_dir: str) -> None:
 
 def test_a_writer_killed_holding_the_lock_is_named_until_a_writer_completes(tmp_path, monkeypatch):
     """kill -9 frees the lock but leaves the file naming the writer: readers (doctor) and
-    make clean see it and keep it; the next writer sees it, and clears it when it is done."""
+    make clean see it and keep it; the next writers see it and hand it on; a completed
+    reconcile (`repairs`) clears it."""
     from controller.writelock import remove_unused_locks
     monkeypatch.setenv("FDIRCTL_LOCK_DIR", str(tmp_path))
     p = mp.get_context("spawn").Process(target=_die_holding, args=(str(tmp_path),))
@@ -126,8 +127,11 @@ def test_a_writer_killed_holding_the_lock_is_named_until_a_writer_completes(tmp_
     with WriteLock(ADDR, 1, 0, shared=True) as reader:
         assert reader.interrupted == f"pid {p.pid}: laddr add 10.0.0.9"
     assert remove_unused_locks() == (0, [f"{lock_path(ADDR, 1)}: pid {p.pid}: laddr add 10.0.0.9"])
-    with WriteLock(ADDR, 1, 0, "reconcile") as writer:
+    with WriteLock(ADDR, 1, 0, "laddr add 10.0.0.10") as writer:     # not a repair: hands the mark on
         assert writer.interrupted == f"pid {p.pid}: laddr add 10.0.0.9"
+    with WriteLock(ADDR, 1, 0, "reconcile") as repair:
+        assert repair.interrupted == f"pid {p.pid}: laddr add 10.0.0.9"
+        repair.repairs = True                       # a completed reconcile
     assert list(tmp_path.iterdir()) == []
     with WriteLock(ADDR, 1, 0, "next") as nxt:
         assert nxt.interrupted is None

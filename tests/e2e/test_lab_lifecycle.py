@@ -120,7 +120,7 @@ def test_make_clean_recovers_after_a_killed_run_and_touches_nothing_else():
             p.wait()
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT])
 def test_sigterm_or_sighup_to_a_running_lab_tears_it_down_as_exit_does(sig):
     """Break-it finding 3: `kill` (SIGTERM) or an ssh disconnect (SIGHUP) to `python -m topo
     run` at the Mininet prompt used to leave the run record, every process and the switch's

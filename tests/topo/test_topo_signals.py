@@ -27,7 +27,7 @@ with stop_on_signals():
 """
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT])
 def test_a_signal_runs_the_teardown_to_its_end_and_exits_128_plus_n(sig, tmp_path):
     done = tmp_path / "done"
     p = subprocess.Popen([sys.executable, "-c", SCRIPT, str(done)], cwd=REPO, stdin=subprocess.PIPE,
