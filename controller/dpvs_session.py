@@ -140,21 +140,25 @@ def addr_port(addr: str, port: int) -> str:
 
 
 def run_locked(tool: str, session: Any, fn: Callable[[], str], write: bool) -> str:
-    """Run one ipvsadm/dpip command under the tools' lock, then close the session. write:
-    the command changes the switch or the workers; it takes the switch's writer lock before
-    its first check, as fdirctl's writers do, so an fdirctl writer never interleaves with it
+    """Run one ipvsadm/dpip command, then close the session. write: the command changes the
+    switch or the workers; it takes the switch's writer lock before its first check, as
+    fdirctl's writers do, so no other writer (fdirctl, ipvsadm, dpip) interleaves with it
     (break-it 3: `fdirctl laddr del` and `ipvsadm -Q` together left a service without local
-    addresses). A command cut short (Ctrl-C, a failed rollback, a bug) leaves a writer's
-    mark in the lock file (controller/writelock.py); Ctrl-C becomes Interrupted (exit 130)."""
+    addresses), then the tools' lock of the lab's run dir. Reads take neither: a listing never
+    waits behind a writer. A command cut short (Ctrl-C, a failed rollback, a bug) leaves a
+    writer's mark in the lock file (controller/writelock.py); Ctrl-C becomes Interrupted
+    (exit 130)."""
     completed = False
     try:
-        with tool_lock(session):
-            try:
-                if write:
-                    session.take_write_lock(tool)
+        try:
+            if write:
+                session.take_write_lock(tool)
+                with tool_lock(session):
+                    out = fn()
+            else:
                 out = fn()
-            except KeyboardInterrupt:
-                raise E.interrupted(tool, session.lock is not None and session.lock.writing) from None
+        except KeyboardInterrupt:
+            raise E.interrupted(tool, session.lock is not None and session.lock.writing) from None
         completed = True
         return out
     except (E.ControllerError, FdirlabError) as e:

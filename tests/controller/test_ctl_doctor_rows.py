@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from ctl_helpers import REPO, Fdirctl, SwitchProc, program_files
@@ -453,22 +452,20 @@ def test_writer_interrupted_mid_write_is_named_and_repaired(rig, ctl, tmp_path):
 
 
 def test_ipvsadm_interrupted_is_one_line(rig, ctl):
-    """Ctrl-C of an ipvsadm that waits (here for the tools' lock another command holds): one
-    line, exit 130, no traceback, nothing marked (break-it 3: a traceback)."""
-    import fcntl
-
-    from fdirlab.lab_config import load_lab
-    held = os.open(Path(load_lab(rig.lab).run_dir) / ".dpvs-tools.lock", os.O_CREAT | os.O_RDWR, 0o600)
-    fcntl.flock(held, fcntl.LOCK_EX)
+    """Ctrl-C of an ipvsadm that waits (here for the writer lock another writer holds): one
+    line, exit 130, no traceback, nothing marked: it wrote nothing (break-it 3: a traceback)."""
+    from controller.writelock import WriteLock
+    held = WriteLock(rig.sw.addr, 1, 0, "fdirctl laddr add (test)").acquire()
     try:
-        p = subprocess.Popen([sys.executable, "-m", "controller.ipvsadm", "--lab", str(rig.lab), "-L", "-n"],
+        p = subprocess.Popen([sys.executable, "-m", "controller.ipvsadm", "--lab", str(rig.lab), "-A", "-t",
+                              "10.0.0.100:8082", "-s", "rr"],
                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(2.0)     # started, and waiting for the lock: it cannot finish meanwhile
         assert p.poll() is None
         p.send_signal(signal.SIGINT)
         out, err = p.communicate(timeout=60)
     finally:
-        os.close(held)
+        held.release()
     assert (p.returncode, err) == (130, "ipvsadm: interrupted\n"), (p.returncode, out, err)
     assert "writer-killed" not in doctor_codes(ctl)[1]
 
