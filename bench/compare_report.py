@@ -130,6 +130,18 @@ def _legend(a, size: int) -> None:
         a.legend(fontsize=size)
 
 
+def _save(plt: Any, fig: Any, path: Path, note: str | None = None) -> Path:
+    """Finish one figure: the grey footnote (if any), layout, PNG at 90 dpi, figure closed."""
+    if note is not None:
+        fig.text(0.01, 0.01, note, fontsize=7, color="gray")
+        fig.tight_layout(rect=(0, 0.04, 1, 1))
+    else:
+        fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
 def draw(result: dict[str, Any], out: Path) -> tuple[list[Path], list[str]]:
     """Draw the FIGURES that have data into `out`: (paths written, "NAME: why" per figure
     not drawn)."""
@@ -166,12 +178,8 @@ def draw(result: dict[str, Any], out: Path) -> tuple[list[Path], list[str]]:
             a.grid(alpha=0.3)
             _legend(a, 7)
             a.set_xticks(ticks)
-        fig.text(0.01, 0.01, note + f"; no point where fewer than {MIN_CONNS} conns were answered",
-                 fontsize=7, color="gray")
-        fig.tight_layout(rect=(0, 0.04, 1, 1))
-        paths.append(out / "conns_and_p99.png")
-        fig.savefig(paths[-1], dpi=90)
-        plt.close(fig)
+        paths.append(_save(plt, fig, out / "conns_and_p99.png",
+                           note + f"; no point where fewer than {MIN_CONNS} conns were answered"))
 
     # 2. handoffs per conn and congestion drops vs offered load
     if "handoff_vs_load.png" not in skip:
@@ -197,11 +205,7 @@ def draw(result: dict[str, Any], out: Path) -> tuple[list[Path], list[str]]:
         for a in (a1, a2):
             a.grid(alpha=0.3)
             _legend(a, 7)
-        fig.text(0.01, 0.01, note, fontsize=7, color="gray")
-        fig.tight_layout(rect=(0, 0.04, 1, 1))
-        paths.append(out / "handoff_vs_load.png")
-        fig.savefig(paths[-1], dpi=90)
-        plt.close(fig)
+        paths.append(_save(plt, fig, out / "handoff_vs_load.png", note))
 
     # 3. usable ports vs lcore count per scheme
     if "usable_ports.png" not in skip:
@@ -225,10 +229,7 @@ def draw(result: dict[str, Any], out: Path) -> tuple[list[Path], list[str]]:
             a.grid(alpha=0.3)
             _legend(a, 8)
             a.set_xticks(range(1, 9))
-        fig.tight_layout()
-        paths.append(out / "usable_ports.png")
-        fig.savefig(paths[-1], dpi=90)
-        plt.close(fig)
+        paths.append(_save(plt, fig, out / "usable_ports.png"))
     return paths, [f"{name}: {why}" for name, why in skip.items()]
 
 
